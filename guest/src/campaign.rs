@@ -1,0 +1,168 @@
+//! Campaigning: block until elected, cancelled or out of time.
+//!
+//! The key is watched *before* the first attempt, so no release can slip
+//! between a failed attempt and the wait. While another candidate holds the
+//! position the campaign sleeps on three things at once: the key's
+//! notifications, a timer at the holder's expected expiry (so a lost
+//! notification costs at most one term, never the election), and the
+//! caller's cancellation and deadline. After a release it tries at once;
+//! after an expiry it first waits a short jittered grace, so a holder that
+//! renews a little late keeps its position and waiting candidates do not
+//! all write at the same instant.
+
+use core::time::Duration;
+
+use crate::candidate::Candidate;
+use crate::ports::{Cancel, Clock, EventSink, Store};
+use crate::position::News;
+use crate::timing;
+use crate::types::{CampaignResponse, ElectionError, Instant};
+use crate::wait::{Wake, wait_for};
+
+impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+    /// Blocks until this candidate leads for `term_ms`, `cancel` fires or
+    /// `timeout` passes (`Cancelled` / `Timeout`). Store failures that may
+    /// heal (timeouts, disconnection) are retried with backoff for as long
+    /// as the caller waits; refusals are returned. Leaves no key watch
+    /// registered unless the candidate is observing.
+    pub async fn campaign<K: Cancel>(
+        &mut self,
+        term_ms: u64,
+        timeout: Option<Duration>,
+        cancel: Option<&K>,
+    ) -> Result<CampaignResponse, ElectionError> {
+        timing::validate_term("term", term_ms)?;
+        let deadline = timeout.map(|t| self.clock.now().saturating_add(t));
+        self.campaign_until(term_ms, deadline, cancel, true).await
+    }
+
+    pub(crate) async fn campaign_until<K: Cancel>(
+        &mut self,
+        term_ms: u64,
+        deadline: Option<Instant>,
+        cancel: Option<&K>,
+        arm_renewal: bool,
+    ) -> Result<CampaignResponse, ElectionError> {
+        check_still_wanted(&self.clock, deadline, cancel)?;
+        let result = match self.ensure_watch().await {
+            Ok(()) => {
+                self.campaign_loop(term_ms, deadline, cancel, arm_renewal)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        self.release_watch();
+        result
+    }
+
+    async fn campaign_loop<K: Cancel>(
+        &mut self,
+        term_ms: u64,
+        deadline: Option<Instant>,
+        cancel: Option<&K>,
+        arm_renewal: bool,
+    ) -> Result<CampaignResponse, ElectionError> {
+        let mut failures = 0u32;
+        loop {
+            check_still_wanted(&self.clock, deadline, cancel)?;
+            // Notifications from before this attempt are history now.
+            self.absorb_notifications(term_ms);
+            let retry_at = match self.attempt(term_ms, arm_renewal).await {
+                Ok(response) if response.is_leader => return Ok(response),
+                Ok(_) => {
+                    failures = 0;
+                    match self.learn_holder(term_ms).await {
+                        Some(expected_expiry) => {
+                            expected_expiry.saturating_add(timing::fallback_slack(term_ms))
+                        }
+                        // Released between the attempt and the read.
+                        None => continue,
+                    }
+                }
+                Err(ElectionError::Store(error)) if error.is_transient() => {
+                    failures = failures.saturating_add(1);
+                    let pause = timing::store_backoff(failures - 1, &mut self.jitter);
+                    self.clock.now().saturating_add(pause)
+                }
+                Err(error) => return Err(error),
+            };
+            self.wait_for_chance(term_ms, retry_at, deadline, cancel)
+                .await?;
+        }
+    }
+
+    /// Reads the holder after a lost attempt. Returns when its lease should
+    /// end at the latest (by the local clock), or `None` if the position is
+    /// free now.
+    /// The holder is assumed to use the same term as this candidate.
+    async fn learn_holder(&mut self, term_ms: u64) -> Option<Instant> {
+        let now = self.clock.now();
+        let term_guess = Duration::from_millis(term_ms);
+        match self.store.get(&self.position).await {
+            Ok(Some(current)) => {
+                self.view
+                    .learn(Some(current.value), Some(current.version), now);
+                Some(now.saturating_add(term_guess))
+            }
+            Ok(None) => None,
+            // Unknown holder: assume it wrote just now.
+            Err(_) => Some(now.saturating_add(term_guess)),
+        }
+    }
+
+    /// Waits until it is worth attempting again: after a release at once,
+    /// after an expiry a grace later, at `retry_at` when nothing is heard.
+    async fn wait_for_chance<K: Cancel>(
+        &mut self,
+        term_ms: u64,
+        mut retry_at: Instant,
+        deadline: Option<Instant>,
+        cancel: Option<&K>,
+    ) -> Result<(), ElectionError> {
+        loop {
+            let wake = wait_for(
+                &self.clock,
+                self.watch.as_ref(),
+                Some(retry_at),
+                deadline,
+                cancel,
+            )
+            .await;
+            match wake {
+                Wake::Cancelled => return Err(ElectionError::Cancelled),
+                Wake::TimedOut => return Err(ElectionError::Timeout),
+                Wake::Timer => return Ok(()),
+                Wake::Notified => {
+                    for news in self.absorb_notifications(term_ms) {
+                        let now = self.clock.now();
+                        retry_at = match news {
+                            News::ReleasedEarly => return Ok(()),
+                            News::Expired => {
+                                now.saturating_add(timing::expiry_grace(term_ms, &mut self.jitter))
+                            }
+                            // Held again (renewed or taken): wait out the
+                            // new write's term.
+                            News::Written { .. } => now
+                                .saturating_add(Duration::from_millis(term_ms))
+                                .saturating_add(timing::fallback_slack(term_ms)),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_still_wanted<C: Clock, K: Cancel>(
+    clock: &C,
+    deadline: Option<Instant>,
+    cancel: Option<&K>,
+) -> Result<(), ElectionError> {
+    if cancel.is_some_and(|c| c.is_cancelled()) {
+        return Err(ElectionError::Cancelled);
+    }
+    if deadline.is_some_and(|d| clock.now() >= d) {
+        return Err(ElectionError::Timeout);
+    }
+    Ok(())
+}

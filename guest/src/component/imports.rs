@@ -1,0 +1,149 @@
+//! The election's ports implemented with the component's imports.
+
+use core::future::{Future, poll_fn};
+use core::task::Poll;
+
+use super::convert::{from_wit, to_wit};
+use super::elector::election::callbacks::{Cancellation, EventSink, ValueUpdater};
+use super::elector::election::state_store as wit_store;
+use super::executor::wait_on;
+use super::wasi::clocks::{monotonic_clock, wall_clock};
+use super::wasi::io::poll::Pollable;
+use crate::types::{
+    CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
+    StoreError, VersionedValue,
+};
+
+/// Resolves once `make()`'s pollable is ready. The pollable is made anew on
+/// each poll and handed to the executor, so no wait leaves one behind.
+fn ready_when(make: impl Fn() -> Pollable) -> impl Future<Output = ()> {
+    poll_fn(move |_| {
+        let pollable = make();
+        if pollable.ready() {
+            Poll::Ready(())
+        } else {
+            wait_on(pollable);
+            Poll::Pending
+        }
+    })
+}
+
+/// The host's `state-store` import. Its calls block this instance until
+/// the host answers, so the async functions complete on first poll.
+pub struct WitStore;
+
+impl crate::Store for WitStore {
+    type Watch = WitWatch;
+
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError> {
+        wit_store::set(key, value, &to_wit::set_options(options))
+            .map(from_wit::set_response)
+            .map_err(from_wit::store_error)
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+        wit_store::get(key)
+            .map(|found| found.map(from_wit::versioned_value))
+            .map_err(from_wit::store_error)
+    }
+
+    async fn del(
+        &self,
+        key: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let token = fencing_token.cloned().map(to_wit::hlc);
+        wit_store::del(key, token.as_ref())
+            .map(from_wit::delete_outcome)
+            .map_err(from_wit::store_error)
+    }
+
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let token = fencing_token.cloned().map(to_wit::hlc);
+        wit_store::vdel(key, value, token.as_ref())
+            .map(from_wit::delete_outcome)
+            .map_err(from_wit::store_error)
+    }
+
+    async fn watch(&self, key: &[u8]) -> Result<WitWatch, StoreError> {
+        wit_store::watch(key)
+            .map(WitWatch)
+            .map_err(from_wit::store_error)
+    }
+}
+
+/// A `key-watch` resource; dropping it drops the host's registration.
+pub struct WitWatch(wit_store::KeyWatch);
+
+impl crate::KeyWatch for WitWatch {
+    fn take(&mut self) -> Vec<KeyNotification> {
+        self.0
+            .take()
+            .into_iter()
+            .map(from_wit::key_notification)
+            .collect()
+    }
+
+    fn changed(&self) -> impl Future<Output = ()> {
+        ready_when(|| self.0.subscribe())
+    }
+}
+
+/// `wasi:clocks`.
+pub struct WasiClock;
+
+impl crate::Clock for WasiClock {
+    fn now(&self) -> Instant {
+        Instant(monotonic_clock::now())
+    }
+
+    fn wall_clock_ms(&self) -> u64 {
+        let now = wall_clock::now();
+        now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        ready_when(move || monotonic_clock::subscribe_instant(deadline.0))
+    }
+}
+
+/// The caller's `event-sink`.
+pub struct WitEvents(pub EventSink);
+
+impl crate::EventSink for WitEvents {
+    fn deliver(&mut self, event: CandidateEvent) {
+        self.0.deliver(&to_wit::candidate_event(event));
+    }
+}
+
+/// The caller's `cancellation`.
+pub struct WitCancel<'a>(pub &'a Cancellation);
+
+impl crate::Cancel for WitCancel<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    fn cancelled(&self) -> impl Future<Output = ()> {
+        ready_when(|| self.0.subscribe())
+    }
+}
+
+/// The caller's `value-updater`.
+pub struct WitUpdater<'a>(pub &'a ValueUpdater);
+
+impl crate::Updater for WitUpdater<'_> {
+    fn update(&mut self, current: Option<&[u8]>) -> Option<Vec<u8>> {
+        self.0.update(current)
+    }
+}

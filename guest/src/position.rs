@@ -1,0 +1,211 @@
+//! What a candidate last learned about who holds its position, and what
+//! each new piece of news means: a change worth reporting, a renewal, an
+//! early release or an expiry.
+
+use crate::types::{
+    Hlc, Instant, KeyChange, KeyNotification, Leader, LeadershipChange, PositionState, Timestamp,
+};
+
+/// The holder as last seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub value: Vec<u8>,
+    /// The version of the holder's latest write, when known.
+    pub version: Option<Hlc>,
+    /// When this candidate learned of that write, on its own clock.
+    pub seen_at: Instant,
+}
+
+/// What one notification meant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum News {
+    /// The position was written (acquired or renewed) by `value`.
+    Written { value: Vec<u8> },
+    /// The position was released before the previous holder's term ran out
+    /// (a resignation): worth trying at once.
+    ReleasedEarly,
+    /// The position was released at or after its expected expiry, or by a
+    /// holder whose write this candidate never saw.
+    Expired,
+}
+
+#[derive(Default)]
+pub struct PositionView {
+    holder: Option<Holder>,
+    /// Stale notifications (older than what is known) are ignored.
+    newest: Option<Hlc>,
+}
+
+impl PositionView {
+    pub fn holder(&self) -> Option<&Holder> {
+        self.holder.as_ref()
+    }
+
+    /// Records the result of a read or a write of the position, without
+    /// reporting it as a change.
+    pub fn learn(&mut self, value: Option<Vec<u8>>, version: Option<Hlc>, now: Instant) {
+        if let Some(version) = &version {
+            if self.is_stale(version) {
+                return;
+            }
+            self.newest = Some(version.clone());
+        }
+        self.holder = value.map(|value| Holder {
+            value,
+            version,
+            seen_at: now,
+        });
+    }
+
+    /// Applies a notification. Returns `None` for a notification older than
+    /// what is already known; otherwise what it means and, when the holder
+    /// changed, the change to report to observers. `term_ms` is the term the
+    /// caller campaigns with, the best guess of the holder's term.
+    pub fn absorb(
+        &mut self,
+        notification: KeyNotification,
+        term_ms: u64,
+        now: Instant,
+    ) -> Option<(News, Option<LeadershipChange>)> {
+        if self.is_stale(&notification.version) {
+            return None;
+        }
+        self.newest = Some(notification.version.clone());
+        let timestamp = Timestamp::from_unix_ms(notification.version.wall_clock_ms);
+        let previous = self.holder.take();
+        match notification.change {
+            KeyChange::Set(value) => {
+                let changed = previous.as_ref().map(|h| &h.value) != Some(&value);
+                let change = changed.then(|| LeadershipChange {
+                    new_state: PositionState::LeaderElected,
+                    new_leader: Some(Leader::from_lock_value(&value)),
+                    timestamp,
+                    version: notification.version.clone(),
+                });
+                self.holder = Some(Holder {
+                    value: value.clone(),
+                    version: Some(notification.version),
+                    seen_at: now,
+                });
+                Some((News::Written { value }, change))
+            }
+            KeyChange::Deleted => {
+                let early = previous
+                    .as_ref()
+                    .and_then(|h| h.version.as_ref())
+                    .is_some_and(|written| {
+                        // Store clocks on both sides: no local skew involved.
+                        // An expiry never fires before write + term, so a
+                        // delete before that is a release (1 ms for rounding).
+                        notification.version.wall_clock_ms.saturating_add(1)
+                            < written.wall_clock_ms.saturating_add(term_ms)
+                    });
+                let change = previous.is_some().then(|| LeadershipChange {
+                    new_state: PositionState::NoLeader,
+                    new_leader: None,
+                    timestamp,
+                    version: notification.version,
+                });
+                let news = if early {
+                    News::ReleasedEarly
+                } else {
+                    News::Expired
+                };
+                Some((news, change))
+            }
+        }
+    }
+
+    fn is_stale(&self, version: &Hlc) -> bool {
+        self.newest
+            .as_ref()
+            .is_some_and(|newest| version.cmp_version(newest).is_lt())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hlc(ms: u64, counter: u32) -> Hlc {
+        Hlc {
+            wall_clock_ms: ms,
+            counter,
+            node_id: "n".into(),
+        }
+    }
+
+    fn set(value: &str, version: Hlc) -> KeyNotification {
+        KeyNotification {
+            change: KeyChange::Set(value.as_bytes().to_vec()),
+            version,
+        }
+    }
+
+    fn deleted(version: Hlc) -> KeyNotification {
+        KeyNotification {
+            change: KeyChange::Deleted,
+            version,
+        }
+    }
+
+    #[test]
+    fn renewal_by_the_same_holder_is_not_a_change() {
+        let mut view = PositionView::default();
+        let (_, change) = view.absorb(set("a", hlc(1, 0)), 1000, Instant(0)).unwrap();
+        assert_eq!(change.unwrap().new_leader.unwrap().name, "a");
+        let (news, change) = view.absorb(set("a", hlc(2, 0)), 1000, Instant(0)).unwrap();
+        assert_eq!(
+            news,
+            News::Written {
+                value: b"a".to_vec()
+            }
+        );
+        assert!(change.is_none());
+    }
+
+    #[test]
+    fn delete_before_the_term_ends_is_a_release() {
+        let mut view = PositionView::default();
+        view.absorb(set("a", hlc(1_000, 0)), 1000, Instant(0));
+        let (news, change) = view
+            .absorb(deleted(hlc(1_500, 0)), 1000, Instant(0))
+            .unwrap();
+        assert_eq!(news, News::ReleasedEarly);
+        assert_eq!(change.unwrap().new_state, PositionState::NoLeader);
+    }
+
+    #[test]
+    fn delete_at_the_term_end_is_an_expiry() {
+        let mut view = PositionView::default();
+        view.absorb(set("a", hlc(1_000, 0)), 1000, Instant(0));
+        let (news, _) = view
+            .absorb(deleted(hlc(2_000, 0)), 1000, Instant(0))
+            .unwrap();
+        assert_eq!(news, News::Expired);
+    }
+
+    #[test]
+    fn delete_of_an_unknown_write_is_treated_as_expiry() {
+        let mut view = PositionView::default();
+        let (news, change) = view.absorb(deleted(hlc(5, 0)), 1000, Instant(0)).unwrap();
+        assert_eq!(news, News::Expired);
+        assert!(change.is_none(), "nothing was known, so nothing changed");
+    }
+
+    #[test]
+    fn stale_notifications_are_ignored() {
+        let mut view = PositionView::default();
+        view.learn(Some(b"b".to_vec()), Some(hlc(10, 0)), Instant(0));
+        assert!(view.absorb(set("a", hlc(9, 0)), 1000, Instant(0)).is_none());
+        assert_eq!(view.holder().unwrap().value, b"b");
+    }
+
+    #[test]
+    fn session_ids_are_split_from_names() {
+        let leader = Leader::from_lock_value(b"node-1:42");
+        assert_eq!(leader.name, "node-1");
+        assert_eq!(leader.session_id.as_deref(), Some("42"));
+        assert_eq!(Leader::from_lock_value(b"solo").session_id, None);
+    }
+}

@@ -1,0 +1,256 @@
+//! The election's vocabulary, in plain Rust. The component adapter maps these
+//! one to one onto the WIT types of `elector:election`.
+
+use core::fmt;
+use core::time::Duration;
+
+pub use elector_statestore::{Hlc, StoreErrorKind};
+
+/// A point on the candidate's monotonic clock, in nanoseconds from an
+/// arbitrary origin (the same unit as `wasi:clocks/monotonic-clock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub u64);
+
+impl Instant {
+    pub fn saturating_add(self, duration: Duration) -> Instant {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(nanos))
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// When a store write applies (`SET` with no condition, `NX`, `NEX`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCondition {
+    Unconditional,
+    OnlyIfAbsent,
+    OnlyIfAbsentOrEqual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetOptions {
+    pub condition: SetCondition,
+    pub expiry_ms: Option<u64>,
+    pub fencing_token: Option<Hlc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetResponse {
+    pub applied: bool,
+    pub version: Option<Hlc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionedValue {
+    pub value: Vec<u8>,
+    pub version: Hlc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    Absent,
+    ValueMismatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyChange {
+    Set(Vec<u8>),
+    Deleted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyNotification {
+    pub change: KeyChange,
+    pub version: Hlc,
+}
+
+/// A failed store request: refused by the store, or lost on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store answered `-ERR`.
+    Refused(StoreErrorKind),
+    /// No answer in time; the request may have been applied.
+    Timeout,
+    /// No connection; the request was not applied.
+    Disconnected,
+    /// An answer that breaks the protocol.
+    Protocol(String),
+}
+
+impl StoreError {
+    /// Failures worth retrying after a pause: the store may answer later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Timeout | StoreError::Disconnected)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Refused(kind) => write!(f, "state store refused the request: {kind}"),
+            StoreError::Timeout => f.write_str("state store did not answer in time"),
+            StoreError::Disconnected => f.write_str("state store is not connected"),
+            StoreError::Protocol(text) => write!(f, "state store protocol error: {text}"),
+        }
+    }
+}
+
+/// A leader as the store records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leader {
+    pub name: String,
+    pub session_id: Option<String>,
+}
+
+impl Leader {
+    /// Reads a lock value `name` or `name:session-id`.
+    pub fn from_lock_value(value: &[u8]) -> Leader {
+        let text = String::from_utf8_lossy(value);
+        match text.split_once(':') {
+            Some((name, session)) => Leader {
+                name: name.to_owned(),
+                session_id: Some(session.to_owned()),
+            },
+            None => Leader {
+                name: text.into_owned(),
+                session_id: None,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignResponse {
+    pub is_leader: bool,
+    pub fencing_token: Option<Hlc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResignationResponse {
+    pub success: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenewalOptions {
+    pub term_ms: u64,
+    pub period_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PositionState {
+    LeaderElected,
+    NoLeader,
+}
+
+/// A wall-clock time, as `wasi:clocks/wall-clock` represents it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    pub seconds: u64,
+    pub nanoseconds: u32,
+}
+
+impl Timestamp {
+    pub fn from_unix_ms(ms: u64) -> Timestamp {
+        Timestamp {
+            seconds: ms / 1000,
+            // Below 1e9, so the cast cannot truncate.
+            nanoseconds: (ms % 1000) as u32 * 1_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadershipChange {
+    pub new_state: PositionState,
+    pub new_leader: Option<Leader>,
+    pub timestamp: Timestamp,
+    pub version: Hlc,
+}
+
+/// A lease this candidate holds: act as leader only before `valid_until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub fencing_token: Hlc,
+    pub valid_until: Instant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostReason {
+    Resigned,
+    LeaseExpired,
+    TakenOver,
+}
+
+/// What a candidate tells its caller, in the order it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CandidateEvent {
+    Elected(Lease),
+    Renewed(Lease),
+    LeadershipLost(LostReason),
+    RenewalFailed(ElectionError),
+    CampaignResult(CampaignResponse),
+    LeadershipChanged(LeadershipChange),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FencingRefusal {
+    TokenRequired,
+    LowerVersion,
+    TokenTooFarAhead,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElectionError {
+    InvalidArgument(String),
+    Cancelled,
+    Timeout,
+    FencingRefused(FencingRefusal),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ElectionError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Refused(StoreErrorKind::FencingTokenRequired) => {
+                ElectionError::FencingRefused(FencingRefusal::TokenRequired)
+            }
+            StoreError::Refused(StoreErrorKind::FencingTokenLowerVersion) => {
+                ElectionError::FencingRefused(FencingRefusal::LowerVersion)
+            }
+            StoreError::Refused(StoreErrorKind::FencingTokenSkew) => {
+                ElectionError::FencingRefused(FencingRefusal::TokenTooFarAhead)
+            }
+            other => ElectionError::Store(other),
+        }
+    }
+}
+
+impl fmt::Display for ElectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ElectionError::InvalidArgument(text) => write!(f, "invalid argument: {text}"),
+            ElectionError::Cancelled => f.write_str("cancelled"),
+            ElectionError::Timeout => f.write_str("timed out"),
+            ElectionError::FencingRefused(refusal) => {
+                write!(f, "the store refused the fencing token ({refusal:?})")
+            }
+            ElectionError::Store(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ElectionError {}
+
+/// How a candidate is set up; validated once by `Candidate::new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CandidateOptions {
+    pub position: String,
+    pub name: String,
+    pub session_id: Option<String>,
+    pub safety_margin_ms: Option<u64>,
+}

@@ -1,0 +1,169 @@
+//! Campaign-and-update-value: lead briefly, change one shared key under the
+//! fencing token, always resign.
+//!
+//! A fencing token only stops writes from older leaders once a newer token
+//! is stored on the key. A plain read-then-write leaves a window: an old
+//! leader's delayed write landing between our read and our write would be
+//! overwritten and lost. So before writing, the candidate *claims* the key:
+//! it rewrites the value it read, with `NEX` (applies only while the value
+//! is still the one read) and its token. After a successful claim every
+//! older leader is refused, and the real write cannot lose anyone's update.
+//!
+//! A write whose answer is lost (timeout) may have landed. Before computing
+//! again, the candidate checks whether the key already holds what it meant
+//! to write, so an update is not applied twice. (If another leader changed
+//! the key in between to exactly that value, the check cannot tell; and a
+//! claim re-creates a key an older leader deleted after our read. Both need
+//! a leader whose lease had already ended to keep writing, which the local
+//! lease check makes rare.)
+
+use core::time::Duration;
+
+use crate::candidate::Candidate;
+use crate::ports::{Cancel, Clock, EventSink, Store, Updater};
+use crate::timing;
+use crate::types::{
+    DeleteOutcome, ElectionError, FencingRefusal, Hlc, SetCondition, SetOptions, StoreError,
+};
+
+/// How one round as leader ended.
+enum Round {
+    /// The new value is in place (or nothing needed writing).
+    Done,
+    /// Leadership was lost or a newer leader wrote: campaign again.
+    Again,
+}
+
+impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+    /// Campaigns for at most `max_term_ms`, then writes
+    /// `updater(current value)` to `key` under the fencing token, retrying
+    /// until a fenced write lands; always resigns before returning, also on
+    /// error. `cancel` and `timeout` stop the campaign part only.
+    pub async fn campaign_and_update_value<U: Updater, K: Cancel>(
+        &mut self,
+        key: &[u8],
+        updater: &mut U,
+        max_term_ms: u64,
+        timeout: Option<Duration>,
+        cancel: Option<&K>,
+    ) -> Result<(), ElectionError> {
+        timing::validate_term("maximum term", max_term_ms)?;
+        if key.is_empty() {
+            return Err(ElectionError::InvalidArgument(
+                "key must not be empty".into(),
+            ));
+        }
+        let deadline = timeout.map(|t| self.clock.now().saturating_add(t));
+        // Some(intended value) while a write's outcome is unknown.
+        let mut unconfirmed: Option<Option<Vec<u8>>> = None;
+        loop {
+            self.campaign_until(max_term_ms, deadline, cancel, false)
+                .await?;
+            let round = self.update_as_leader(key, updater, &mut unconfirmed).await;
+            // Resign on every path; a failed resignation only means the
+            // position is released by expiry instead.
+            let _ = self.resign(true).await;
+            self.disarm_renewal();
+            match round? {
+                Round::Done => return Ok(()),
+                Round::Again => continue,
+            }
+        }
+    }
+
+    async fn update_as_leader<U: Updater>(
+        &mut self,
+        key: &[u8],
+        updater: &mut U,
+        unconfirmed: &mut Option<Option<Vec<u8>>>,
+    ) -> Result<Round, ElectionError> {
+        loop {
+            let Some(token) = self.current_fencing_token() else {
+                return Ok(Round::Again);
+            };
+            let current = match self.store.get(key).await {
+                Ok(current) => current.map(|v| v.value),
+                Err(error) => return retry_or_fail(error),
+            };
+            if let Some(intended) = unconfirmed.take() {
+                if intended == current {
+                    return Ok(Round::Done);
+                }
+            }
+            let new = updater.update(current.as_deref());
+            if let Some(read) = &current {
+                match self.claim(key, read, &token).await {
+                    Ok(true) => {}
+                    // Changed since the read: read again.
+                    Ok(false) => continue,
+                    Err(error) => return retry_or_fail(error),
+                }
+            }
+            if !self.is_leader() {
+                return Ok(Round::Again);
+            }
+            let written = match (&current, &new) {
+                (None, None) => return Ok(Round::Done),
+                (_, Some(value)) => {
+                    let condition = if current.is_none() {
+                        SetCondition::OnlyIfAbsent
+                    } else {
+                        SetCondition::Unconditional
+                    };
+                    self.fenced_set(key, value, condition, &token).await
+                }
+                (Some(_), None) => self
+                    .store
+                    .del(key, Some(&token))
+                    .await
+                    .map(|outcome| outcome == DeleteOutcome::Deleted),
+            };
+            match written {
+                Ok(true) => return Ok(Round::Done),
+                // Created or deleted by someone else since the read.
+                Ok(false) => continue,
+                Err(error) => {
+                    if matches!(error, StoreError::Timeout) {
+                        *unconfirmed = Some(new);
+                    }
+                    return retry_or_fail(error);
+                }
+            }
+        }
+    }
+
+    /// Stamps our token on the key without changing its value; false if the
+    /// value is no longer `read`.
+    async fn claim(&mut self, key: &[u8], read: &[u8], token: &Hlc) -> Result<bool, StoreError> {
+        self.fenced_set(key, read, SetCondition::OnlyIfAbsentOrEqual, token)
+            .await
+    }
+
+    async fn fenced_set(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        condition: SetCondition,
+        token: &Hlc,
+    ) -> Result<bool, StoreError> {
+        let options = SetOptions {
+            condition,
+            expiry_ms: None,
+            fencing_token: Some(token.clone()),
+        };
+        self.store
+            .set(key, value, &options)
+            .await
+            .map(|response| response.applied)
+    }
+}
+
+/// A newer leader's token or a store that may recover: campaign again.
+/// Anything else is the caller's to see.
+fn retry_or_fail(error: StoreError) -> Result<Round, ElectionError> {
+    match ElectionError::from(error) {
+        ElectionError::FencingRefused(FencingRefusal::LowerVersion) => Ok(Round::Again),
+        ElectionError::Store(error) if error.is_transient() => Ok(Round::Again),
+        other => Err(other),
+    }
+}

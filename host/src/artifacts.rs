@@ -1,0 +1,11 @@
+//! The components built by `build.rs`, embedded in the host binary so that
+//! the `elector` executable is all an operator has to ship.
+
+/// The elector component (`guest/`), built for `wasm32-wasip2`.
+pub const ELECTOR_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/elector_guest.wasm"));
+
+/// A deliberately misbehaving component of the same world
+/// (`tests/rogue-guest/`), for isolation tests: candidates named `trap`,
+/// `spin` or `hog` trap, loop forever or allocate without bound when they
+/// campaign.
+pub const ROGUE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/elector_rogue_guest.wasm"));

@@ -1,0 +1,67 @@
+//! How long a guest may compute without coming back to the host.
+//!
+//! The engine's epoch advances every [`TICK`] (see `runtime.rs`). Whenever a
+//! running guest passes an epoch deadline, wasmtime asks [`CpuBudget`]: the
+//! guest is let on (after yielding to the async runtime, so other sandboxes
+//! keep running) until it has run [`CpuBudget::max_ticks`] ticks in a row
+//! without calling into the host; then it traps. The elector does
+//! microseconds of work between host calls, so only a runaway guest ever
+//! meets the limit.
+
+use std::time::Duration;
+
+use wasmtime::UpdateDeadline;
+
+/// The epoch period.
+pub const TICK: Duration = Duration::from_millis(10);
+
+#[derive(Clone, Debug)]
+pub struct CpuBudget {
+    max_ticks: u64,
+    ticks_without_progress: u64,
+}
+
+impl CpuBudget {
+    pub fn new(max_compute: Duration) -> Self {
+        let max_ticks = (max_compute.as_millis() / TICK.as_millis()).max(1);
+        CpuBudget {
+            max_ticks: u64::try_from(max_ticks).unwrap_or(u64::MAX),
+            ticks_without_progress: 0,
+        }
+    }
+
+    /// The guest reached the host: its compute streak ends.
+    pub fn progress(&mut self) {
+        self.ticks_without_progress = 0;
+    }
+
+    /// Called by wasmtime at each epoch deadline the guest passes.
+    pub fn on_deadline(&mut self) -> wasmtime::Result<UpdateDeadline> {
+        self.ticks_without_progress += 1;
+        if self.ticks_without_progress > self.max_ticks {
+            return Err(wasmtime::Error::msg(format!(
+                "guest computed for more than {} ms without returning to the host",
+                self.max_ticks * TICK.as_millis() as u64
+            )));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streak_past_the_budget_traps_and_progress_resets_it() {
+        let mut budget = CpuBudget::new(Duration::from_millis(30));
+        for _ in 0..3 {
+            assert!(budget.on_deadline().is_ok());
+        }
+        budget.progress();
+        for _ in 0..3 {
+            assert!(budget.on_deadline().is_ok());
+        }
+        assert!(budget.on_deadline().is_err());
+    }
+}

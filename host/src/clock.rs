@@ -1,0 +1,54 @@
+//! One monotonic clock for the whole process.
+//!
+//! Candidates report instants (`lease.valid-until`, the next `tick`) on
+//! `wasi:clocks/monotonic-clock`. wasmtime-wasi's default clock starts at
+//! zero for each instance; giving every instance this shared clock instead
+//! lets the host compare those instants with its own timers.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use wasmtime_wasi::HostMonotonicClock;
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since the process's clock origin.
+pub fn now_ns() -> u64 {
+    u64::try_from(origin().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The `Instant` a guest instant stands for.
+pub fn to_instant(guest_ns: u64) -> Instant {
+    origin() + Duration::from_nanos(guest_ns)
+}
+
+/// The clock every sandbox sees as `wasi:clocks/monotonic-clock`.
+pub struct SharedMonotonicClock;
+
+impl HostMonotonicClock for SharedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        now_ns()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_and_advance() {
+        let a = now_ns();
+        std::thread::sleep(Duration::from_millis(2));
+        let b = now_ns();
+        assert!(b >= a + 2_000_000);
+        assert!(to_instant(b) > to_instant(a));
+        assert!(to_instant(b) <= Instant::now());
+    }
+}

@@ -1,0 +1,16 @@
+//! The Wasmtime host for the elector component.
+//!
+//! - [`runtime`]: the engine, the compiled component, sandboxes.
+//! - [`sandbox`]: one instance: its imports and typed calls into it.
+//! - [`store`]: the state-store backends behind the `state-store` import.
+//! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
+//!   candidate.
+//! - [`demo`], [`cli`]: the `elector` command.
+
+pub mod artifacts;
+pub mod bindings;
+pub mod budget;
+pub mod clock;
+pub mod runtime;
+pub mod sandbox;
+pub mod store;

@@ -1,0 +1,163 @@
+//! The host side of the elector's imports: `state-store` forwarded to the
+//! sandbox's backend, and the caller's callbacks.
+
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::DynPollable;
+
+use super::SandboxState;
+use super::resources::{
+    CancellationResource, EventSinkResource, KeyWatchResource, ValueUpdaterResource,
+};
+use crate::bindings::elector::election::{callbacks, election_types, state_store};
+use crate::bindings::{
+    CandidateEvent, DeleteOutcome, Hlc, KeyNotification, SetOptions, SetResponse, StoreError,
+    VersionedValue,
+};
+use crate::store::NotificationQueue;
+
+impl state_store::Host for SandboxState {
+    async fn set(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        options: SetOptions,
+    ) -> wasmtime::Result<Result<SetResponse, StoreError>> {
+        self.budget.progress();
+        Ok(self.store.set(&key, &value, &options).await)
+    }
+
+    async fn get(
+        &mut self,
+        key: Vec<u8>,
+    ) -> wasmtime::Result<Result<Option<VersionedValue>, StoreError>> {
+        self.budget.progress();
+        Ok(self.store.get(&key).await)
+    }
+
+    async fn del(
+        &mut self,
+        key: Vec<u8>,
+        fencing_token: Option<Hlc>,
+    ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
+        self.budget.progress();
+        Ok(self.store.del(&key, fencing_token.as_ref()).await)
+    }
+
+    async fn vdel(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        fencing_token: Option<Hlc>,
+    ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
+        self.budget.progress();
+        Ok(self.store.vdel(&key, &value, fencing_token.as_ref()).await)
+    }
+
+    async fn watch(
+        &mut self,
+        key: Vec<u8>,
+    ) -> wasmtime::Result<Result<Resource<KeyWatchResource>, StoreError>> {
+        self.budget.progress();
+        let queue = NotificationQueue::new(self.wake.clone());
+        let registration = match self.store.watch(&key, queue.clone()).await {
+            Ok(registration) => registration,
+            Err(error) => return Ok(Err(error)),
+        };
+        let watch = self.table.push(KeyWatchResource {
+            queue,
+            registration,
+        })?;
+        Ok(Ok(watch))
+    }
+}
+
+impl state_store::HostKeyWatch for SandboxState {
+    async fn subscribe(
+        &mut self,
+        watch: Resource<KeyWatchResource>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.budget.progress();
+        wasmtime_wasi::p2::subscribe(&mut self.table, watch)
+    }
+
+    async fn take(
+        &mut self,
+        watch: Resource<KeyWatchResource>,
+    ) -> wasmtime::Result<Vec<KeyNotification>> {
+        self.budget.progress();
+        Ok(self.table.get(&watch)?.queue.take_all())
+    }
+
+    async fn drop(&mut self, watch: Resource<KeyWatchResource>) -> wasmtime::Result<()> {
+        // Dropping the resource drops its registration.
+        self.table.delete(watch)?;
+        Ok(())
+    }
+}
+
+impl callbacks::HostCancellation for SandboxState {
+    async fn subscribe(
+        &mut self,
+        cancellation: Resource<CancellationResource>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.budget.progress();
+        wasmtime_wasi::p2::subscribe(&mut self.table, cancellation)
+    }
+
+    async fn is_cancelled(
+        &mut self,
+        cancellation: Resource<CancellationResource>,
+    ) -> wasmtime::Result<bool> {
+        self.budget.progress();
+        Ok(self.table.get(&cancellation)?.0.is_cancelled())
+    }
+
+    async fn drop(&mut self, cancellation: Resource<CancellationResource>) -> wasmtime::Result<()> {
+        // Borrowed handles are deleted by the host when the call returns;
+        // an owned one the guest drops is deleted here.
+        if cancellation.owned() {
+            self.table.delete(cancellation)?;
+        }
+        Ok(())
+    }
+}
+
+impl callbacks::HostEventSink for SandboxState {
+    async fn deliver(
+        &mut self,
+        sink: Resource<EventSinkResource>,
+        event: CandidateEvent,
+    ) -> wasmtime::Result<()> {
+        self.budget.progress();
+        // A closed receiver means nobody listens any more; not the guest's
+        // fault, so not a trap.
+        let _ = self.table.get(&sink)?.0.send(event);
+        Ok(())
+    }
+
+    async fn drop(&mut self, sink: Resource<EventSinkResource>) -> wasmtime::Result<()> {
+        self.table.delete(sink)?;
+        Ok(())
+    }
+}
+
+impl callbacks::HostValueUpdater for SandboxState {
+    async fn update(
+        &mut self,
+        updater: Resource<ValueUpdaterResource>,
+        current: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.budget.progress();
+        Ok((self.table.get_mut(&updater)?.0)(current))
+    }
+
+    async fn drop(&mut self, updater: Resource<ValueUpdaterResource>) -> wasmtime::Result<()> {
+        if updater.owned() {
+            self.table.delete(updater)?;
+        }
+        Ok(())
+    }
+}
+
+impl callbacks::Host for SandboxState {}
+impl election_types::Host for SandboxState {}

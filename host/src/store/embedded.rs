@@ -1,0 +1,297 @@
+//! The embedded store: the shared AIO state machine in this process, for
+//! single-machine use, demos and tests.
+//!
+//! It behaves as the AIO store does, because it *is* the same state machine
+//! the MQTT service runs: HLC versions, `NX`/`NEX`/`PX`, fencing, and a
+//! DELETE notification when a key expires. Expiry is driven by a timer task
+//! that sleeps until the machine's next expiry, so notifications go out
+//! when a key expires, not when someone next touches it.
+//!
+//! Each watch is its own store client, so dropping one never silences
+//! another watch of the same key.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use elector_statestore as ss;
+use tokio::sync::Notify;
+
+use super::reply::{
+    delete_result, get_result, hlc_from_wit, hlc_to_wit, keynotify_result, set_result,
+};
+use super::{NotificationQueue, StateStoreBackend, WatchGuard};
+use crate::bindings::{
+    DeleteOutcome, Hlc, KeyChange, KeyNotification, SetCondition, SetOptions, SetResponse,
+    StoreError, VersionedValue,
+};
+
+/// Client id of requests that come from no watch.
+const REQUESTER: u64 = 0;
+
+/// Handle to an embedded store; clones share the same data.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    next_client: AtomicU64,
+    /// Wakes the expiry task when the earliest expiry may have moved.
+    expiry_changed: Arc<Notify>,
+    /// Wall-clock milliseconds at `started`; time then advances by the
+    /// monotonic clock, so a wall-clock step cannot expire keys early.
+    started_wall_ms: u64,
+    started: Instant,
+}
+
+struct State {
+    machine: ss::StateStore<u64>,
+    /// The requesting side's HLC: every request carries `__ts` as a real
+    /// client's would, merged with every version the store returns.
+    client_clock: ss::HlcClock,
+    watches: HashMap<u64, Arc<NotificationQueue>>,
+    /// The expiry the timer task sleeps until (`None`: no expiry pending).
+    timer_due_ms: Option<u64>,
+}
+
+impl EmbeddedStore {
+    /// Starts the store's expiry timer on the current tokio runtime.
+    pub fn new() -> Self {
+        Self::with_limits(ss::Limits::default())
+    }
+
+    pub fn with_limits(limits: ss::Limits) -> Self {
+        let started_wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                machine: ss::StateStore::new("embedded", limits),
+                client_clock: ss::HlcClock::new("embedded-client"),
+                watches: HashMap::new(),
+                timer_due_ms: None,
+            }),
+            next_client: AtomicU64::new(REQUESTER + 1),
+            expiry_changed: Arc::new(Notify::new()),
+            started_wall_ms,
+            started: Instant::now(),
+        });
+        tokio::spawn(run_expiry(
+            Arc::downgrade(&shared),
+            shared.expiry_changed.clone(),
+        ));
+        EmbeddedStore { shared }
+    }
+
+    /// Number of keys currently stored (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.shared.state.lock().unwrap().machine.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of live KEYNOTIFY registrations.
+    pub fn watch_count(&self) -> usize {
+        self.shared.state.lock().unwrap().machine.watch_count()
+    }
+
+    fn request(
+        &self,
+        client: u64,
+        command: ss::Command,
+        fencing_token: Option<&Hlc>,
+    ) -> ss::Response {
+        self.shared.handle(client, command, fencing_token)
+    }
+}
+
+impl Default for EmbeddedStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.started_wall_ms.saturating_add(elapsed)
+    }
+
+    fn handle(
+        &self,
+        client: u64,
+        command: ss::Command,
+        fencing_token: Option<&Hlc>,
+    ) -> ss::Response {
+        let now_ms = self.now_ms();
+        let mut state = self.state.lock().unwrap();
+        let timestamp = state.client_clock.now(now_ms);
+        let mut request = ss::Request::new(client, command).with_timestamp(timestamp);
+        if let Some(token) = fencing_token {
+            request = request.with_fencing_token(hlc_from_wit(token));
+        }
+        let (response, notifications) = state.machine.handle(now_ms, request);
+        state.client_clock.merge(&response.version, now_ms);
+        // Delivered under the lock, so every watch sees changes in store order.
+        state.deliver(notifications);
+        let next_expiry = state.machine.next_expiry();
+        let timer_is_late = match (next_expiry, state.timer_due_ms) {
+            (Some(next), Some(due)) => next < due,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        drop(state);
+        if timer_is_late {
+            self.expiry_changed.notify_one();
+        }
+        response
+    }
+
+    fn expire_due(&self) -> Option<u64> {
+        let now_ms = self.now_ms();
+        let mut state = self.state.lock().unwrap();
+        let notifications = state.machine.expire(now_ms);
+        state.deliver(notifications);
+        state.timer_due_ms = state.machine.next_expiry();
+        state.timer_due_ms
+    }
+}
+
+impl State {
+    fn deliver(&self, notifications: Vec<ss::Notification<u64>>) {
+        for notification in notifications {
+            if let Some(queue) = self.watches.get(&notification.client) {
+                queue.push(KeyNotification {
+                    change: match notification.event {
+                        ss::KeyEvent::Set(value) => KeyChange::Set(value),
+                        ss::KeyEvent::Delete => KeyChange::Deleted,
+                    },
+                    version: hlc_to_wit(notification.version),
+                });
+            }
+        }
+    }
+}
+
+/// Expires keys when they are due, for as long as the store exists.
+async fn run_expiry(shared: Weak<Shared>, expiry_changed: Arc<Notify>) {
+    loop {
+        let (next_expiry_ms, now_ms) = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            (shared.expire_due(), shared.now_ms())
+        };
+        let pause = match next_expiry_ms {
+            Some(due) => Duration::from_millis(due.saturating_sub(now_ms).max(1)),
+            // Nothing to expire: wake now and then only to notice the
+            // store was dropped.
+            None => Duration::from_secs(1),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = expiry_changed.notified() => {}
+        }
+    }
+}
+
+/// Unregisters a watch: drops its queue and its KEYNOTIFY registration.
+struct Registration {
+    shared: Weak<Shared>,
+    client: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            let mut state = shared.state.lock().unwrap();
+            state.watches.remove(&self.client);
+            state.machine.forget_client(&self.client);
+        }
+    }
+}
+
+fn condition(condition: SetCondition) -> ss::SetCondition {
+    match condition {
+        SetCondition::Unconditional => ss::SetCondition::Unconditional,
+        SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
+        SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
+    }
+}
+
+#[async_trait]
+impl StateStoreBackend for EmbeddedStore {
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError> {
+        let command = ss::Command::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            condition: condition(options.condition),
+            expiry_ms: options.expiry_ms,
+        };
+        set_result(self.request(REQUESTER, command, options.fencing_token.as_ref()))
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+        let command = ss::Command::Get { key: key.to_vec() };
+        get_result(self.request(REQUESTER, command, None))
+    }
+
+    async fn del(
+        &self,
+        key: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let command = ss::Command::Del { key: key.to_vec() };
+        delete_result(self.request(REQUESTER, command, fencing_token))
+    }
+
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let command = ss::Command::VDel {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        delete_result(self.request(REQUESTER, command, fencing_token))
+    }
+
+    async fn watch(
+        &self,
+        key: &[u8],
+        queue: Arc<NotificationQueue>,
+    ) -> Result<WatchGuard, StoreError> {
+        let client = self.shared.next_client.fetch_add(1, Ordering::Relaxed);
+        // The queue is in place before the registration, so nothing the
+        // store sends after accepting it can be missed.
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .watches
+            .insert(client, queue);
+        let registration = Registration {
+            shared: Arc::downgrade(&self.shared),
+            client,
+        };
+        let command = ss::Command::KeyNotify {
+            key: key.to_vec(),
+            stop: false,
+        };
+        keynotify_result(self.request(client, command, None))?;
+        Ok(WatchGuard::new(registration))
+    }
+}

@@ -1,0 +1,55 @@
+//! The state store behind the `state-store` import, as one Rust trait with
+//! one module per backend (the embedded in-process store; the AIO store
+//! over MQTT). The sandbox's bindings glue (`sandbox/`) only ever sees the
+//! trait.
+
+pub mod embedded;
+pub mod queue;
+pub mod reply;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::bindings::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+pub use embedded::EmbeddedStore;
+pub use queue::NotificationQueue;
+
+/// A state store with the AIO semantics. Shared by every sandbox of a host.
+#[async_trait]
+pub trait StateStoreBackend: Send + Sync + 'static {
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError>;
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError>;
+    async fn del(
+        &self,
+        key: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError>;
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        fencing_token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError>;
+    /// Delivers the key's notifications into `queue` until the returned
+    /// guard is dropped. Returns once the registration is in place.
+    async fn watch(
+        &self,
+        key: &[u8],
+        queue: Arc<NotificationQueue>,
+    ) -> Result<WatchGuard, StoreError>;
+}
+
+/// Keeps a watch registered; dropping it unregisters.
+pub struct WatchGuard(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl WatchGuard {
+    pub fn new(registration: impl Send + Sync + 'static) -> Self {
+        WatchGuard(Box::new(registration))
+    }
+}

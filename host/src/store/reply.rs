@@ -1,0 +1,134 @@
+//! Reading the store's replies as the results of each operation. Shared by
+//! every backend, since all of them speak the store's reply vocabulary
+//! (`+OK`, `:-1`, `$-1`, `:N`, `-ERR`).
+
+use elector_statestore as ss;
+
+use crate::bindings::{DeleteOutcome, Hlc, SetResponse, StoreError, VersionedValue};
+
+pub fn hlc_to_wit(hlc: ss::Hlc) -> Hlc {
+    Hlc {
+        wall_clock_ms: hlc.wall_clock_ms,
+        counter: hlc.counter,
+        node_id: hlc.node_id,
+    }
+}
+
+pub fn hlc_from_wit(hlc: &Hlc) -> ss::Hlc {
+    ss::Hlc {
+        wall_clock_ms: hlc.wall_clock_ms,
+        counter: hlc.counter,
+        node_id: hlc.node_id.clone(),
+    }
+}
+
+pub fn error_to_wit(kind: ss::StoreErrorKind) -> StoreError {
+    use ss::StoreErrorKind as K;
+    match kind {
+        K::TimestampSkew => StoreError::TimestampSkew,
+        K::FencingTokenRequired => StoreError::FencingTokenRequired,
+        K::FencingTokenSkew => StoreError::FencingTokenSkew,
+        K::FencingTokenLowerVersion => StoreError::FencingTokenLowerVersion,
+        K::QuotaExceeded => StoreError::QuotaExceeded,
+        K::SyntaxError => StoreError::SyntaxError,
+        K::NotAuthorized => StoreError::NotAuthorized,
+        K::UnknownCommand => StoreError::UnknownCommand,
+        K::WrongNumberOfArguments => StoreError::WrongNumberOfArguments,
+        K::MissingTimestamp => StoreError::MissingTimestamp,
+        K::MalformedTimestamp => StoreError::MalformedTimestamp,
+        K::KeyLengthZero => StoreError::KeyLengthZero,
+        K::Service(text) => StoreError::Service(text),
+    }
+}
+
+fn unexpected(operation: &str, reply: &ss::Reply) -> StoreError {
+    StoreError::Protocol(format!("unexpected reply to {operation}: {reply:?}"))
+}
+
+pub fn set_result(response: ss::Response) -> Result<SetResponse, StoreError> {
+    let applied = match response.reply {
+        ss::Reply::Ok => true,
+        ss::Reply::NotApplied => false,
+        ss::Reply::Error(kind) => return Err(error_to_wit(kind)),
+        other => return Err(unexpected("SET", &other)),
+    };
+    Ok(SetResponse {
+        applied,
+        version: Some(hlc_to_wit(response.version)),
+    })
+}
+
+pub fn get_result(response: ss::Response) -> Result<Option<VersionedValue>, StoreError> {
+    match response.reply {
+        ss::Reply::Value(value) => Ok(value.map(|value| VersionedValue {
+            value,
+            version: hlc_to_wit(response.version),
+        })),
+        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
+        other => Err(unexpected("GET", &other)),
+    }
+}
+
+pub fn delete_result(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
+    match response.reply {
+        ss::Reply::Count(1) => Ok(DeleteOutcome::Deleted),
+        ss::Reply::Count(0) => Ok(DeleteOutcome::Absent),
+        ss::Reply::Count(-1) => Ok(DeleteOutcome::ValueMismatch),
+        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
+        other => Err(unexpected("DEL/VDEL", &other)),
+    }
+}
+
+pub fn keynotify_result(response: ss::Response) -> Result<(), StoreError> {
+    match response.reply {
+        ss::Reply::Ok | ss::Reply::Count(_) => Ok(()),
+        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
+        other => Err(unexpected("KEYNOTIFY", &other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(reply: ss::Reply) -> ss::Response {
+        ss::Response {
+            reply,
+            version: ss::Hlc::new(5, 1, "n"),
+        }
+    }
+
+    #[test]
+    fn replies_map_onto_results() {
+        assert!(set_result(response(ss::Reply::Ok)).unwrap().applied);
+        assert!(!set_result(response(ss::Reply::NotApplied)).unwrap().applied);
+        assert_eq!(get_result(response(ss::Reply::Value(None))).unwrap(), None);
+        assert_eq!(
+            get_result(response(ss::Reply::Value(Some(b"v".to_vec()))))
+                .unwrap()
+                .unwrap()
+                .value,
+            b"v"
+        );
+        assert_eq!(
+            delete_result(response(ss::Reply::Count(-1))).unwrap(),
+            DeleteOutcome::ValueMismatch
+        );
+        assert_eq!(
+            delete_result(response(ss::Reply::Error(
+                ss::StoreErrorKind::FencingTokenLowerVersion
+            ))),
+            Err(StoreError::FencingTokenLowerVersion)
+        );
+        assert!(matches!(
+            set_result(response(ss::Reply::Count(3))),
+            Err(StoreError::Protocol(_))
+        ));
+    }
+
+    #[test]
+    fn hlc_round_trips() {
+        let original = ss::Hlc::new(123, 4, "node");
+        assert_eq!(hlc_from_wit(&hlc_to_wit(original.clone())), original);
+    }
+}

@@ -1,0 +1,44 @@
+//! The Azure IoT Operations (AIO) distributed state store's semantics, as a
+//! sans-IO state machine.
+//!
+//! The elector keeps its leases in the AIO state store. Three parts of the
+//! project need the store's exact behaviour without a real broker: the
+//! embedded in-process store, the `elector statestore` MQTT service (an
+//! emulator for any MQTT 5 broker) and the deterministic simulator. They all
+//! drive the one [`StateStore`] defined here, so they cannot disagree with
+//! each other about what AIO does.
+//!
+//! The crate does no IO, starts no threads and never reads the system clock:
+//! every operation takes the wall-clock time as a parameter, and returns the
+//! response plus the notifications to deliver. Drivers own sockets, timers
+//! and clocks (see `shared/docs/state-store-protocol.md` for the wire
+//! contract this implements).
+//!
+//! - [`hlc`]: hybrid-logical-clock versions ([`Hlc`]), their text form, and
+//!   the monotonic clock that issues them ([`HlcClock`]).
+//! - [`error`]: the AIO error texts ([`StoreErrorKind`]).
+//! - [`command`]: requests and responses ([`Request`], [`Command`],
+//!   [`Reply`], [`Response`]).
+//! - [`limits`]: quotas ([`Limits`]).
+//! - [`notify`]: KEYNOTIFY events ([`Notification`], [`KeyEvent`]).
+//! - [`machine`]: the store ([`StateStore`]).
+
+#![warn(missing_docs)]
+
+pub mod command;
+pub mod error;
+mod expiry;
+mod fencing;
+pub mod hlc;
+pub mod limits;
+pub mod machine;
+pub mod notify;
+
+pub use command::{Command, Reply, Request, Response, SetCondition};
+pub use error::StoreErrorKind;
+pub use hlc::{
+    Hlc, HlcClock, HlcParseError, MAX_CLOCK_SKEW_MS, is_too_far_ahead, validate_node_id,
+};
+pub use limits::Limits;
+pub use machine::StateStore;
+pub use notify::{KeyEvent, Notification};
