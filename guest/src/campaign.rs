@@ -100,8 +100,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         let term_guess = Duration::from_millis(term_ms);
         match self.store.get(&self.position).await {
             Ok(Some(current)) => {
-                self.view
-                    .learn(Some(current.value), Some(current.version), now);
+                self.learn_position(Some(current.value), Some(current.version));
                 Some(now.saturating_add(term_guess))
             }
             Ok(None) => None,

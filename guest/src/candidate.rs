@@ -181,6 +181,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                     Some(v) => (Some(v.value), Some(v.version)),
                     None => (None, None),
                 };
+                // The caller gets this leader as the answer, not as an event.
                 self.view.learn(value, version, now);
                 Ok(leader)
             }
@@ -273,11 +274,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             fencing_token: token.clone(),
             valid_until: sent_at.saturating_add(timing::lease_length(term_ms, self.margin_ms)),
         };
-        self.view.learn(
-            Some(self.lock_value.clone()),
-            Some(token.clone()),
-            self.clock.now(),
-        );
+        self.learn_position(Some(self.lock_value.clone()), Some(token.clone()));
         let result = CampaignResponse {
             is_leader: true,
             fencing_token: Some(token),
@@ -322,6 +319,15 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             self.watch = Some(self.store.watch(&self.position).await?);
         }
         Ok(())
+    }
+
+    /// Records a read or write of the position, telling observers if it
+    /// shows a new holder.
+    pub(crate) fn learn_position(&mut self, value: Option<Vec<u8>>, version: Option<Hlc>) {
+        let change = self.view.learn(value, version, self.clock.now());
+        if let (Some(change), true) = (change, self.observing) {
+            self.events.deliver(CandidateEvent::LeadershipChanged(change));
+        }
     }
 
     /// Drops the watch unless observing still needs it.

@@ -49,6 +49,8 @@ pub mod campaign;
 pub mod candidate;
 pub mod ports;
 pub mod position;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod timing;
 pub mod types;
 pub mod update;
@@ -56,6 +58,8 @@ pub mod wait;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(test)]
+mod tests;
 
 pub use candidate::Candidate;
 pub use ports::{Cancel, Clock, EventSink, KeyWatch, NeverCancel, Store, Updater};

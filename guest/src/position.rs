@@ -41,20 +41,43 @@ impl PositionView {
         self.holder.as_ref()
     }
 
-    /// Records the result of a read or a write of the position, without
-    /// reporting it as a change.
-    pub fn learn(&mut self, value: Option<Vec<u8>>, version: Option<Hlc>, now: Instant) {
+    /// Records the result of a read or a write of the position. Returns
+    /// the change to report when it shows a new holder. (A read that finds
+    /// the position free reports nothing: it carries no version, and the
+    /// store's DELETE notification reports the release.)
+    pub fn learn(
+        &mut self,
+        value: Option<Vec<u8>>,
+        version: Option<Hlc>,
+        now: Instant,
+    ) -> Option<LeadershipChange> {
         if let Some(version) = &version {
             if self.is_stale(version) {
-                return;
+                return None;
             }
             self.newest = Some(version.clone());
         }
-        self.holder = value.map(|value| Holder {
+        let previous = self.holder.take();
+        let Some(value) = value else {
+            return None;
+        };
+        let change = match (&version, previous) {
+            (Some(version), previous) if previous.as_ref().map(|h| &h.value) != Some(&value) => {
+                Some(LeadershipChange {
+                    new_state: PositionState::LeaderElected,
+                    new_leader: Some(Leader::from_lock_value(&value)),
+                    timestamp: Timestamp::from_unix_ms(version.wall_clock_ms),
+                    version: version.clone(),
+                })
+            }
+            _ => None,
+        };
+        self.holder = Some(Holder {
             value,
             version,
             seen_at: now,
         });
+        change
     }
 
     /// Applies a notification. Returns `None` for a notification older than
@@ -198,7 +221,18 @@ mod tests {
         let mut view = PositionView::default();
         view.learn(Some(b"b".to_vec()), Some(hlc(10, 0)), Instant(0));
         assert!(view.absorb(set("a", hlc(9, 0)), 1000, Instant(0)).is_none());
+        assert!(view.learn(Some(b"c".to_vec()), Some(hlc(8, 0)), Instant(0)).is_none());
         assert_eq!(view.holder().unwrap().value, b"b");
+    }
+
+    #[test]
+    fn learning_a_new_holder_is_a_change_and_its_notification_is_not() {
+        let mut view = PositionView::default();
+        let change = view.learn(Some(b"a".to_vec()), Some(hlc(3, 0)), Instant(0));
+        assert_eq!(change.unwrap().new_leader.unwrap().name, "a");
+        let (_, change) = view.absorb(set("a", hlc(3, 0)), 1000, Instant(0)).unwrap();
+        assert!(change.is_none(), "the same write must not be reported twice");
+        assert!(view.learn(Some(b"a".to_vec()), Some(hlc(4, 0)), Instant(0)).is_none());
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //! - [`store`]: the state-store backends behind the `state-store` import.
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
 //!   candidate.
-//! - [`demo`], [`cli`]: the `elector` command.
 
 pub mod artifacts;
 pub mod bindings;
 pub mod budget;
+pub mod client;
 pub mod clock;
 pub mod runtime;
 pub mod sandbox;
 pub mod store;
+
+pub use client::{AutomaticRenewal, ClientError, ClientOptions, LeaderElectionClient, ResignOptions};
+pub use runtime::{ElectorRuntime, RuntimeConfig};
+pub use store::{EmbeddedStore, StateStoreBackend};

@@ -1,12 +1,11 @@
 //! The election's ports implemented with the component's imports.
 
-use core::future::{Future, poll_fn};
-use core::task::Poll;
+use core::future::Future;
 
 use super::convert::{from_wit, to_wit};
 use super::elector::election::callbacks::{Cancellation, EventSink, ValueUpdater};
 use super::elector::election::state_store as wit_store;
-use super::executor::wait_on;
+use super::executor::WaitFor;
 use super::wasi::clocks::{monotonic_clock, wall_clock};
 use super::wasi::io::poll::Pollable;
 use crate::types::{
@@ -14,17 +13,11 @@ use crate::types::{
     StoreError, VersionedValue,
 };
 
-/// Resolves once `make()`'s pollable is ready. The pollable is made anew on
-/// each poll and handed to the executor, so no wait leaves one behind.
-fn ready_when(make: impl Fn() -> Pollable) -> impl Future<Output = ()> {
-    poll_fn(move |_| {
-        let pollable = make();
-        if pollable.ready() {
-            Poll::Ready(())
-        } else {
-            wait_on(pollable);
-            Poll::Pending
-        }
+/// Resolves once the pollable `make()` returns is ready (judged by
+/// `pollable.ready()`, right for the host's own resources).
+fn ready_when(make: impl FnMut() -> Pollable + Unpin) -> impl Future<Output = ()> {
+    WaitFor::new(make, |pollable: Option<&Pollable>| {
+        pollable.is_some_and(Pollable::ready)
     })
 }
 
@@ -113,7 +106,13 @@ impl crate::Clock for WasiClock {
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
-        ready_when(move || monotonic_clock::subscribe_instant(deadline.0))
+        // Judged by the clock, not by `pollable.ready()`: wasmtime-wasi's
+        // timer pollables yield once before reporting a past deadline as
+        // ready, so a fresh one is never ready on its first check.
+        WaitFor::new(
+            move || monotonic_clock::subscribe_instant(deadline.0),
+            move |_: Option<&Pollable>| monotonic_clock::now() >= deadline.0,
+        )
     }
 }
 
@@ -135,7 +134,7 @@ impl crate::Cancel for WitCancel<'_> {
     }
 
     fn cancelled(&self) -> impl Future<Output = ()> {
-        ready_when(|| self.0.subscribe())
+        WaitFor::new(|| self.0.subscribe(), |_: Option<&Pollable>| self.0.is_cancelled())
     }
 }
 

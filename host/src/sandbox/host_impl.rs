@@ -23,6 +23,7 @@ impl state_store::Host for SandboxState {
         options: SetOptions,
     ) -> wasmtime::Result<Result<SetResponse, StoreError>> {
         self.budget.progress();
+        tracing::trace!(import = "set");
         Ok(self.store.set(&key, &value, &options).await)
     }
 
@@ -31,6 +32,7 @@ impl state_store::Host for SandboxState {
         key: Vec<u8>,
     ) -> wasmtime::Result<Result<Option<VersionedValue>, StoreError>> {
         self.budget.progress();
+        tracing::trace!(import = "get");
         Ok(self.store.get(&key).await)
     }
 
@@ -40,6 +42,7 @@ impl state_store::Host for SandboxState {
         fencing_token: Option<Hlc>,
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
         self.budget.progress();
+        tracing::trace!(import = "del");
         Ok(self.store.del(&key, fencing_token.as_ref()).await)
     }
 
@@ -50,6 +53,7 @@ impl state_store::Host for SandboxState {
         fencing_token: Option<Hlc>,
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
         self.budget.progress();
+        tracing::trace!(import = "vdel");
         Ok(self.store.vdel(&key, &value, fencing_token.as_ref()).await)
     }
 
@@ -58,6 +62,7 @@ impl state_store::Host for SandboxState {
         key: Vec<u8>,
     ) -> wasmtime::Result<Result<Resource<KeyWatchResource>, StoreError>> {
         self.budget.progress();
+        tracing::trace!(import = "watch");
         let queue = NotificationQueue::new(self.wake.clone());
         let registration = match self.store.watch(&key, queue.clone()).await {
             Ok(registration) => registration,
@@ -77,6 +82,7 @@ impl state_store::HostKeyWatch for SandboxState {
         watch: Resource<KeyWatchResource>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
         self.budget.progress();
+        tracing::trace!(import = "subscribe");
         wasmtime_wasi::p2::subscribe(&mut self.table, watch)
     }
 
@@ -85,6 +91,7 @@ impl state_store::HostKeyWatch for SandboxState {
         watch: Resource<KeyWatchResource>,
     ) -> wasmtime::Result<Vec<KeyNotification>> {
         self.budget.progress();
+        tracing::trace!(import = "take");
         Ok(self.table.get(&watch)?.queue.take_all())
     }
 
@@ -101,6 +108,7 @@ impl callbacks::HostCancellation for SandboxState {
         cancellation: Resource<CancellationResource>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
         self.budget.progress();
+        tracing::trace!(import = "cancel_subscribe");
         wasmtime_wasi::p2::subscribe(&mut self.table, cancellation)
     }
 
@@ -109,6 +117,7 @@ impl callbacks::HostCancellation for SandboxState {
         cancellation: Resource<CancellationResource>,
     ) -> wasmtime::Result<bool> {
         self.budget.progress();
+        tracing::trace!(import = "is_cancelled");
         Ok(self.table.get(&cancellation)?.0.is_cancelled())
     }
 
@@ -129,9 +138,8 @@ impl callbacks::HostEventSink for SandboxState {
         event: CandidateEvent,
     ) -> wasmtime::Result<()> {
         self.budget.progress();
-        // A closed receiver means nobody listens any more; not the guest's
-        // fault, so not a trap.
-        let _ = self.table.get(&sink)?.0.send(event);
+        tracing::trace!(import = "deliver");
+        (self.table.get(&sink)?.0)(event);
         Ok(())
     }
 
@@ -148,6 +156,7 @@ impl callbacks::HostValueUpdater for SandboxState {
         current: Option<Vec<u8>>,
     ) -> wasmtime::Result<Option<Vec<u8>>> {
         self.budget.progress();
+        tracing::trace!(import = "update");
         Ok((self.table.get_mut(&updater)?.0)(current))
     }
 

@@ -11,18 +11,18 @@ pub mod resources;
 
 use std::sync::Arc;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use wasmtime::component::{Resource, ResourceAny, ResourceTable};
 use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{
-    CampaignResponse, CandidateEvent, CandidateOptions, ElectionError, Elector, Hlc, Leader,
+    CampaignResponse, CandidateOptions, ElectionError, Elector, Hlc, Leader,
     RenewalOptions, ResignationResponse,
 };
 use crate::budget::CpuBudget;
 use crate::store::StateStoreBackend;
-use resources::{CancellationResource, EventSinkResource, UpdateFn, ValueUpdaterResource};
+use resources::{CancellationResource, EventFn, EventSinkResource, UpdateFn, ValueUpdaterResource};
 
 /// The data of one sandbox's wasmtime `Store`.
 pub struct SandboxState {
@@ -98,7 +98,7 @@ impl Sandbox {
     pub async fn create_candidate(
         &mut self,
         options: &CandidateOptions,
-        events: mpsc::UnboundedSender<CandidateEvent>,
+        events: EventFn,
     ) -> wasmtime::Result<Result<CandidateHandle, ElectionError>> {
         let sink = self
             .store

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi::p2::Pollable;
 
@@ -33,8 +32,11 @@ impl Pollable for CancellationResource {
     }
 }
 
-/// An `event-sink`: events go to the candidate's driver, in order.
-pub struct EventSinkResource(pub mpsc::UnboundedSender<CandidateEvent>);
+/// Receives a candidate's events, in order, as the guest delivers them.
+pub type EventFn = Box<dyn Fn(CandidateEvent) + Send + Sync>;
+
+/// An `event-sink`.
+pub struct EventSinkResource(pub EventFn);
 
 /// The caller's function behind a `value-updater`.
 pub type UpdateFn = Box<dyn FnMut(Option<Vec<u8>>) -> Option<Vec<u8>> + Send>;

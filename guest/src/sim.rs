@@ -1,0 +1,428 @@
+//! A deterministic world for running candidates natively: the shared
+//! state-store state machine, virtual time, and an executor that advances
+//! time only when every task is waiting.
+//!
+//! Tests use it to run several candidates against one store and check what
+//! happens, to the millisecond, with no real sleeping and no flakiness.
+//! Store requests complete at once; notifications are queued per watch the
+//! moment the store emits them; keys expire exactly on time.
+
+use core::cell::{Cell, RefCell};
+use core::future::{Future, poll_fn};
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+use elector_statestore as ss;
+
+use crate::ports::{Cancel, Clock, EventSink, KeyWatch, Store};
+use crate::types::*;
+
+/// Milliseconds since the epoch at virtual time zero.
+const EPOCH_MS: u64 = 1_800_000_000_000;
+
+struct World {
+    now_ns: Cell<u64>,
+    machine: RefCell<ss::StateStore<u64>>,
+    client_clock: RefCell<ss::HlcClock>,
+    queues: RefCell<BTreeMap<u64, Rc<RefCell<VecDeque<KeyNotification>>>>>,
+    next_client: Cell<u64>,
+    /// Deadlines some task is sleeping until.
+    timers: RefCell<Vec<u64>>,
+    /// Store operations so far; the executor's measure of progress.
+    operations: Cell<u64>,
+    /// When false, notifications are dropped (a lossy network).
+    deliver_notifications: Cell<bool>,
+}
+
+/// A handle to the simulated world: clock, store and scheduler.
+#[derive(Clone)]
+pub struct Sim {
+    world: Rc<World>,
+}
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+impl Default for Sim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sim {
+    pub fn new() -> Sim {
+        Sim {
+            world: Rc::new(World {
+                now_ns: Cell::new(0),
+                machine: RefCell::new(ss::StateStore::new("sim", ss::Limits::default())),
+                client_clock: RefCell::new(ss::HlcClock::new("sim-client")),
+                queues: RefCell::new(BTreeMap::new()),
+                next_client: Cell::new(1),
+                timers: RefCell::new(Vec::new()),
+                operations: Cell::new(0),
+                deliver_notifications: Cell::new(true),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> SimStore {
+        SimStore { sim: self.clone() }
+    }
+
+    pub fn clock(&self) -> SimClock {
+        SimClock { sim: self.clone() }
+    }
+
+    /// Virtual time since the start.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.world.now_ns.get())
+    }
+
+    /// Drops every notification from now on (or delivers them again).
+    pub fn set_notifications(&self, deliver: bool) {
+        self.world.deliver_notifications.set(deliver);
+    }
+
+    /// Sleeps in virtual time.
+    pub fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + use<> {
+        let deadline = Instant(self.world.now_ns.get()).saturating_add(duration);
+        sleep_until(self.world.clone(), deadline)
+    }
+
+    fn now_ms(&self) -> u64 {
+        EPOCH_MS + self.world.now_ns.get() / 1_000_000
+    }
+
+    fn request(&self, client: u64, command: ss::Command, token: Option<&Hlc>) -> ss::Response {
+        self.world.operations.set(self.world.operations.get() + 1);
+        let now_ms = self.now_ms();
+        let timestamp = self.world.client_clock.borrow_mut().now(now_ms);
+        let mut request = ss::Request::new(client, command).with_timestamp(timestamp);
+        if let Some(token) = token {
+            request = request.with_fencing_token(token.clone());
+        }
+        let (response, notifications) = self.world.machine.borrow_mut().handle(now_ms, request);
+        self.world
+            .client_clock
+            .borrow_mut()
+            .merge(&response.version, now_ms);
+        self.deliver(notifications);
+        response
+    }
+
+    fn deliver(&self, notifications: Vec<ss::Notification<u64>>) {
+        if !self.world.deliver_notifications.get() {
+            return;
+        }
+        let queues = self.world.queues.borrow();
+        for notification in notifications {
+            if let Some(queue) = queues.get(&notification.client) {
+                queue.borrow_mut().push_back(KeyNotification {
+                    change: match notification.event {
+                        ss::KeyEvent::Set(value) => KeyChange::Set(value),
+                        ss::KeyEvent::Delete => KeyChange::Deleted,
+                    },
+                    version: notification.version,
+                });
+            }
+        }
+    }
+
+    /// Runs the tasks until all of them finish. Time advances to the next
+    /// timer or key expiry whenever no task can make progress. Panics if the
+    /// tasks wait forever, or after `limit` of virtual time.
+    pub fn run(&self, tasks: Vec<Task>, limit: Duration) {
+        let mut tasks: Vec<Option<Task>> = tasks.into_iter().map(Some).collect();
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            loop {
+                let before = self.world.operations.get();
+                let mut finished_any = false;
+                self.world.timers.borrow_mut().clear();
+                for slot in tasks.iter_mut() {
+                    if let Some(task) = slot {
+                        if task.as_mut().poll(&mut context).is_ready() {
+                            *slot = None;
+                            finished_any = true;
+                        }
+                    }
+                }
+                if !finished_any && self.world.operations.get() == before {
+                    break;
+                }
+            }
+            if tasks.iter().all(Option::is_none) {
+                return;
+            }
+            let next_timer = self.world.timers.borrow().iter().copied().min();
+            let next_expiry = self
+                .world
+                .machine
+                .borrow()
+                .next_expiry()
+                .map(|ms| (ms - EPOCH_MS) * 1_000_000);
+            let next = match (next_timer, next_expiry) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).expect("every task waits with nothing to wake it"),
+            };
+            assert!(
+                next <= u64::try_from(limit.as_nanos()).unwrap(),
+                "simulation passed its time limit of {limit:?}"
+            );
+            self.world.now_ns.set(next.max(self.world.now_ns.get()));
+            let expired = self.world.machine.borrow_mut().expire(self.now_ms());
+            self.world.operations.set(self.world.operations.get() + 1);
+            self.deliver(expired);
+        }
+    }
+}
+
+/// The simulated store.
+#[derive(Clone)]
+pub struct SimStore {
+    sim: Sim,
+}
+
+impl SimStore {
+    fn run(&self, command: ss::Command, token: Option<&Hlc>) -> ss::Response {
+        self.sim.request(0, command, token)
+    }
+}
+
+fn refused(reply: ss::Reply) -> StoreError {
+    match reply {
+        ss::Reply::Error(kind) => StoreError::Refused(kind),
+        other => StoreError::Protocol(format!("unexpected reply {other:?}")),
+    }
+}
+
+impl Store for SimStore {
+    type Watch = SimWatch;
+
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError> {
+        let condition = match options.condition {
+            SetCondition::Unconditional => ss::SetCondition::Unconditional,
+            SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
+            SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
+        };
+        let command = ss::Command::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            condition,
+            expiry_ms: options.expiry_ms,
+        };
+        let response = self.run(command, options.fencing_token.as_ref());
+        match response.reply {
+            ss::Reply::Ok => Ok(SetResponse {
+                applied: true,
+                version: Some(response.version),
+            }),
+            ss::Reply::NotApplied => Ok(SetResponse {
+                applied: false,
+                version: Some(response.version),
+            }),
+            other => Err(refused(other)),
+        }
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+        let response = self.run(ss::Command::Get { key: key.to_vec() }, None);
+        match response.reply {
+            ss::Reply::Value(value) => Ok(value.map(|value| VersionedValue {
+                value,
+                version: response.version,
+            })),
+            other => Err(refused(other)),
+        }
+    }
+
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+        let response = self.run(ss::Command::Del { key: key.to_vec() }, token);
+        delete_outcome(response.reply)
+    }
+
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let command = ss::Command::VDel {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        delete_outcome(self.run(command, token).reply)
+    }
+
+    async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
+        let world = &self.sim.world;
+        let client = world.next_client.get();
+        world.next_client.set(client + 1);
+        let queue = Rc::new(RefCell::new(VecDeque::new()));
+        world.queues.borrow_mut().insert(client, queue.clone());
+        let command = ss::Command::KeyNotify {
+            key: key.to_vec(),
+            stop: false,
+        };
+        match self.sim.request(client, command, None).reply {
+            ss::Reply::Ok => Ok(SimWatch {
+                sim: self.sim.clone(),
+                client,
+                queue,
+            }),
+            other => Err(refused(other)),
+        }
+    }
+}
+
+fn delete_outcome(reply: ss::Reply) -> Result<DeleteOutcome, StoreError> {
+    match reply {
+        ss::Reply::Count(1) => Ok(DeleteOutcome::Deleted),
+        ss::Reply::Count(0) => Ok(DeleteOutcome::Absent),
+        ss::Reply::Count(-1) => Ok(DeleteOutcome::ValueMismatch),
+        other => Err(refused(other)),
+    }
+}
+
+/// A simulated key watch; dropping it unregisters.
+pub struct SimWatch {
+    sim: Sim,
+    client: u64,
+    queue: Rc<RefCell<VecDeque<KeyNotification>>>,
+}
+
+impl SimWatch {
+    fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
+    }
+}
+
+impl KeyWatch for SimWatch {
+    fn take(&mut self) -> Vec<KeyNotification> {
+        self.queue.borrow_mut().drain(..).collect()
+    }
+
+    fn changed(&self) -> impl Future<Output = ()> {
+        poll_fn(|_| {
+            if self.is_empty() {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+    }
+}
+
+impl Drop for SimWatch {
+    fn drop(&mut self) {
+        self.sim.world.queues.borrow_mut().remove(&self.client);
+        self.sim.world.machine.borrow_mut().forget_client(&self.client);
+    }
+}
+
+impl SimStore {
+    /// KEYNOTIFY registrations alive in the store.
+    pub fn watch_count(&self) -> usize {
+        self.sim.world.machine.borrow().watch_count()
+    }
+}
+
+/// Virtual time.
+#[derive(Clone)]
+pub struct SimClock {
+    sim: Sim,
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> Instant {
+        Instant(self.sim.world.now_ns.get())
+    }
+
+    fn wall_clock_ms(&self) -> u64 {
+        self.sim.now_ms()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        sleep_until(self.sim.world.clone(), deadline)
+    }
+}
+
+fn sleep_until(world: Rc<World>, deadline: Instant) -> impl Future<Output = ()> {
+    poll_fn(move |_| {
+        if world.now_ns.get() >= deadline.0 {
+            Poll::Ready(())
+        } else {
+            world.timers.borrow_mut().push(deadline.0);
+            Poll::Pending
+        }
+    })
+}
+
+/// A cancellation the test fires by hand.
+#[derive(Clone, Default)]
+pub struct SimCancel(Rc<Cell<bool>>);
+
+impl SimCancel {
+    pub fn cancel(&self) {
+        self.0.set(true);
+    }
+}
+
+impl Cancel for SimCancel {
+    fn is_cancelled(&self) -> bool {
+        self.0.get()
+    }
+
+    fn cancelled(&self) -> impl Future<Output = ()> {
+        let flag = self.0.clone();
+        poll_fn(move |_| {
+            if flag.get() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// Collects events, stamped with virtual time, for assertions.
+#[derive(Clone, Default)]
+pub struct EventLog(Rc<RefCell<Vec<CandidateEvent>>>);
+
+impl EventLog {
+    pub fn events(&self) -> Vec<CandidateEvent> {
+        self.0.borrow().clone()
+    }
+}
+
+impl EventSink for EventLog {
+    fn deliver(&mut self, event: CandidateEvent) {
+        self.0.borrow_mut().push(event);
+    }
+}
+
+/// A candidate wired to a simulated world.
+pub type SimCandidate = crate::Candidate<SimStore, SimClock, EventLog>;
+
+impl Sim {
+    /// A candidate for `position` named `name`, and its event log.
+    pub fn candidate(&self, position: &str, name: &str) -> (SimCandidate, EventLog) {
+        let log = EventLog::default();
+        let options = CandidateOptions {
+            position: position.into(),
+            name: name.into(),
+            session_id: None,
+            safety_margin_ms: None,
+        };
+        let candidate = crate::Candidate::new(options, self.store(), self.clock(), log.clone())
+            .expect("valid options");
+        (candidate, log)
+    }
+}

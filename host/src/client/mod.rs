@@ -1,0 +1,339 @@
+//! [`LeaderElectionClient`]: the Rust API over one sandboxed candidate,
+//! shaped after Azure IoT Operations' `ILeaderElectionClient`.
+//!
+//! Every method runs in the candidate's sandbox (the elector component);
+//! calls are queued and run one at a time. Blocking calls are cancelled by
+//! dropping their future (for example with `tokio::time::timeout`): the
+//! candidate is told at once and leaves no key watch behind.
+
+mod driver;
+mod mirror;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::bindings::{
+    CampaignResponse, CandidateEvent, CandidateOptions, ElectionError, Hlc, Leader,
+    LeadershipChange, RenewalOptions, ResignationResponse,
+};
+use crate::runtime::ElectorRuntime;
+use crate::sandbox::{CandidateHandle, Sandbox};
+use crate::store::StateStoreBackend;
+use driver::Job;
+use mirror::Mirror;
+
+/// How a client is set up.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The key every candidate for this position campaigns on.
+    pub position: String,
+    /// This candidate's name; non-empty, without `:`.
+    pub name: String,
+    /// Makes the lock value `name:session-id`.
+    pub session_id: Option<String>,
+    /// Trusted part of a term; `None`: a tenth of the term, at most 1 s.
+    pub safety_margin: Option<Duration>,
+}
+
+impl ClientOptions {
+    pub fn new(position: impl Into<String>, name: impl Into<String>) -> Self {
+        ClientOptions {
+            position: position.into(),
+            name: name.into(),
+            session_id: None,
+            safety_margin: None,
+        }
+    }
+}
+
+#[derive(Debug, Error, Clone)]
+pub enum ClientError {
+    /// The election said no: bad argument, cancelled, timed out, fencing or
+    /// store failure.
+    #[error("{}", describe(.0))]
+    Election(ElectionError),
+    /// The candidate's sandbox trapped or ran out of budget; the client is
+    /// unusable.
+    #[error("the candidate's sandbox stopped: {0}")]
+    SandboxFailed(String),
+}
+
+fn describe(error: &ElectionError) -> String {
+    match error {
+        ElectionError::InvalidArgument(text) => format!("invalid argument: {text}"),
+        ElectionError::Cancelled => "cancelled".into(),
+        ElectionError::Timeout => "timed out".into(),
+        ElectionError::FencingRefused(refusal) => {
+            format!("the state store refused the fencing token ({refusal:?})")
+        }
+        ElectionError::Store(error) => format!("state store error: {error:?}"),
+    }
+}
+
+impl From<ElectionError> for ClientError {
+    fn from(error: ElectionError) -> Self {
+        ClientError::Election(error)
+    }
+}
+
+/// Options for [`LeaderElectionClient::resign`].
+#[derive(Clone, Copy, Debug)]
+pub struct ResignOptions {
+    /// Also stop automatic renewal (the default, as in AIO).
+    pub cancel_automatic_renewal: bool,
+}
+
+impl Default for ResignOptions {
+    fn default() -> Self {
+        ResignOptions {
+            cancel_automatic_renewal: true,
+        }
+    }
+}
+
+/// A leader-election candidate running in its own sandbox.
+///
+/// Cloning gives another handle to the same candidate. The candidate stops
+/// when the last handle is dropped; it does not resign by itself (its lease
+/// then ends at the term), so call [`resign`](Self::resign) first for a
+/// prompt hand-over.
+#[derive(Clone)]
+pub struct LeaderElectionClient {
+    name: Arc<str>,
+    jobs: mpsc::UnboundedSender<Job>,
+    mirror: Arc<Mirror>,
+}
+
+impl LeaderElectionClient {
+    /// Starts a sandbox for one candidate on `store`.
+    pub async fn start(
+        runtime: &ElectorRuntime,
+        store: Arc<dyn StateStoreBackend>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let failed = |error: wasmtime::Error| ClientError::SandboxFailed(format!("{error:?}"));
+        let mut sandbox = runtime.instantiate(store).await.map_err(failed)?;
+        let mirror = Arc::new(Mirror::default());
+        let events = {
+            let mirror = mirror.clone();
+            Box::new(move |event| mirror.apply(event))
+        };
+        let wit_options = CandidateOptions {
+            position: options.position,
+            name: options.name.clone(),
+            session_id: options.session_id,
+            safety_margin_ms: options.safety_margin.map(millis),
+        };
+        let candidate = sandbox
+            .create_candidate(&wit_options, events)
+            .await
+            .map_err(failed)??;
+        let (jobs, mailbox) = mpsc::unbounded_channel();
+        tokio::spawn(driver::drive(sandbox, candidate, mailbox, mirror.clone()));
+        Ok(LeaderElectionClient {
+            name: options.name.into(),
+            jobs,
+            mirror,
+        })
+    }
+
+    /// The name this candidate campaigns under.
+    pub fn candidate_name(&self) -> &str {
+        &self.name
+    }
+
+    /// One attempt to become (or stay) leader for `term`. Returns after one
+    /// store round trip.
+    pub async fn try_campaign(&self, term: Duration) -> Result<CampaignResponse, ClientError> {
+        let term_ms = millis(term);
+        self.call(move |sandbox, c| Box::pin(sandbox.try_campaign(c, term_ms)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// Blocks until this candidate leads for `term`, or `timeout` passes
+    /// (`ElectionError::Timeout`). Dropping the future cancels the campaign.
+    pub async fn campaign(
+        &self,
+        term: Duration,
+        timeout: Option<Duration>,
+    ) -> Result<CampaignResponse, ClientError> {
+        let term_ms = millis(term);
+        let timeout_ms = timeout.map(millis);
+        let cancel = CancellationToken::new();
+        let _cancel_on_drop = cancel.clone().drop_guard();
+        self.call(move |sandbox, c| Box::pin(sandbox.campaign(c, term_ms, timeout_ms, cancel)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// Gives up the position if this candidate holds it; `success` is false
+    /// (not an error) when it did not.
+    pub async fn resign(
+        &self,
+        options: ResignOptions,
+    ) -> Result<ResignationResponse, ClientError> {
+        let keep = !options.cancel_automatic_renewal;
+        self.call(move |sandbox, c| Box::pin(sandbox.resign(c, keep)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// Reads who leads now; `None` when the position is free.
+    pub async fn current_leader(&self) -> Result<Option<Leader>, ClientError> {
+        self.call(|sandbox, c| Box::pin(sandbox.current_leader(c)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// Starts pushing [`LeadershipChange`]s to [`Self::events`]
+    /// subscribers; returns the leader at the moment observation began.
+    pub async fn observe(&self) -> Result<Option<Leader>, ClientError> {
+        self.call(|sandbox, c| Box::pin(sandbox.observe(c)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    pub async fn unobserve(&self) -> Result<(), ClientError> {
+        self.call(|sandbox, c| Box::pin(sandbox.unobserve(c))).await
+    }
+
+    /// All of this candidate's events from now on, in order: elections,
+    /// renewals, losses, renewal failures, campaign results and (while
+    /// observing) leadership changes. Ends if the sandbox stops.
+    pub fn events(&self) -> mpsc::UnboundedReceiver<CandidateEvent> {
+        self.mirror.subscribe()
+    }
+
+    /// Only the leadership changes (while observing).
+    pub fn leadership_changes(&self) -> impl futures::Stream<Item = LeadershipChange> + use<> {
+        let events = self.events();
+        futures::stream::unfold(events, |mut events| async move {
+            loop {
+                match events.recv().await? {
+                    CandidateEvent::LeadershipChanged(change) => return Some((change, events)),
+                    _ => continue,
+                }
+            }
+        })
+    }
+
+    /// Renew every `period` for `term` after each elected campaign, with no
+    /// call needed; `None` turns renewal off.
+    pub async fn set_automatic_renewal(
+        &self,
+        options: Option<AutomaticRenewal>,
+    ) -> Result<(), ClientError> {
+        let options = options.map(|o| RenewalOptions {
+            term_ms: millis(o.term),
+            period_ms: millis(o.period),
+        });
+        self.call(move |sandbox, c| Box::pin(sandbox.set_automatic_renewal(c, options)))
+            .await?
+            .map_err(Into::into)
+    }
+
+    /// The latest campaign result, renewals included. Answers at once.
+    pub fn last_known_campaign_result(&self) -> Option<CampaignResponse> {
+        self.mirror.last_result()
+    }
+
+    /// Whether this candidate holds an unexpired lease, by the local clock.
+    /// Answers at once, also while a campaign is blocked.
+    pub fn is_leader(&self) -> bool {
+        self.mirror.valid_lease().is_some()
+    }
+
+    /// The fencing token of the current lease; changes at every renewal.
+    pub fn current_fencing_token(&self) -> Option<Hlc> {
+        self.mirror.fencing_token()
+    }
+
+    /// Campaigns for at most `max_term`, writes `update(current value)` to
+    /// `key` (`None` deletes it) under the fencing token, retrying until the
+    /// fenced write lands, and always resigns. `update` may run more than
+    /// once. Dropping the future cancels the campaign part.
+    pub async fn campaign_and_update_value(
+        &self,
+        key: impl Into<Vec<u8>>,
+        update: impl FnMut(Option<Vec<u8>>) -> Option<Vec<u8>> + Send + 'static,
+        max_term: Duration,
+        timeout: Option<Duration>,
+    ) -> Result<(), ClientError> {
+        let key = key.into();
+        let max_term_ms = millis(max_term);
+        let timeout_ms = timeout.map(millis);
+        let cancel = CancellationToken::new();
+        let _cancel_on_drop = cancel.clone().drop_guard();
+        let update = Box::new(update);
+        self.call(move |sandbox, c| {
+            Box::pin(async move {
+                sandbox
+                    .campaign_and_update_value(c, &key, update, max_term_ms, timeout_ms, cancel)
+                    .await
+            })
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    /// Runs `call` in the sandbox, after the calls queued before it.
+    async fn call<T: Send + 'static>(
+        &self,
+        call: impl for<'a> FnOnce(&'a mut Sandbox, CandidateHandle) -> BoxFuture<'a, wasmtime::Result<T>>
+        + Send
+        + 'static,
+    ) -> Result<T, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |sandbox, candidate| {
+            Box::pin(async move {
+                match call(sandbox, candidate).await {
+                    Ok(value) => {
+                        let _ = reply.send(Ok(value));
+                        Ok(())
+                    }
+                    Err(trap) => {
+                        let reason = format!("{trap:?}");
+                        let _ = reply.send(Err(reason.clone()));
+                        Err(reason)
+                    }
+                }
+            })
+        });
+        if self.jobs.send(job).is_err() {
+            return Err(self.stopped());
+        }
+        match answer.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(reason)) => Err(ClientError::SandboxFailed(reason)),
+            Err(_) => Err(self.stopped()),
+        }
+    }
+
+    fn stopped(&self) -> ClientError {
+        ClientError::SandboxFailed(
+            self.mirror
+                .failure()
+                .unwrap_or_else(|| "the candidate is no longer running".into()),
+        )
+    }
+}
+
+/// [`LeaderElectionClient::set_automatic_renewal`]'s options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutomaticRenewal {
+    pub term: Duration,
+    /// Shorter than the term minus the safety margin.
+    pub period: Duration,
+}
+
+/// Whole milliseconds, saturating; sub-millisecond values become 0 and are
+/// refused by the candidate as invalid arguments.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
