@@ -44,13 +44,9 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         arm_renewal: bool,
     ) -> Result<CampaignResponse, ElectionError> {
         check_still_wanted(&self.clock, deadline, cancel)?;
-        let result = match self.ensure_watch().await {
-            Ok(()) => {
-                self.campaign_loop(term_ms, deadline, cancel, arm_renewal)
-                    .await
-            }
-            Err(error) => Err(error),
-        };
+        let result = self
+            .campaign_loop(term_ms, deadline, cancel, arm_renewal)
+            .await;
         self.release_watch();
         result
     }
@@ -67,7 +63,12 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             check_still_wanted(&self.clock, deadline, cancel)?;
             // Notifications from before this attempt are history now.
             self.absorb_notifications(term_ms);
-            let retry_at = match self.attempt(term_ms, arm_renewal).await {
+            // Watch before writing, so no release after the write is missed.
+            let attempt = match self.ensure_watch().await {
+                Ok(()) => self.attempt(term_ms, arm_renewal).await,
+                Err(error) => Err(error),
+            };
+            let retry_at = match attempt {
                 Ok(response) if response.is_leader => return Ok(response),
                 Ok(_) => {
                     failures = 0;

@@ -326,7 +326,8 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
     pub(crate) fn learn_position(&mut self, value: Option<Vec<u8>>, version: Option<Hlc>) {
         let change = self.view.learn(value, version, self.clock.now());
         if let (Some(change), true) = (change, self.observing) {
-            self.events.deliver(CandidateEvent::LeadershipChanged(change));
+            self.events
+                .deliver(CandidateEvent::LeadershipChanged(change));
         }
     }
 

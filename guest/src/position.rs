@@ -221,7 +221,10 @@ mod tests {
         let mut view = PositionView::default();
         view.learn(Some(b"b".to_vec()), Some(hlc(10, 0)), Instant(0));
         assert!(view.absorb(set("a", hlc(9, 0)), 1000, Instant(0)).is_none());
-        assert!(view.learn(Some(b"c".to_vec()), Some(hlc(8, 0)), Instant(0)).is_none());
+        assert!(
+            view.learn(Some(b"c".to_vec()), Some(hlc(8, 0)), Instant(0))
+                .is_none()
+        );
         assert_eq!(view.holder().unwrap().value, b"b");
     }
 
@@ -231,8 +234,14 @@ mod tests {
         let change = view.learn(Some(b"a".to_vec()), Some(hlc(3, 0)), Instant(0));
         assert_eq!(change.unwrap().new_leader.unwrap().name, "a");
         let (_, change) = view.absorb(set("a", hlc(3, 0)), 1000, Instant(0)).unwrap();
-        assert!(change.is_none(), "the same write must not be reported twice");
-        assert!(view.learn(Some(b"a".to_vec()), Some(hlc(4, 0)), Instant(0)).is_none());
+        assert!(
+            change.is_none(),
+            "the same write must not be reported twice"
+        );
+        assert!(
+            view.learn(Some(b"a".to_vec()), Some(hlc(4, 0)), Instant(0))
+                .is_none()
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ struct World {
     operations: Cell<u64>,
     /// When false, notifications are dropped (a lossy network).
     deliver_notifications: Cell<bool>,
+    /// When false, every request fails with `Disconnected`.
+    store_reachable: Cell<bool>,
 }
 
 /// A handle to the simulated world: clock, store and scheduler.
@@ -63,6 +65,7 @@ impl Sim {
                 timers: RefCell::new(Vec::new()),
                 operations: Cell::new(0),
                 deliver_notifications: Cell::new(true),
+                store_reachable: Cell::new(true),
             }),
         }
     }
@@ -83,6 +86,12 @@ impl Sim {
     /// Drops every notification from now on (or delivers them again).
     pub fn set_notifications(&self, deliver: bool) {
         self.world.deliver_notifications.set(deliver);
+    }
+
+    /// Makes the store unreachable (every request fails with
+    /// `Disconnected`) or reachable again.
+    pub fn set_store_reachable(&self, reachable: bool) {
+        self.world.store_reachable.set(reachable);
     }
 
     /// Sleeps in virtual time.
@@ -186,8 +195,11 @@ pub struct SimStore {
 }
 
 impl SimStore {
-    fn run(&self, command: ss::Command, token: Option<&Hlc>) -> ss::Response {
-        self.sim.request(0, command, token)
+    fn run(&self, command: ss::Command, token: Option<&Hlc>) -> Result<ss::Response, StoreError> {
+        if !self.sim.world.store_reachable.get() {
+            return Err(StoreError::Disconnected);
+        }
+        Ok(self.sim.request(0, command, token))
     }
 }
 
@@ -218,7 +230,7 @@ impl Store for SimStore {
             condition,
             expiry_ms: options.expiry_ms,
         };
-        let response = self.run(command, options.fencing_token.as_ref());
+        let response = self.run(command, options.fencing_token.as_ref())?;
         match response.reply {
             ss::Reply::Ok => Ok(SetResponse {
                 applied: true,
@@ -233,7 +245,7 @@ impl Store for SimStore {
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let response = self.run(ss::Command::Get { key: key.to_vec() }, None);
+        let response = self.run(ss::Command::Get { key: key.to_vec() }, None)?;
         match response.reply {
             ss::Reply::Value(value) => Ok(value.map(|value| VersionedValue {
                 value,
@@ -244,7 +256,7 @@ impl Store for SimStore {
     }
 
     async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        let response = self.run(ss::Command::Del { key: key.to_vec() }, token);
+        let response = self.run(ss::Command::Del { key: key.to_vec() }, token)?;
         delete_outcome(response.reply)
     }
 
@@ -258,11 +270,14 @@ impl Store for SimStore {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        delete_outcome(self.run(command, token).reply)
+        delete_outcome(self.run(command, token)?.reply)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
         let world = &self.sim.world;
+        if !world.store_reachable.get() {
+            return Err(StoreError::Disconnected);
+        }
         let client = world.next_client.get();
         world.next_client.set(client + 1);
         let queue = Rc::new(RefCell::new(VecDeque::new()));
@@ -323,7 +338,11 @@ impl KeyWatch for SimWatch {
 impl Drop for SimWatch {
     fn drop(&mut self) {
         self.sim.world.queues.borrow_mut().remove(&self.client);
-        self.sim.world.machine.borrow_mut().forget_client(&self.client);
+        self.sim
+            .world
+            .machine
+            .borrow_mut()
+            .forget_client(&self.client);
     }
 }
 
@@ -405,6 +424,28 @@ impl EventLog {
 impl EventSink for EventLog {
     fn deliver(&mut self, event: CandidateEvent) {
         self.0.borrow_mut().push(event);
+    }
+}
+
+/// Keeps a candidate's background work going, as a host driver does:
+/// `tick` when asked and when its watch has news, until `until`.
+pub async fn drive_until(candidate: &mut SimCandidate, sim: &Sim, until: Duration) {
+    let until = Instant(u64::try_from(until.as_nanos()).unwrap());
+    loop {
+        let next = candidate.tick().await;
+        let now = sim.clock().now();
+        if now >= until {
+            return;
+        }
+        let wake_at = next.map_or(until, |next| next.min(until));
+        crate::wait::wait_for(
+            &sim.clock(),
+            candidate.watch.as_ref(),
+            Some(wake_at),
+            None,
+            None::<&crate::NeverCancel>,
+        )
+        .await;
     }
 }
 

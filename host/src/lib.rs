@@ -15,6 +15,8 @@ pub mod runtime;
 pub mod sandbox;
 pub mod store;
 
-pub use client::{AutomaticRenewal, ClientError, ClientOptions, LeaderElectionClient, ResignOptions};
+pub use client::{
+    AutomaticRenewal, ClientError, ClientOptions, LeaderElectionClient, ResignOptions,
+};
 pub use runtime::{ElectorRuntime, RuntimeConfig};
 pub use store::{EmbeddedStore, StateStoreBackend};

@@ -134,7 +134,10 @@ impl crate::Cancel for WitCancel<'_> {
     }
 
     fn cancelled(&self) -> impl Future<Output = ()> {
-        WaitFor::new(|| self.0.subscribe(), |_: Option<&Pollable>| self.0.is_cancelled())
+        WaitFor::new(
+            || self.0.subscribe(),
+            |_: Option<&Pollable>| self.0.is_cancelled(),
+        )
     }
 }
 

@@ -8,11 +8,11 @@ use crate::{ElectionError, NeverCancel};
 fn three_candidates_contend_and_exactly_one_wins_at_a_time() {
     let sim = Sim::new();
     let winners = shared(Vec::new());
-    let mut tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
     for (mut candidate, _) in candidates(&sim, &["a", "b", "c"]) {
         let winners = winners.clone();
         let sim = sim.clone();
-        tasks.push(Box::pin(async move {
+        tasks.push(task(async move {
             let response = candidate
                 .campaign(TERM_MS, None, None::<&NeverCancel>)
                 .await
@@ -42,16 +42,18 @@ fn failover_after_expiry_waits_for_the_term_and_a_grace() {
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let elected_at = shared(None);
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![
-        Box::pin(async move {
+    let tasks: Vec<Task> = vec![
+        task(async move {
             // Leads once and never renews: the store expires it after 1 s.
             assert!(a.try_campaign(TERM_MS).await.unwrap().is_leader);
         }),
-        Box::pin({
+        task({
             let elected_at = elected_at.clone();
             let sim = sim.clone();
             async move {
-                b.campaign(TERM_MS, None, None::<&NeverCancel>).await.unwrap();
+                b.campaign(TERM_MS, None, None::<&NeverCancel>)
+                    .await
+                    .unwrap();
                 *elected_at.borrow_mut() = Some(sim.elapsed());
             }
         }),
@@ -59,7 +61,10 @@ fn failover_after_expiry_waits_for_the_term_and_a_grace() {
     sim.run(tasks, LIMIT);
     let at = elected_at.borrow().unwrap();
     assert!(at >= TERM, "not before the holder's term ends: {at:?}");
-    assert!(at <= TERM + Duration::from_millis(50), "within the grace: {at:?}");
+    assert!(
+        at <= TERM + Duration::from_millis(50),
+        "within the grace: {at:?}"
+    );
 }
 
 #[test]
@@ -69,15 +74,17 @@ fn failover_after_expiry_happens_even_without_notifications() {
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let elected_at = shared(None);
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![
-        Box::pin(async move {
+    let tasks: Vec<Task> = vec![
+        task(async move {
             assert!(a.try_campaign(TERM_MS).await.unwrap().is_leader);
         }),
-        Box::pin({
+        task({
             let elected_at = elected_at.clone();
             let sim = sim.clone();
             async move {
-                b.campaign(TERM_MS, None, None::<&NeverCancel>).await.unwrap();
+                b.campaign(TERM_MS, None, None::<&NeverCancel>)
+                    .await
+                    .unwrap();
                 *elected_at.borrow_mut() = Some(sim.elapsed());
             }
         }),
@@ -85,7 +92,10 @@ fn failover_after_expiry_happens_even_without_notifications() {
     sim.run(tasks, LIMIT);
     let at = elected_at.borrow().unwrap();
     // The fallback timer fires at the expected expiry plus a small slack.
-    assert!(at >= TERM && at <= TERM + Duration::from_millis(200), "{at:?}");
+    assert!(
+        at >= TERM && at <= TERM + Duration::from_millis(200),
+        "{at:?}"
+    );
 }
 
 #[test]
@@ -96,11 +106,11 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
     let cancel = SimCancel::default();
     let store = sim.store();
     let outcome = shared(None);
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![
-        Box::pin(async move {
+    let tasks: Vec<Task> = vec![
+        task(async move {
             assert!(a.try_campaign(60_000).await.unwrap().is_leader);
         }),
-        Box::pin({
+        task({
             let cancel = cancel.clone();
             let outcome = outcome.clone();
             async move {
@@ -108,7 +118,7 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
                 *outcome.borrow_mut() = Some(result);
             }
         }),
-        Box::pin({
+        task({
             let sim = sim.clone();
             async move {
                 sim.sleep(Duration::from_millis(250)).await;
@@ -118,8 +128,15 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
         }),
     ];
     sim.run(tasks, LIMIT);
-    assert_eq!(outcome.borrow().clone().unwrap(), Err(ElectionError::Cancelled));
-    assert_eq!(sim.elapsed(), Duration::from_millis(250), "returned at once");
+    assert_eq!(
+        outcome.borrow().clone().unwrap(),
+        Err(ElectionError::Cancelled)
+    );
+    assert_eq!(
+        sim.elapsed(),
+        Duration::from_millis(250),
+        "returned at once"
+    );
     assert_eq!(sim.store().watch_count(), 0, "no watch left behind");
 }
 
@@ -129,22 +146,29 @@ fn a_campaign_times_out_and_leaves_no_watch() {
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let outcome = shared(None);
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![
-        Box::pin(async move {
+    let tasks: Vec<Task> = vec![
+        task(async move {
             assert!(a.try_campaign(60_000).await.unwrap().is_leader);
         }),
-        Box::pin({
+        task({
             let outcome = outcome.clone();
             async move {
                 let result = b
-                    .campaign(60_000, Some(Duration::from_millis(300)), None::<&NeverCancel>)
+                    .campaign(
+                        60_000,
+                        Some(Duration::from_millis(300)),
+                        None::<&NeverCancel>,
+                    )
                     .await;
                 *outcome.borrow_mut() = Some(result);
             }
         }),
     ];
     sim.run(tasks, LIMIT);
-    assert_eq!(outcome.borrow().clone().unwrap(), Err(ElectionError::Timeout));
+    assert_eq!(
+        outcome.borrow().clone().unwrap(),
+        Err(ElectionError::Timeout)
+    );
     assert_eq!(sim.elapsed(), Duration::from_millis(300));
     assert_eq!(sim.store().watch_count(), 0);
 }
@@ -155,28 +179,32 @@ fn an_already_cancelled_campaign_does_not_write() {
     let (mut a, _) = sim.candidate("position", "a");
     let cancel = SimCancel::default();
     cancel.cancel();
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![Box::pin(async move {
+    run(&sim, async move {
         assert_eq!(
             a.campaign(TERM_MS, None, Some(&cancel)).await,
             Err(ElectionError::Cancelled)
         );
         assert!(a.current_leader().await.unwrap().is_none());
-    })];
-    sim.run(tasks, LIMIT);
+    });
 }
 
 #[test]
 fn campaigning_while_leading_renews_at_once_with_a_new_token() {
     let sim = Sim::new();
     let (mut a, log) = sim.candidate("position", "a");
-    let tasks: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![Box::pin(async move {
-        let first = a.campaign(TERM_MS, None, None::<&NeverCancel>).await.unwrap();
-        let second = a.campaign(TERM_MS, None, None::<&NeverCancel>).await.unwrap();
+    run(&sim, async move {
+        let first = a
+            .campaign(TERM_MS, None, None::<&NeverCancel>)
+            .await
+            .unwrap();
+        let second = a
+            .campaign(TERM_MS, None, None::<&NeverCancel>)
+            .await
+            .unwrap();
         let (t1, t2) = (first.fencing_token.unwrap(), second.fencing_token.unwrap());
         assert!(t2.is_newer_than(&t1));
         assert_eq!(a.current_fencing_token(), Some(t2));
-    })];
-    sim.run(tasks, LIMIT);
+    });
     assert_eq!(transitions(&log), ["elected", "renewed"]);
     assert_eq!(sim.elapsed(), Duration::ZERO);
 }

@@ -17,6 +17,17 @@ pub const TERM: Duration = Duration::from_secs(1);
 pub const TERM_MS: u64 = 1_000;
 pub const LIMIT: Duration = Duration::from_secs(600);
 
+pub type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+pub fn task(future: impl std::future::Future<Output = ()> + 'static) -> Task {
+    Box::pin(future)
+}
+
+/// Runs one scripted task to completion in `sim`.
+pub fn run(sim: &Sim, future: impl std::future::Future<Output = ()> + 'static) {
+    sim.run(vec![task(future)], LIMIT);
+}
+
 /// Shared, mutable test state across simulated tasks.
 pub fn shared<T>(value: T) -> Rc<RefCell<T>> {
     Rc::new(RefCell::new(value))

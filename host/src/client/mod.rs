@@ -174,10 +174,7 @@ impl LeaderElectionClient {
 
     /// Gives up the position if this candidate holds it; `success` is false
     /// (not an error) when it did not.
-    pub async fn resign(
-        &self,
-        options: ResignOptions,
-    ) -> Result<ResignationResponse, ClientError> {
+    pub async fn resign(&self, options: ResignOptions) -> Result<ResignationResponse, ClientError> {
         let keep = !options.cancel_automatic_renewal;
         self.call(move |sandbox, c| Box::pin(sandbox.resign(c, keep)))
             .await?
@@ -285,7 +282,10 @@ impl LeaderElectionClient {
     /// Runs `call` in the sandbox, after the calls queued before it.
     async fn call<T: Send + 'static>(
         &self,
-        call: impl for<'a> FnOnce(&'a mut Sandbox, CandidateHandle) -> BoxFuture<'a, wasmtime::Result<T>>
+        call: impl for<'a> FnOnce(
+            &'a mut Sandbox,
+            CandidateHandle,
+        ) -> BoxFuture<'a, wasmtime::Result<T>>
         + Send
         + 'static,
     ) -> Result<T, ClientError> {

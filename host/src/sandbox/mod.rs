@@ -17,8 +17,8 @@ use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{
-    CampaignResponse, CandidateOptions, ElectionError, Elector, Hlc, Leader,
-    RenewalOptions, ResignationResponse,
+    CampaignResponse, CandidateOptions, ElectionError, Elector, Hlc, Leader, RenewalOptions,
+    ResignationResponse,
 };
 use crate::budget::CpuBudget;
 use crate::store::StateStoreBackend;
