@@ -5,12 +5,15 @@
 //! - [`store`]: the state-store backends behind the `state-store` import.
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
 //!   candidate.
+//! - [`demo`], [`cli`]: the `elector` command.
 
 pub mod artifacts;
 pub mod bindings;
 pub mod budget;
+pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod demo;
 pub mod runtime;
 pub mod sandbox;
 pub mod store;
