@@ -39,6 +39,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("wasm"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    ensure_wasm_target();
     for (package, file) in COMPONENTS {
         build_component(&workspace, &target_dir, package);
         let built = target_dir
@@ -53,6 +54,32 @@ fn main() {
                 embedded.display()
             )
         });
+    }
+}
+
+/// rust-toolchain.toml asks rustup for the wasm32-wasip2 target, but a
+/// machine with `RUSTUP_AUTO_INSTALL=0` (or an older rustup) skips that.
+/// Install it here, so a fresh clone builds with plain `cargo`.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let installed = sysroot.is_some_and(|root| root.join("lib/rustlib/wasm32-wasip2/lib").is_dir());
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status();
+    if !matches!(status, Ok(status) if status.success()) {
+        println!(
+            "cargo:warning=could not install wasm32-wasip2; run: rustup target add wasm32-wasip2"
+        );
     }
 }
 

@@ -287,11 +287,9 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         };
         self.lease = Some(lease);
         self.events.deliver(event);
-        if arm_renewal {
-            if let Some(renewal) = self.renewal {
-                self.next_renewal =
-                    Some(sent_at.saturating_add(Duration::from_millis(renewal.period_ms)));
-            }
+        if arm_renewal && let Some(renewal) = self.renewal {
+            self.next_renewal =
+                Some(sent_at.saturating_add(Duration::from_millis(renewal.period_ms)));
         }
         Ok(result)
     }
@@ -353,11 +351,11 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             let Some((meaning, change)) = self.view.absorb(notification, term_ms, now) else {
                 continue;
             };
-            if let Some(change) = change {
-                if self.observing {
-                    self.events
-                        .deliver(CandidateEvent::LeadershipChanged(change));
-                }
+            if let Some(change) = change
+                && self.observing
+            {
+                self.events
+                    .deliver(CandidateEvent::LeadershipChanged(change));
             }
             let ours = matches!(&meaning, News::Written { value } if *value == self.lock_value);
             let newer_than_lease = self

@@ -3,7 +3,7 @@
 //! early release or an expiry.
 
 use crate::types::{
-    Hlc, Instant, KeyChange, KeyNotification, Leader, LeadershipChange, PositionState, Timestamp,
+    Hlc, Instant, KeyChange, KeyNotification, Leader, LeadershipChange, PositionState,
 };
 
 /// The holder as last seen.
@@ -58,15 +58,13 @@ impl PositionView {
             self.newest = Some(version.clone());
         }
         let previous = self.holder.take();
-        let Some(value) = value else {
-            return None;
-        };
+        let value = value?;
         let change = match (&version, previous) {
             (Some(version), previous) if previous.as_ref().map(|h| &h.value) != Some(&value) => {
                 Some(LeadershipChange {
                     new_state: PositionState::LeaderElected,
                     new_leader: Some(Leader::from_lock_value(&value)),
-                    timestamp: Timestamp::from_unix_ms(version.wall_clock_ms),
+                    timestamp_ms: version.wall_clock_ms,
                     version: version.clone(),
                 })
             }
@@ -94,7 +92,7 @@ impl PositionView {
             return None;
         }
         self.newest = Some(notification.version.clone());
-        let timestamp = Timestamp::from_unix_ms(notification.version.wall_clock_ms);
+        let timestamp_ms = notification.version.wall_clock_ms;
         let previous = self.holder.take();
         match notification.change {
             KeyChange::Set(value) => {
@@ -102,7 +100,7 @@ impl PositionView {
                 let change = changed.then(|| LeadershipChange {
                     new_state: PositionState::LeaderElected,
                     new_leader: Some(Leader::from_lock_value(&value)),
-                    timestamp,
+                    timestamp_ms,
                     version: notification.version.clone(),
                 });
                 self.holder = Some(Holder {
@@ -123,10 +121,10 @@ impl PositionView {
                         notification.version.wall_clock_ms.saturating_add(1)
                             < written.wall_clock_ms.saturating_add(term_ms)
                     });
-                let change = previous.is_some().then(|| LeadershipChange {
+                let change = previous.is_some().then_some(LeadershipChange {
                     new_state: PositionState::NoLeader,
                     new_leader: None,
-                    timestamp,
+                    timestamp_ms,
                     version: notification.version,
                 });
                 let news = if early {

@@ -151,11 +151,11 @@ impl Sim {
                 let mut finished_any = false;
                 self.world.timers.borrow_mut().clear();
                 for slot in tasks.iter_mut() {
-                    if let Some(task) = slot {
-                        if task.as_mut().poll(&mut context).is_ready() {
-                            *slot = None;
-                            finished_any = true;
-                        }
+                    if let Some(task) = slot
+                        && task.as_mut().poll(&mut context).is_ready()
+                    {
+                        *slot = None;
+                        finished_any = true;
                     }
                 }
                 if !finished_any && self.world.operations.get() == before {
@@ -203,10 +203,12 @@ impl SimStore {
     }
 }
 
-fn refused(reply: ss::Reply) -> StoreError {
-    match reply {
-        ss::Reply::Error(kind) => StoreError::Refused(kind),
-        other => StoreError::Protocol(format!("unexpected reply {other:?}")),
+fn reply_error(error: ss::ReplyError) -> StoreError {
+    match error {
+        ss::ReplyError::Refused(kind) => StoreError::Refused(kind),
+        ss::ReplyError::Unexpected(reply) => {
+            StoreError::Protocol(format!("unexpected reply {reply:?}"))
+        }
     }
 }
 
@@ -231,33 +233,21 @@ impl Store for SimStore {
             expiry_ms: options.expiry_ms,
         };
         let response = self.run(command, options.fencing_token.as_ref())?;
-        match response.reply {
-            ss::Reply::Ok => Ok(SetResponse {
-                applied: true,
-                version: Some(response.version),
-            }),
-            ss::Reply::NotApplied => Ok(SetResponse {
-                applied: false,
-                version: Some(response.version),
-            }),
-            other => Err(refused(other)),
-        }
+        let (applied, version) = response.set_outcome().map_err(reply_error)?;
+        Ok(SetResponse {
+            applied,
+            version: Some(version),
+        })
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
         let response = self.run(ss::Command::Get { key: key.to_vec() }, None)?;
-        match response.reply {
-            ss::Reply::Value(value) => Ok(value.map(|value| VersionedValue {
-                value,
-                version: response.version,
-            })),
-            other => Err(refused(other)),
-        }
+        let found = response.get_outcome().map_err(reply_error)?;
+        Ok(found.map(|(value, version)| VersionedValue { value, version }))
     }
 
     async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        let response = self.run(ss::Command::Del { key: key.to_vec() }, token)?;
-        delete_outcome(response.reply)
+        delete_outcome(self.run(ss::Command::Del { key: key.to_vec() }, token)?)
     }
 
     async fn vdel(
@@ -270,7 +260,7 @@ impl Store for SimStore {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        delete_outcome(self.run(command, token)?.reply)
+        delete_outcome(self.run(command, token)?)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
@@ -286,24 +276,24 @@ impl Store for SimStore {
             key: key.to_vec(),
             stop: false,
         };
-        match self.sim.request(client, command, None).reply {
-            ss::Reply::Ok => Ok(SimWatch {
-                sim: self.sim.clone(),
-                client,
-                queue,
-            }),
-            other => Err(refused(other)),
-        }
+        self.sim
+            .request(client, command, None)
+            .keynotify_outcome()
+            .map_err(reply_error)?;
+        Ok(SimWatch {
+            sim: self.sim.clone(),
+            client,
+            queue,
+        })
     }
 }
 
-fn delete_outcome(reply: ss::Reply) -> Result<DeleteOutcome, StoreError> {
-    match reply {
-        ss::Reply::Count(1) => Ok(DeleteOutcome::Deleted),
-        ss::Reply::Count(0) => Ok(DeleteOutcome::Absent),
-        ss::Reply::Count(-1) => Ok(DeleteOutcome::ValueMismatch),
-        other => Err(refused(other)),
-    }
+fn delete_outcome(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
+    Ok(match response.delete_outcome().map_err(reply_error)? {
+        ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
+        ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
+        ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
+    })
 }
 
 /// A simulated key watch; dropping it unregisters.

@@ -147,28 +147,12 @@ pub enum PositionState {
     NoLeader,
 }
 
-/// A wall-clock time, as `wasi:clocks/wall-clock` represents it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timestamp {
-    pub seconds: u64,
-    pub nanoseconds: u32,
-}
-
-impl Timestamp {
-    pub fn from_unix_ms(ms: u64) -> Timestamp {
-        Timestamp {
-            seconds: ms / 1000,
-            // Below 1e9, so the cast cannot truncate.
-            nanoseconds: (ms % 1000) as u32 * 1_000_000,
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeadershipChange {
     pub new_state: PositionState,
     pub new_leader: Option<Leader>,
-    pub timestamp: Timestamp,
+    /// Milliseconds since the Unix epoch when the store made the change.
+    pub timestamp_ms: u64,
     pub version: Hlc,
 }
 

@@ -85,10 +85,10 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 Ok(current) => current.map(|v| v.value),
                 Err(error) => return retry_or_fail(error),
             };
-            if let Some(intended) = unconfirmed.take() {
-                if intended == current {
-                    return Ok(Round::Done);
-                }
+            if let Some(intended) = unconfirmed.take()
+                && intended == current
+            {
+                return Ok(Round::Done);
             }
             let new = updater.update(current.as_deref());
             if let Some(read) = &current {

@@ -15,6 +15,7 @@ wasmtime::component::bindgen!({
         "elector:election/callbacks.event-sink": crate::sandbox::resources::EventSinkResource,
         "elector:election/callbacks.value-updater": crate::sandbox::resources::ValueUpdaterResource,
     },
+    additional_derives: [PartialEq, Eq, serde::Serialize],
 });
 
 pub use elector::election::election_types::{

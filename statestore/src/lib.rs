@@ -22,6 +22,8 @@
 //! - [`limits`]: quotas ([`Limits`]).
 //! - [`notify`]: KEYNOTIFY events ([`Notification`], [`KeyEvent`]).
 //! - [`machine`]: the store ([`StateStore`]).
+//! - [`outcome`]: what a reply means for its command ([`ReplyError`],
+//!   [`DeleteOutcome`]), for every client of the store.
 
 #![warn(missing_docs)]
 
@@ -33,6 +35,7 @@ pub mod hlc;
 pub mod limits;
 pub mod machine;
 pub mod notify;
+pub mod outcome;
 
 pub use command::{Command, Reply, Request, Response, SetCondition};
 pub use error::StoreErrorKind;
@@ -42,3 +45,4 @@ pub use hlc::{
 pub use limits::Limits;
 pub use machine::StateStore;
 pub use notify::{KeyEvent, Notification};
+pub use outcome::{DeleteOutcome, ReplyError};

@@ -107,10 +107,7 @@ pub mod to_wit {
                         PositionState::NoLeader => wit::PositionState::NoLeader,
                     },
                     new_leader: change.new_leader.map(leader),
-                    timestamp: super::super::wasi::clocks::wall_clock::Datetime {
-                        seconds: change.timestamp.seconds,
-                        nanoseconds: change.timestamp.nanoseconds,
-                    },
+                    timestamp_ms: change.timestamp_ms,
                     version: hlc(change.version),
                 })
             }

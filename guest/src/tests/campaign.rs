@@ -36,15 +36,16 @@ fn three_candidates_contend_and_exactly_one_wins_at_a_time() {
     assert_eq!(winners[2].1, Duration::from_millis(200));
 }
 
-#[test]
-fn failover_after_expiry_waits_for_the_term_and_a_grace() {
+/// When `b`, campaigning, takes over from `a`, which led once and never
+/// renewed (the store expires it after one term).
+fn takeover_after_expiry(notifications: bool) -> Duration {
     let sim = Sim::new();
+    sim.set_notifications(notifications);
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let elected_at = shared(None);
     let tasks: Vec<Task> = vec![
         task(async move {
-            // Leads once and never renews: the store expires it after 1 s.
             assert!(a.try_campaign(TERM_MS).await.unwrap().is_leader);
         }),
         task({
@@ -59,7 +60,12 @@ fn failover_after_expiry_waits_for_the_term_and_a_grace() {
         }),
     ];
     sim.run(tasks, LIMIT);
-    let at = elected_at.borrow().unwrap();
+    elected_at.borrow().unwrap()
+}
+
+#[test]
+fn failover_after_expiry_waits_for_the_term_and_a_grace() {
+    let at = takeover_after_expiry(true);
     assert!(at >= TERM, "not before the holder's term ends: {at:?}");
     assert!(
         at <= TERM + Duration::from_millis(50),
@@ -69,28 +75,7 @@ fn failover_after_expiry_waits_for_the_term_and_a_grace() {
 
 #[test]
 fn failover_after_expiry_happens_even_without_notifications() {
-    let sim = Sim::new();
-    sim.set_notifications(false);
-    let (mut a, _) = sim.candidate("position", "a");
-    let (mut b, _) = sim.candidate("position", "b");
-    let elected_at = shared(None);
-    let tasks: Vec<Task> = vec![
-        task(async move {
-            assert!(a.try_campaign(TERM_MS).await.unwrap().is_leader);
-        }),
-        task({
-            let elected_at = elected_at.clone();
-            let sim = sim.clone();
-            async move {
-                b.campaign(TERM_MS, None, None::<&NeverCancel>)
-                    .await
-                    .unwrap();
-                *elected_at.borrow_mut() = Some(sim.elapsed());
-            }
-        }),
-    ];
-    sim.run(tasks, LIMIT);
-    let at = elected_at.borrow().unwrap();
+    let at = takeover_after_expiry(false);
     // The fallback timer fires at the expected expiry plus a small slack.
     assert!(
         at >= TERM && at <= TERM + Duration::from_millis(200),

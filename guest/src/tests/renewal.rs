@@ -85,31 +85,46 @@ fn renewal_stops_at_the_first_attempt_that_finds_another_holder() {
     assert_eq!(transitions(&log), ["elected", "renewed", "lost:taken"]);
 }
 
-#[test]
-fn renewal_failures_are_reported_and_retried_within_the_lease() {
+/// A renewing leader through a store outage from `down_at` for `outage`,
+/// driven until `until`; returns its event log and whether it leads then.
+fn through_an_outage(down_at: Duration, outage: Duration, until: Duration) -> (EventLog, bool) {
     let sim = Sim::new();
     let (mut a, log) = sim.candidate("p", "a");
+    let leads = shared(false);
     let tasks = vec![
         task({
             let sim = sim.clone();
+            let leads = leads.clone();
             async move {
                 a.set_automatic_renewal(Some(RENEWAL)).unwrap();
                 a.try_campaign(TERM_MS).await.unwrap();
-                drive_until(&mut a, &sim, Duration::from_secs(2)).await;
-                assert!(a.is_leader());
+                drive_until(&mut a, &sim, until).await;
+                *leads.borrow_mut() = a.is_leader();
             }
         }),
         task({
             let sim = sim.clone();
             async move {
-                sim.sleep(Duration::from_millis(250)).await;
+                sim.sleep(down_at).await;
                 sim.set_store_reachable(false);
-                sim.sleep(Duration::from_millis(250)).await;
+                sim.sleep(outage).await;
                 sim.set_store_reachable(true);
             }
         }),
     ];
     sim.run(tasks, LIMIT);
+    let leads = *leads.borrow();
+    (log, leads)
+}
+
+#[test]
+fn renewal_failures_are_reported_and_retried_within_the_lease() {
+    let (log, leads) = through_an_outage(
+        Duration::from_millis(250),
+        Duration::from_millis(250),
+        Duration::from_secs(2),
+    );
+    assert!(leads);
     let failures = log
         .events()
         .iter()
@@ -124,29 +139,12 @@ fn renewal_failures_are_reported_and_retried_within_the_lease() {
 
 #[test]
 fn an_outage_longer_than_the_lease_loses_it_then_renewal_wins_it_back() {
-    let sim = Sim::new();
-    let (mut a, log) = sim.candidate("p", "a");
-    let tasks = vec![
-        task({
-            let sim = sim.clone();
-            async move {
-                a.set_automatic_renewal(Some(RENEWAL)).unwrap();
-                a.try_campaign(TERM_MS).await.unwrap();
-                drive_until(&mut a, &sim, Duration::from_secs(4)).await;
-                assert!(a.is_leader());
-            }
-        }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(100)).await;
-                sim.set_store_reachable(false);
-                sim.sleep(Duration::from_secs(2)).await;
-                sim.set_store_reachable(true);
-            }
-        }),
-    ];
-    sim.run(tasks, LIMIT);
+    let (log, leads) = through_an_outage(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        Duration::from_secs(4),
+    );
+    assert!(leads);
     let t = transitions(&log);
     assert_eq!(&t[..3], ["elected", "lost:expired", "elected"], "{t:?}");
 }

@@ -295,3 +295,113 @@ impl StateStoreBackend for EmbeddedStore {
         Ok(WatchGuard::new(registration))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_options(expiry_ms: Option<u64>) -> SetOptions {
+        SetOptions {
+            condition: SetCondition::OnlyIfAbsentOrEqual,
+            expiry_ms,
+            fencing_token: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_expires_on_time_with_a_delete_notification_and_no_other_request() {
+        let store = EmbeddedStore::new();
+        let wake = Arc::new(Notify::new());
+        let queue = NotificationQueue::new(wake);
+        let _watch = store.watch(b"lock", queue.clone()).await.unwrap();
+        let written = Instant::now();
+        assert!(
+            store
+                .set(b"lock", b"a", &set_options(Some(150)))
+                .await
+                .unwrap()
+                .applied
+        );
+        queue.wait_ready().await;
+        assert!(matches!(queue.take_all()[0].change, KeyChange::Set(_)));
+        tokio::time::timeout(Duration::from_secs(5), queue.wait_ready())
+            .await
+            .unwrap();
+        let waited = written.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150),
+            "not early: {waited:?}"
+        );
+        let notifications = queue.take_all();
+        assert_eq!(notifications.len(), 1);
+        assert_eq!(notifications[0].change, KeyChange::Deleted);
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn renewing_pushes_the_expiry_back_and_dropping_a_watch_unregisters() {
+        let store = EmbeddedStore::new();
+        let queue = NotificationQueue::new(Arc::new(Notify::new()));
+        let watch = store.watch(b"lock", queue.clone()).await.unwrap();
+        assert_eq!(store.watch_count(), 1);
+        for _ in 0..4 {
+            assert!(
+                store
+                    .set(b"lock", b"a", &set_options(Some(100)))
+                    .await
+                    .unwrap()
+                    .applied
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            store.get(b"lock").await.unwrap().is_some(),
+            "renewals keep it alive"
+        );
+        drop(watch);
+        assert_eq!(store.watch_count(), 0);
+        let versions: Vec<Hlc> = queue.take_all().into_iter().map(|n| n.version).collect();
+        assert_eq!(versions.len(), 4);
+        assert!(
+            versions
+                .windows(2)
+                .all(|w| hlc_from_wit(&w[1]).is_newer_than(&hlc_from_wit(&w[0])))
+        );
+    }
+
+    #[tokio::test]
+    async fn fencing_and_conditions_follow_the_state_machine() {
+        let store = EmbeddedStore::new();
+        let won = store
+            .set(b"lock", b"a", &set_options(Some(10_000)))
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .set(b"lock", b"b", &set_options(Some(10_000)))
+                .await
+                .unwrap()
+                .applied
+        );
+        assert_eq!(
+            store.vdel(b"lock", b"b", None).await,
+            Ok(DeleteOutcome::ValueMismatch)
+        );
+        let token = won.version.unwrap();
+        let fenced = SetOptions {
+            condition: SetCondition::Unconditional,
+            expiry_ms: None,
+            fencing_token: Some(token),
+        };
+        assert!(store.set(b"data", b"1", &fenced).await.unwrap().applied);
+        assert_eq!(
+            store.del(b"data", None).await,
+            Err(StoreError::FencingTokenRequired)
+        );
+        assert_eq!(store.del(b"missing", None).await, Ok(DeleteOutcome::Absent));
+        assert_eq!(
+            store.vdel(b"lock", b"a", None).await,
+            Ok(DeleteOutcome::Deleted)
+        );
+    }
+}

@@ -41,50 +41,41 @@ pub fn error_to_wit(kind: ss::StoreErrorKind) -> StoreError {
     }
 }
 
-fn unexpected(operation: &str, reply: &ss::Reply) -> StoreError {
-    StoreError::Protocol(format!("unexpected reply to {operation}: {reply:?}"))
+fn reply_error(error: ss::ReplyError) -> StoreError {
+    match error {
+        ss::ReplyError::Refused(kind) => error_to_wit(kind),
+        ss::ReplyError::Unexpected(reply) => {
+            StoreError::Protocol(format!("unexpected reply: {reply:?}"))
+        }
+    }
 }
 
 pub fn set_result(response: ss::Response) -> Result<SetResponse, StoreError> {
-    let applied = match response.reply {
-        ss::Reply::Ok => true,
-        ss::Reply::NotApplied => false,
-        ss::Reply::Error(kind) => return Err(error_to_wit(kind)),
-        other => return Err(unexpected("SET", &other)),
-    };
+    let (applied, version) = response.set_outcome().map_err(reply_error)?;
     Ok(SetResponse {
         applied,
-        version: Some(hlc_to_wit(response.version)),
+        version: Some(hlc_to_wit(version)),
     })
 }
 
 pub fn get_result(response: ss::Response) -> Result<Option<VersionedValue>, StoreError> {
-    match response.reply {
-        ss::Reply::Value(value) => Ok(value.map(|value| VersionedValue {
-            value,
-            version: hlc_to_wit(response.version),
-        })),
-        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
-        other => Err(unexpected("GET", &other)),
-    }
+    let found = response.get_outcome().map_err(reply_error)?;
+    Ok(found.map(|(value, version)| VersionedValue {
+        value,
+        version: hlc_to_wit(version),
+    }))
 }
 
 pub fn delete_result(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
-    match response.reply {
-        ss::Reply::Count(1) => Ok(DeleteOutcome::Deleted),
-        ss::Reply::Count(0) => Ok(DeleteOutcome::Absent),
-        ss::Reply::Count(-1) => Ok(DeleteOutcome::ValueMismatch),
-        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
-        other => Err(unexpected("DEL/VDEL", &other)),
-    }
+    Ok(match response.delete_outcome().map_err(reply_error)? {
+        ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
+        ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
+        ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
+    })
 }
 
 pub fn keynotify_result(response: ss::Response) -> Result<(), StoreError> {
-    match response.reply {
-        ss::Reply::Ok | ss::Reply::Count(_) => Ok(()),
-        ss::Reply::Error(kind) => Err(error_to_wit(kind)),
-        other => Err(unexpected("KEYNOTIFY", &other)),
-    }
+    response.keynotify_outcome().map_err(reply_error)
 }
 
 #[cfg(test)]
