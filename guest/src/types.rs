@@ -76,7 +76,8 @@ pub enum StoreError {
     Refused(StoreErrorKind),
     /// No answer in time; the request may have been applied.
     Timeout,
-    /// No connection; the request was not applied.
+    /// No connection, or it dropped with the request in flight (which may
+    /// then have been applied).
     Disconnected,
     /// An answer that breaks the protocol.
     Protocol(String),

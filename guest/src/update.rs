@@ -9,7 +9,7 @@
 //! is still the one read) and its token. After a successful claim every
 //! older leader is refused, and the real write cannot lose anyone's update.
 //!
-//! A write whose answer is lost (timeout) may have landed. Before computing
+//! A write whose answer is lost (timeout, dropped link) may have landed. Before computing
 //! again, the candidate checks whether the key already holds what it meant
 //! to write, so an update is not applied twice. (If another leader changed
 //! the key in between to exactly that value, the check cannot tell; and a
@@ -123,7 +123,9 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 // Created or deleted by someone else since the read.
                 Ok(false) => continue,
                 Err(error) => {
-                    if matches!(error, StoreError::Timeout) {
+                    // A lost answer or a dropped link: the write may have
+                    // landed; check before applying the update again.
+                    if error.is_transient() {
                         *unconfirmed = Some(new);
                     }
                     return retry_or_fail(error);

@@ -25,6 +25,37 @@ pub fn to_instant(guest_ns: u64) -> Instant {
     origin() + Duration::from_nanos(guest_ns)
 }
 
+/// Wall-clock milliseconds that advance with the monotonic clock: a store's
+/// time. Anchored to the system clock once, so keys expire after their full
+/// time even if the system clock is stepped.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreClock {
+    started_wall_ms: u64,
+    started: Instant,
+}
+
+impl StoreClock {
+    pub fn start() -> Self {
+        let started_wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        StoreClock {
+            started_wall_ms,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.started_wall_ms.saturating_add(elapsed)
+    }
+
+    /// How long until the store's clock reads `ms`.
+    pub fn until(&self, ms: u64) -> Duration {
+        Duration::from_millis(ms.saturating_sub(self.now_ms()))
+    }
+}
+
 /// The clock every sandbox sees as `wasi:clocks/monotonic-clock`.
 pub struct SharedMonotonicClock;
 

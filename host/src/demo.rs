@@ -14,11 +14,14 @@ use tokio::task::JoinHandle;
 use crate::bindings::{CandidateEvent, Hlc, LostReason};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
-use crate::store::{EmbeddedStore, StateStoreBackend};
+use crate::store::StateStoreBackend;
 
 /// What `elector demo` was asked for.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DemoOptions {
+    /// The store the candidates share, and how to name it.
+    pub store: Arc<dyn StateStoreBackend>,
+    pub store_name: String,
     pub candidates: usize,
     pub term: Duration,
     pub json: bool,
@@ -113,13 +116,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     });
     let runtime = ElectorRuntime::new(RuntimeConfig::default())?;
     timeline.say(format!(
-        "elector component compiled ({} KiB); starting {} sandboxed candidates on position {:?}, term {} ms",
+        "elector component compiled ({} KiB); starting {} sandboxed candidates on {}, position {:?}, term {} ms",
         crate::artifacts::ELECTOR_WASM.len() / 1024,
         options.candidates,
+        options.store_name,
         options.position,
         term_ms
     ));
-    let store: Arc<dyn StateStoreBackend> = Arc::new(EmbeddedStore::new());
+    let store = options.store.clone();
     let renewal = AutomaticRenewal {
         term: options.term,
         period: options.term / 3,
@@ -127,6 +131,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let (elected_tx, mut elected) = mpsc::unbounded_channel::<(usize, Instant)>();
     let last_lease = Arc::new(Mutex::new(vec![timeline.started; options.candidates]));
     let mut candidates = Vec::with_capacity(options.candidates);
+    let mut reporters = Vec::with_capacity(options.candidates);
     for index in 0..options.candidates {
         let name = format!("c{}", index + 1);
         let client = LeaderElectionClient::start(
@@ -136,14 +141,14 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("starting candidate {name}"))?;
-        report_events(
+        reporters.push(report_events(
             &client,
             &name,
             index,
             timeline.clone(),
             elected_tx.clone(),
             last_lease.clone(),
-        );
+        ));
         candidates.push(Candidate { name, client });
     }
 
@@ -218,6 +223,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     for candidate in &candidates {
         candidate.client.resign(ResignOptions::default()).await?;
     }
+    // Stopping the candidates ends their event streams; the summary comes
+    // after the last event is printed.
+    drop(candidates);
+    for reporter in reporters {
+        let _ = tokio::time::timeout(Duration::from_secs(5), reporter).await;
+    }
     timeline.print(
         "summary",
         None,
@@ -247,7 +258,7 @@ fn report_events(
     timeline: Arc<Timeline>,
     elected: mpsc::UnboundedSender<(usize, Instant)>,
     last_lease: Arc<Mutex<Vec<Instant>>>,
-) {
+) -> JoinHandle<()> {
     let mut events = client.events();
     let name = name.to_owned();
     tokio::spawn(async move {
@@ -281,7 +292,7 @@ fn report_events(
                 CandidateEvent::CampaignResult(_) | CandidateEvent::LeadershipChanged(_) => {}
             }
         }
-    });
+    })
 }
 
 /// Campaigns with automatic renewal; aborting the task cancels the

@@ -13,9 +13,12 @@ pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod commands;
 pub mod demo;
+pub mod mqtt;
 pub mod runtime;
 pub mod sandbox;
+pub mod service;
 pub mod store;
 
 pub use client::{

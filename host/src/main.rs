@@ -1,5 +1,6 @@
 use clap::Parser;
 use elector_host::cli::{Cli, Command};
+use elector_host::commands::{self, CampaignRequest, Printer};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -10,8 +11,76 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Demo(args) => elector_host::demo::run(args.into_options()).await,
+    let code = run(Cli::parse().command).await?;
+    std::process::exit(code);
+}
+
+/// Runs one command; returns the process exit code.
+async fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Demo(args) => elector_host::demo::run(args.into_options().await?)
+            .await
+            .map(|()| 0),
+        Command::Campaign(args) => {
+            let store =
+                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
+            let request = CampaignRequest {
+                position: args.position,
+                name: args.name,
+                session_id: args.session_id,
+                term: args.term,
+                renew: args.renew,
+                timeout: args.timeout,
+            };
+            let printer = Printer {
+                json: args.connection.json,
+            };
+            commands::campaign(store, request, printer, commands::shutdown_signal()).await
+        }
+        Command::Leader(args) => {
+            let store =
+                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
+            commands::leader(
+                store,
+                &args.position,
+                Printer {
+                    json: args.connection.json,
+                },
+            )
+            .await?;
+            Ok(0)
+        }
+        Command::Observe(args) => {
+            let store =
+                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
+            let printer = Printer {
+                json: args.connection.json,
+            };
+            commands::observe(store, &args.position, printer, commands::shutdown_signal()).await?;
+            Ok(0)
+        }
+        Command::Resign(args) => {
+            let store =
+                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
+            let printer = Printer {
+                json: args.connection.json,
+            };
+            let released =
+                commands::resign(store, &args.position, &args.name, args.session_id, printer)
+                    .await?;
+            Ok(if released { 0 } else { 1 })
+        }
+        Command::Statestore(args) => {
+            let options = elector_host::service::ServiceOptions {
+                node_id: args.node_id,
+                limits: elector_statestore::Limits {
+                    max_keys: args.max_keys,
+                    max_value_bytes: args.max_value_bytes,
+                    ..elector_statestore::Limits::default()
+                },
+            };
+            commands::statestore(&args.broker, options).await?;
+            Ok(0)
+        }
     }
 }

@@ -51,8 +51,14 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// The compiled elector, ready to be instantiated many times.
+/// The compiled elector, ready to be instantiated many times. Clones share
+/// it; sandboxes keep it alive.
+#[derive(Clone)]
 pub struct ElectorRuntime {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
     engine: Engine,
     pre: ElectorPre<SandboxState>,
     config: RuntimeConfig,
@@ -79,15 +85,17 @@ impl ElectorRuntime {
         let pre = ElectorPre::new(linker.instantiate_pre(&component)?)?;
         let epoch = EpochTicker::start(engine.clone());
         Ok(ElectorRuntime {
-            engine,
-            pre,
-            config,
-            _epoch: epoch,
+            shared: Arc::new(Shared {
+                engine,
+                pre,
+                config,
+                _epoch: epoch,
+            }),
         })
     }
 
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.shared.engine
     }
 
     /// A fresh sandbox talking to `store`.
@@ -102,16 +110,25 @@ impl ElectorRuntime {
             .allow_ip_name_lookup(false)
             .build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(self.config.memory_limit)
+            .memory_size(self.shared.config.memory_limit)
             .trap_on_grow_failure(true)
             .build();
-        let state = SandboxState::new(wasi, limits, CpuBudget::new(self.config.max_compute), store);
-        let mut store = Store::new(&self.engine, state);
+        let state = SandboxState::new(
+            wasi,
+            limits,
+            CpuBudget::new(self.shared.config.max_compute),
+            store,
+        );
+        let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|mut context| context.data_mut().budget.on_deadline());
         store.set_epoch_deadline(1);
-        let elector = self.pre.instantiate_async(&mut store).await?;
-        Ok(Sandbox { store, elector })
+        let elector = self.shared.pre.instantiate_async(&mut store).await?;
+        Ok(Sandbox {
+            store,
+            elector,
+            _runtime: self.shared.clone(),
+        })
     }
 }
 

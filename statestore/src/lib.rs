@@ -24,6 +24,14 @@
 //! - [`machine`]: the store ([`StateStore`]).
 //! - [`outcome`]: what a reply means for its command ([`ReplyError`],
 //!   [`DeleteOutcome`]), for every client of the store.
+//! - [`resp`]: the RESP3 wire codec of requests ([`encode_request`],
+//!   [`decode_request`]), replies ([`encode_reply`], [`decode_reply`],
+//!   [`decode_reply_for`]) and notifications ([`encode_notification`],
+//!   [`decode_notification`]).
+//! - [`protocol`]: the MQTT-level contract: topics
+//!   ([`protocol::REQUEST_TOPIC`], [`protocol::response_topic`],
+//!   [`protocol::notification_topic`], ...) and user-property names and
+//!   values ([`protocol::TIMESTAMP`], ...).
 
 #![warn(missing_docs)]
 
@@ -36,6 +44,8 @@ pub mod limits;
 pub mod machine;
 pub mod notify;
 pub mod outcome;
+pub mod protocol;
+pub mod resp;
 
 pub use command::{Command, Reply, Request, Response, SetCondition};
 pub use error::StoreErrorKind;
@@ -46,3 +56,7 @@ pub use limits::Limits;
 pub use machine::StateStore;
 pub use notify::{KeyEvent, Notification};
 pub use outcome::{DeleteOutcome, ReplyError};
+pub use resp::{
+    ReplyDecodeError, decode_notification, decode_reply, decode_reply_for, decode_request,
+    encode_notification, encode_reply, encode_request,
+};

@@ -86,8 +86,8 @@ mod tests {
 
     #[test]
     fn replies_read_as_outcomes() {
-        assert_eq!(response(Reply::Ok).set_outcome().unwrap().0, true);
-        assert_eq!(response(Reply::NotApplied).set_outcome().unwrap().0, false);
+        assert!(response(Reply::Ok).set_outcome().unwrap().0);
+        assert!(!response(Reply::NotApplied).set_outcome().unwrap().0);
         assert_eq!(response(Reply::Value(None)).get_outcome(), Ok(None));
         assert_eq!(
             response(Reply::Value(Some(b"v".to_vec())))

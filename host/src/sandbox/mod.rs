@@ -68,13 +68,15 @@ impl WasiView for SandboxState {
 pub struct Sandbox {
     pub(crate) store: Store<SandboxState>,
     pub(crate) elector: Elector,
+    /// The engine's epoch ticker must run while the sandbox lives.
+    pub(crate) _runtime: Arc<crate::runtime::Shared>,
 }
 
 /// Calls one export of the candidate resource. Each call starts a fresh
 /// CPU budget streak.
 macro_rules! call_candidate {
     ($sandbox:expr, $method:ident $(, $arg:expr)* $(,)?) => {{
-        let Sandbox { store, elector } = $sandbox;
+        let Sandbox { store, elector, .. } = $sandbox;
         store.data_mut().budget.progress();
         elector
             .elector_election_leader_election()

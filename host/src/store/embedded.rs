@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::StoreClock;
 
 use async_trait::async_trait;
 use elector_statestore as ss;
@@ -42,10 +44,7 @@ struct Shared {
     next_client: AtomicU64,
     /// Wakes the expiry task when the earliest expiry may have moved.
     expiry_changed: Arc<Notify>,
-    /// Wall-clock milliseconds at `started`; time then advances by the
-    /// monotonic clock, so a wall-clock step cannot expire keys early.
-    started_wall_ms: u64,
-    started: Instant,
+    clock: StoreClock,
 }
 
 struct State {
@@ -65,9 +64,6 @@ impl EmbeddedStore {
     }
 
     pub fn with_limits(limits: ss::Limits) -> Self {
-        let started_wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 machine: ss::StateStore::new("embedded", limits),
@@ -77,8 +73,7 @@ impl EmbeddedStore {
             }),
             next_client: AtomicU64::new(REQUESTER + 1),
             expiry_changed: Arc::new(Notify::new()),
-            started_wall_ms,
-            started: Instant::now(),
+            clock: StoreClock::start(),
         });
         tokio::spawn(run_expiry(
             Arc::downgrade(&shared),
@@ -119,8 +114,7 @@ impl Default for EmbeddedStore {
 
 impl Shared {
     fn now_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.started_wall_ms.saturating_add(elapsed)
+        self.clock.now_ms()
     }
 
     fn handle(
@@ -299,6 +293,7 @@ impl StateStoreBackend for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn set_options(expiry_ms: Option<u64>) -> SetOptions {
         SetOptions {

@@ -4,6 +4,7 @@
 //! trait.
 
 pub mod embedded;
+pub mod mqtt;
 pub mod queue;
 pub mod reply;
 

@@ -1,0 +1,482 @@
+//! How to reach an MQTT broker, the Azure IoT Operations way.
+//!
+//! Every setting can come from the environment variable an AIO workload is
+//! given (`AIO_BROKER_HOSTNAME`, `AIO_MQTT_USE_TLS`, `AIO_SAT_FILE`, …) or
+//! from the matching command-line flag; `--broker mqtt://host:port` (or
+//! `mqtts://`) is a shorthand for host, port and TLS. Combinations that
+//! cannot work are refused up front with a message that says why.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use rumqttc::v5::MqttOptions;
+use rumqttc::{NetworkOptions, TlsConfiguration, Transport};
+use thiserror::Error;
+
+/// The authentication method AIO uses for Kubernetes service account tokens.
+pub const SAT_AUTH_METHOD: &str = "K8S-SAT";
+
+/// Broker connection flags, each also read from its AIO environment variable.
+#[derive(Clone, Debug, Default, Args)]
+pub struct BrokerArgs {
+    /// Broker URL: mqtt://host[:port] or mqtts://host[:port] (TLS). Shorthand
+    /// for --hostname, --port and --tls.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Broker host name.
+    #[arg(long, env = "AIO_BROKER_HOSTNAME", value_name = "HOST")]
+    pub hostname: Option<String>,
+    /// Broker TCP port [default: 1883, or 8883 with TLS].
+    #[arg(long, env = "AIO_BROKER_TCP_PORT", value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Connect with TLS.
+    #[arg(long, env = "AIO_MQTT_USE_TLS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// CA certificate(s) to trust, PEM (TLS only).
+    #[arg(long, env = "AIO_TLS_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// MQTT client id [default: a unique generated one].
+    #[arg(long, env = "AIO_MQTT_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// User name for password authentication.
+    #[arg(long, env = "AIO_MQTT_USERNAME", value_name = "NAME")]
+    pub username: Option<String>,
+    /// File holding the password (with --username).
+    #[arg(long, env = "AIO_MQTT_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Client certificate, PEM (TLS only; with --key-file).
+    #[arg(long, env = "AIO_TLS_CERT_FILE", value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// Client private key, PEM (with --cert-file).
+    #[arg(long, env = "AIO_TLS_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Kubernetes service account token file, sent with MQTT 5 enhanced
+    /// authentication (K8S-SAT).
+    #[arg(long, env = "AIO_SAT_FILE", value_name = "FILE")]
+    pub sat_file: Option<PathBuf>,
+    /// Keep-alive in seconds [default: 60].
+    #[arg(long, env = "AIO_MQTT_KEEP_ALIVE", value_name = "SECONDS")]
+    pub keep_alive: Option<u64>,
+    /// Session expiry in seconds [default: 3600].
+    #[arg(long, env = "AIO_MQTT_SESSION_EXPIRY", value_name = "SECONDS")]
+    pub session_expiry: Option<u32>,
+    /// Start a clean session on connect [default: true for clients, which
+    /// re-subscribe and re-register their watches on every reconnect; false
+    /// for `elector statestore`, whose requests must queue at the broker
+    /// while it reconnects].
+    #[arg(long, env = "AIO_MQTT_CLEAN_START", value_name = "BOOL")]
+    pub clean_start: Option<bool>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("no broker given: use --broker mqtt://host:port or set AIO_BROKER_HOSTNAME")]
+    NoBroker,
+    #[error("--broker {0:?} is not mqtt://host[:port] or mqtts://host[:port]")]
+    BadUrl(String),
+    #[error("--broker and --hostname/AIO_BROKER_HOSTNAME both name a broker; give one")]
+    TwoBrokers,
+    #[error("{0} needs TLS (--tls or AIO_MQTT_USE_TLS=true, or an mqtts:// URL)")]
+    NeedsTls(&'static str),
+    #[error("--cert-file and --key-file go together")]
+    HalfClientCertificate,
+    #[error("--password-file needs --username")]
+    PasswordWithoutUsername,
+    #[error(
+        "a service account token (AIO_SAT_FILE) and a user name cannot be used together: \
+         K8S-SAT authentication replaces user name and password"
+    )]
+    SatWithUsername,
+    #[error("keep-alive of {0} s is out of range (1 to 65535)")]
+    KeepAlive(u64),
+    #[error("reading {what} {path}: {error}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        error: String,
+    },
+}
+
+/// Validated settings, files read.
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    pub hostname: String,
+    pub port: u16,
+    pub tls: Option<TlsFiles>,
+    pub client_id: Option<String>,
+    pub credentials: Credentials,
+    pub keep_alive: Duration,
+    pub session_expiry: Duration,
+    pub clean_start: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// PEM; `None`: the system's roots (not bundled: elector then refuses).
+    pub ca: Option<Vec<u8>>,
+    /// PEM certificate chain and key.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Password {
+        username: String,
+        password: String,
+    },
+    /// A user name without a password.
+    Username(String),
+    ServiceAccountToken(Vec<u8>),
+}
+
+impl BrokerArgs {
+    /// True when any broker setting was given (so the command runs against a
+    /// broker rather than the embedded store).
+    pub fn names_a_broker(&self) -> bool {
+        self.broker.is_some() || self.hostname.is_some()
+    }
+
+    pub fn settings(&self) -> Result<ConnectionSettings, SettingsError> {
+        self.settings_with_clean_start(true)
+    }
+
+    /// As [`BrokerArgs::settings`], with another default for clean start.
+    pub fn settings_with_clean_start(
+        &self,
+        default_clean_start: bool,
+    ) -> Result<ConnectionSettings, SettingsError> {
+        let (hostname, url_port, url_tls) = match (&self.broker, &self.hostname) {
+            (Some(_), Some(_)) => return Err(SettingsError::TwoBrokers),
+            (Some(url), None) => parse_broker_url(url)?,
+            (None, Some(host)) => (host.clone(), None, None),
+            (None, None) => return Err(SettingsError::NoBroker),
+        };
+        let use_tls = url_tls.or(self.tls).unwrap_or(false);
+        let port = url_port
+            .or(self.port)
+            .unwrap_or(if use_tls { 8883 } else { 1883 });
+        if !use_tls {
+            for (given, what) in [
+                (self.ca_file.is_some(), "--ca-file"),
+                (self.cert_file.is_some(), "--cert-file"),
+                (self.key_file.is_some(), "--key-file"),
+            ] {
+                if given {
+                    return Err(SettingsError::NeedsTls(what));
+                }
+            }
+        }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(SettingsError::HalfClientCertificate);
+        }
+        if self.password_file.is_some() && self.username.is_none() {
+            return Err(SettingsError::PasswordWithoutUsername);
+        }
+        if self.sat_file.is_some() && self.username.is_some() {
+            return Err(SettingsError::SatWithUsername);
+        }
+        let keep_alive = self.keep_alive.unwrap_or(60);
+        if !(1..=u64::from(u16::MAX)).contains(&keep_alive) {
+            return Err(SettingsError::KeepAlive(keep_alive));
+        }
+        let tls = if use_tls {
+            Some(TlsFiles {
+                ca: self
+                    .ca_file
+                    .as_deref()
+                    .map(|p| read("CA file", p))
+                    .transpose()?,
+                client: match (&self.cert_file, &self.key_file) {
+                    (Some(cert), Some(key)) => {
+                        Some((read("certificate", cert)?, read("private key", key)?))
+                    }
+                    _ => None,
+                },
+            })
+        } else {
+            None
+        };
+        let credentials = match (&self.sat_file, &self.username, &self.password_file) {
+            (Some(sat), _, _) => Credentials::ServiceAccountToken(trimmed(read("token", sat)?)),
+            (None, Some(username), Some(password)) => Credentials::Password {
+                username: username.clone(),
+                password: String::from_utf8_lossy(&trimmed(read("password", password)?))
+                    .into_owned(),
+            },
+            (None, Some(username), None) => Credentials::Username(username.clone()),
+            (None, None, _) => Credentials::None,
+        };
+        Ok(ConnectionSettings {
+            hostname,
+            port,
+            tls,
+            client_id: self.client_id.clone(),
+            credentials,
+            keep_alive: Duration::from_secs(keep_alive),
+            session_expiry: Duration::from_secs(u64::from(self.session_expiry.unwrap_or(3600))),
+            clean_start: self.clean_start.unwrap_or(default_clean_start),
+        })
+    }
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
+    std::fs::read(path).map_err(|error| SettingsError::Read {
+        what,
+        path: path.to_owned(),
+        error: error.to_string(),
+    })
+}
+
+/// Secrets written by tools usually end with a newline that is not part of
+/// them.
+fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last().is_some_and(u8::is_ascii_whitespace) {
+        bytes.pop();
+    }
+    bytes
+}
+
+/// `(host, port, tls)` from `mqtt://host[:port]` or `mqtts://host[:port]`.
+fn parse_broker_url(url: &str) -> Result<(String, Option<u16>, Option<bool>), SettingsError> {
+    let bad = || SettingsError::BadUrl(url.to_owned());
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("mqtt://") {
+        (false, rest)
+    } else {
+        return Err(bad());
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+        return Err(bad());
+    }
+    // [v6::addr]:port, host:port, or host.
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or_else(bad)?;
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return Err(bad()),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = port
+        .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad))
+        .transpose()?;
+    Ok((host.to_owned(), port, Some(tls)))
+}
+
+impl ConnectionSettings {
+    /// Options for rumqttc, with TCP_NODELAY (Nagle's algorithm costs tens
+    /// of milliseconds per request/response round trip).
+    pub fn mqtt_options(&self, client_id: &str) -> MqttOptions {
+        let mut options = MqttOptions::new(client_id, &self.hostname, self.port);
+        options
+            .set_keep_alive(self.keep_alive)
+            .set_clean_start(self.clean_start)
+            .set_session_expiry_interval(Some(
+                u32::try_from(self.session_expiry.as_secs()).unwrap_or(u32::MAX),
+            ))
+            .set_max_packet_size(Some(MAX_PACKET_BYTES));
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        network.set_connection_timeout(10);
+        options.set_network_options(network);
+        match &self.credentials {
+            Credentials::None => {}
+            Credentials::Password { username, password } => {
+                options.set_credentials(username, password);
+            }
+            Credentials::Username(username) => {
+                options.set_credentials(username, "");
+            }
+            Credentials::ServiceAccountToken(token) => {
+                options
+                    .set_authentication_method(Some(SAT_AUTH_METHOD.to_owned()))
+                    .set_authentication_data(Some(token.clone().into()));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            install_crypto_provider();
+            options.set_transport(Transport::Tls(TlsConfiguration::Simple {
+                ca: tls.ca.clone().unwrap_or_default(),
+                alpn: None,
+                client_auth: tls.client.clone(),
+            }));
+        }
+        options
+    }
+
+    /// The client id to use: the configured one, or `prefix-<random>`.
+    pub fn client_id_or(&self, prefix: &str) -> String {
+        self.client_id
+            .clone()
+            .unwrap_or_else(|| format!("{prefix}-{:016x}", rand::random::<u64>()))
+    }
+}
+
+/// Largest MQTT packet elector accepts: bounds the memory one request or
+/// response may take (values are at most 1 MiB in the store's default
+/// limits, plus headroom for keys and properties).
+pub const MAX_PACKET_BYTES: u32 = 2 << 20;
+
+/// rustls needs a process-wide crypto provider; elector uses ring's.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> BrokerArgs {
+        BrokerArgs::default()
+    }
+
+    #[test]
+    fn urls_give_host_port_and_tls() {
+        let parse = |url: &str| parse_broker_url(url);
+        assert_eq!(
+            parse("mqtt://localhost:1884").unwrap(),
+            ("localhost".into(), Some(1884), Some(false))
+        );
+        assert_eq!(
+            parse("mqtts://broker.example").unwrap(),
+            ("broker.example".into(), None, Some(true))
+        );
+        assert_eq!(
+            parse("mqtt://[::1]:1883/").unwrap(),
+            ("::1".into(), Some(1883), Some(false))
+        );
+        for bad in [
+            "http://x",
+            "mqtt://",
+            "mqtt://:1883",
+            "mqtt://h:0",
+            "mqtt://h:99999",
+            "mqtt://u@h",
+            "mqtt://h/path",
+            "mqtt://[::1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_follow_tls() {
+        let mut plain = args();
+        plain.broker = Some("mqtt://h".into());
+        let settings = plain.settings().unwrap();
+        assert_eq!((settings.port, settings.tls.is_none()), (1883, true));
+        assert!(settings.clean_start);
+        assert_eq!(settings.keep_alive, Duration::from_secs(60));
+        let mut secure = args();
+        secure.hostname = Some("h".into());
+        secure.tls = Some(true);
+        assert_eq!(secure.settings().unwrap().port, 8883);
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused_with_reasons() {
+        let mut nothing = args();
+        assert_eq!(nothing.settings().unwrap_err(), SettingsError::NoBroker);
+        nothing.broker = Some("mqtt://a".into());
+        nothing.hostname = Some("b".into());
+        assert_eq!(nothing.settings().unwrap_err(), SettingsError::TwoBrokers);
+
+        let mut sat_and_user = args();
+        sat_and_user.hostname = Some("h".into());
+        sat_and_user.sat_file = Some("/tmp/sat".into());
+        sat_and_user.username = Some("me".into());
+        assert_eq!(
+            sat_and_user.settings().unwrap_err(),
+            SettingsError::SatWithUsername
+        );
+
+        let mut ca_without_tls = args();
+        ca_without_tls.broker = Some("mqtt://h".into());
+        ca_without_tls.ca_file = Some("/tmp/ca.pem".into());
+        assert_eq!(
+            ca_without_tls.settings().unwrap_err(),
+            SettingsError::NeedsTls("--ca-file")
+        );
+
+        let mut half_cert = args();
+        half_cert.broker = Some("mqtts://h".into());
+        half_cert.cert_file = Some("/tmp/c.pem".into());
+        assert_eq!(
+            half_cert.settings().unwrap_err(),
+            SettingsError::HalfClientCertificate
+        );
+
+        let mut password_alone = args();
+        password_alone.hostname = Some("h".into());
+        password_alone.password_file = Some("/tmp/p".into());
+        assert_eq!(
+            password_alone.settings().unwrap_err(),
+            SettingsError::PasswordWithoutUsername
+        );
+
+        let mut keep_alive = args();
+        keep_alive.hostname = Some("h".into());
+        keep_alive.keep_alive = Some(0);
+        assert_eq!(
+            keep_alive.settings().unwrap_err(),
+            SettingsError::KeepAlive(0)
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_without_trailing_newlines() {
+        let dir = std::env::temp_dir().join(format!("elector-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let password = dir.join("password");
+        std::fs::write(&password, "s3cret\n").unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "eyJ.token\n").unwrap();
+
+        let mut with_password = args();
+        with_password.hostname = Some("h".into());
+        with_password.username = Some("me".into());
+        with_password.password_file = Some(password);
+        assert_eq!(
+            with_password.settings().unwrap().credentials,
+            Credentials::Password {
+                username: "me".into(),
+                password: "s3cret".into()
+            }
+        );
+
+        let mut with_token = args();
+        with_token.hostname = Some("h".into());
+        with_token.sat_file = Some(token);
+        let settings = with_token.settings().unwrap();
+        assert_eq!(
+            settings.credentials,
+            Credentials::ServiceAccountToken(b"eyJ.token".to_vec())
+        );
+        let options = settings.mqtt_options("me");
+        assert_eq!(
+            options.authentication_method().as_deref(),
+            Some(SAT_AUTH_METHOD)
+        );
+
+        let mut missing = args();
+        missing.hostname = Some("h".into());
+        missing.sat_file = Some(dir.join("absent"));
+        assert!(matches!(
+            missing.settings().unwrap_err(),
+            SettingsError::Read { .. }
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

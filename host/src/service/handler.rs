@@ -1,0 +1,350 @@
+//! One request in, the messages to publish out: the service's protocol
+//! logic without any IO, so it can be tested byte for byte.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use elector_statestore as ss;
+use elector_statestore::protocol;
+use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+
+use super::ServiceOptions;
+use super::dedupe::Dedupe;
+use crate::clock::StoreClock;
+use crate::mqtt::properties::{self, user_property};
+
+/// A message to publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub properties: PublishProperties,
+}
+
+pub struct Handler {
+    store: ss::StateStore<String>,
+    clock: StoreClock,
+    recent: Dedupe<Outgoing>,
+}
+
+impl Handler {
+    pub fn new(options: &ServiceOptions, clock: StoreClock) -> Self {
+        Handler {
+            store: ss::StateStore::new(options.node_id.clone(), options.limits.clone()),
+            clock,
+            recent: Dedupe::default(),
+        }
+    }
+
+    pub fn time_to_next_expiry(&self) -> Option<Duration> {
+        self.store.next_expiry().map(|ms| self.clock.until(ms))
+    }
+
+    /// DELETE notifications for every key due to expire by now.
+    pub fn expire(&mut self) -> Vec<Outgoing> {
+        let notifications = self.store.expire(self.clock.now_ms());
+        notifications.into_iter().map(notification).collect()
+    }
+
+    pub fn handle(&mut self, publish: &Publish) -> Vec<Outgoing> {
+        self.handle_at(self.clock.now_ms(), publish)
+    }
+
+    pub fn handle_at(&mut self, now_ms: u64, publish: &Publish) -> Vec<Outgoing> {
+        let empty = PublishProperties::default();
+        let props = publish.properties.as_ref().unwrap_or(&empty);
+        let Some(response_topic) = props.response_topic.as_deref() else {
+            tracing::warn!("request without a response topic dropped");
+            return Vec::new();
+        };
+        if protocol::is_forbidden_response_topic(response_topic) {
+            tracing::warn!(%response_topic, "request with a forbidden response topic dropped");
+            return Vec::new();
+        }
+        let client = user_property(props, protocol::SOURCE_ID)
+            .map(str::to_owned)
+            .or_else(|| protocol::client_id_from_response_topic(response_topic))
+            .unwrap_or_else(|| response_topic.to_owned());
+        let correlation = props.correlation_data.clone();
+        if let Some(correlation) = &correlation
+            && let Some(answer) = self.recent.get(&client, correlation)
+        {
+            return vec![answer];
+        }
+
+        let (response, notifications) = match parse(props, &publish.payload) {
+            Ok((command, timestamp, fencing_token)) => {
+                let request = ss::Request {
+                    client: client.clone(),
+                    command,
+                    timestamp,
+                    fencing_token,
+                };
+                self.store.handle(now_ms, request)
+            }
+            Err(kind) => {
+                // Keys due by now still expire, on time for everyone else.
+                let expired = self.store.expire(now_ms);
+                let response = ss::Response {
+                    reply: ss::Reply::Error(kind),
+                    version: self.store.current_version(),
+                };
+                (response, expired)
+            }
+        };
+        let answer = Outgoing {
+            topic: response_topic.to_owned(),
+            payload: ss::resp::encode_reply(&response.reply),
+            properties: properties::reply(&response.version, correlation.clone()),
+        };
+        if let Some(correlation) = correlation {
+            self.recent.remember(&client, correlation, answer.clone());
+        }
+        // Notifications go before the answer, as the AIO service sends
+        // them: a client that reads the answer and then stops watching has
+        // still seen every change it caused.
+        let mut outgoing: Vec<Outgoing> = notifications.into_iter().map(notification).collect();
+        outgoing.push(answer);
+        outgoing
+    }
+}
+
+type Parsed = (ss::Command, Option<ss::Hlc>, Option<ss::Hlc>);
+
+/// The command and its `__ts` and `__ft`, or the error to answer with.
+fn parse(props: &PublishProperties, payload: &Bytes) -> Result<Parsed, ss::StoreErrorKind> {
+    let hlc = |name| {
+        user_property(props, name)
+            .map(|text| {
+                text.parse::<ss::Hlc>()
+                    .map_err(|_| ss::StoreErrorKind::MalformedTimestamp)
+            })
+            .transpose()
+    };
+    let timestamp = hlc(protocol::TIMESTAMP)?;
+    let fencing_token = hlc(protocol::FENCING_TOKEN)?;
+    let command = ss::resp::decode_request(payload)?;
+    Ok((command, timestamp, fencing_token))
+}
+
+fn notification(notification: ss::Notification<String>) -> Outgoing {
+    Outgoing {
+        topic: protocol::notification_topic(&notification.client, &notification.key),
+        payload: ss::resp::encode_notification(&notification.event),
+        properties: properties::reply(&notification.version, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn handler() -> Handler {
+        Handler::new(&ServiceOptions::default(), StoreClock::start())
+    }
+
+    fn request(client: &str, payload: &[u8], extra: &[(&str, &str)]) -> Publish {
+        let mut user_properties = vec![
+            ("__srcId".to_owned(), client.to_owned()),
+            ("__ts".to_owned(), format!("{NOW:015}:00000:{client}")),
+            ("__protVer".to_owned(), "1.0".to_owned()),
+        ];
+        user_properties.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut publish = Publish::new(
+            protocol::REQUEST_TOPIC,
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            payload.to_vec(),
+            None,
+        );
+        publish.properties = Some(PublishProperties {
+            response_topic: Some(protocol::response_topic(client)),
+            correlation_data: Some(Bytes::from(rand::random::<[u8; 16]>().to_vec())),
+            content_type: Some(protocol::CONTENT_TYPE.into()),
+            user_properties,
+            ..PublishProperties::default()
+        });
+        publish
+    }
+
+    fn user<'a>(out: &'a Outgoing, name: &str) -> Option<&'a str> {
+        user_property(&out.properties, name)
+    }
+
+    #[test]
+    fn a_set_is_answered_byte_for_byte_with_status_version_and_correlation() {
+        let mut handler = handler();
+        let out = handler.handle_at(
+            NOW,
+            &request(
+                "c1",
+                b"*5\r\n$3\r\nSET\r\n$4\r\nlock\r\n$2\r\nc1\r\n$3\r\nNEX\r\n$2\r\nPX\r\n",
+                &[],
+            ),
+        );
+        // The request above is malformed (PX without a number): -ERR.
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].payload, b"-ERR syntax error\r\n");
+        let set = request(
+            "c1",
+            b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$2\r\nc1\r\n$3\r\nNEX\r\n$2\r\nPX\r\n$4\r\n5000\r\n",
+            &[],
+        );
+        let out = handler.handle_at(NOW, &set);
+        assert_eq!(out.len(), 1);
+        let answer = &out[0];
+        assert_eq!(
+            answer.topic,
+            "clients/c1/services/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response"
+        );
+        assert_eq!(answer.payload, b"+OK\r\n");
+        assert_eq!(
+            answer.properties.correlation_data,
+            set.properties.as_ref().unwrap().correlation_data,
+            "echoed"
+        );
+        assert_eq!(
+            answer.properties.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
+        assert_eq!(user(answer, "__stat"), Some("200"));
+        assert_eq!(user(answer, "__protVer"), Some("1.0"));
+        let version: ss::Hlc = user(answer, "__ts").unwrap().parse().unwrap();
+        assert!(
+            version.wall_clock_ms >= NOW,
+            "newer than the request's __ts"
+        );
+        assert_eq!(version.node_id, "elector-statestore");
+    }
+
+    #[test]
+    fn notifications_go_to_the_watcher_before_the_answer_and_expiry_notifies_on_time() {
+        let mut handler = handler();
+        let keynotify = b"*2\r\n$9\r\nKEYNOTIFY\r\n$4\r\nlock\r\n";
+        let out = handler.handle_at(NOW, &request("watcher", keynotify, &[]));
+        assert_eq!(out[0].payload, b"+OK\r\n");
+        let set = b"*5\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n";
+        let out = handler.handle_at(NOW, &request("writer", set, &[]));
+        assert_eq!(out.len(), 2);
+        let note = &out[0];
+        assert_eq!(
+            note.topic,
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/77617463686572/command/notify/6C6F636B"
+        );
+        assert_eq!(
+            note.payload,
+            b"*4\r\n$6\r\nNOTIFY\r\n$3\r\nSET\r\n$5\r\nVALUE\r\n$1\r\nv\r\n"
+        );
+        assert_eq!(
+            user(note, "__ts"),
+            user(&out[1], "__ts"),
+            "the change's version"
+        );
+        assert_eq!(note.properties.correlation_data, None);
+        assert_eq!(out[1].topic, protocol::response_topic("writer"));
+        // The key expires 100 ms later, without any request.
+        let expired = handler.handle_at(
+            NOW + 100,
+            &request("other", b"*2\r\n$3\r\nGET\r\n$1\r\nx\r\n", &[]),
+        );
+        assert_eq!(
+            expired[0].payload,
+            b"*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n"
+        );
+        assert_eq!(expired[1].payload, b"$-1\r\n");
+    }
+
+    #[test]
+    fn fencing_errors_and_timestamps_are_enforced() {
+        let mut handler = handler();
+        let set = |token: &str| {
+            request(
+                "c",
+                b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+                &[("__ft", token)],
+            )
+        };
+        let fresh = format!("{NOW:015}:00005:store");
+        let old = format!("{NOW:015}:00001:store");
+        assert_eq!(handler.handle_at(NOW, &set(&fresh))[0].payload, b"+OK\r\n");
+        assert_eq!(
+            handler.handle_at(NOW, &set(&old))[0].payload,
+            b"-ERR the request fencing token is a lower version than the fencing token protecting the resource\r\n"
+        );
+        let del = request("c", b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n", &[]);
+        assert_eq!(
+            handler.handle_at(NOW, &del)[0].payload,
+            b"-ERR a fencing token is required for this request\r\n"
+        );
+        let mut ahead = request("c", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &[]);
+        ahead.properties.as_mut().unwrap().user_properties[1].1 =
+            format!("{:015}:00000:c", NOW + 61_000);
+        assert_eq!(
+            handler.handle_at(NOW, &ahead)[0].payload,
+            b"-ERR the request timestamp is too far in the future; ensure that the client and broker system clocks are synchronized\r\n"
+        );
+        let mut malformed = request("c", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &[]);
+        malformed.properties.as_mut().unwrap().user_properties[1].1 = "yesterday".into();
+        assert_eq!(
+            handler.handle_at(NOW, &malformed)[0].payload,
+            b"-ERR malformed timestamp\r\n"
+        );
+    }
+
+    #[test]
+    fn garbage_gets_an_error_and_the_service_keeps_serving() {
+        let mut handler = handler();
+        for payload in [
+            &b""[..],
+            b"GET k",
+            b"*1\r\n$4\r\nPING\r\n",
+            b"*2\r\n$3\r\nGET\r\n$999\r\nk\r\n",
+            &[0xff; 64],
+        ] {
+            let out = handler.handle_at(NOW, &request("c", payload, &[]));
+            assert_eq!(out.len(), 1);
+            assert!(
+                out[0].payload.starts_with(b"-ERR "),
+                "{:?}",
+                String::from_utf8_lossy(&out[0].payload)
+            );
+        }
+        let get = request("c", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &[]);
+        assert_eq!(handler.handle_at(NOW, &get)[0].payload, b"$-1\r\n");
+    }
+
+    #[test]
+    fn forbidden_or_missing_response_topics_are_not_answered() {
+        let mut handler = handler();
+        let mut to_itself = request("c", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &[]);
+        to_itself.properties.as_mut().unwrap().response_topic =
+            Some(protocol::REQUEST_TOPIC.into());
+        assert!(handler.handle_at(NOW, &to_itself).is_empty());
+        let mut spoofed = to_itself.clone();
+        spoofed.properties.as_mut().unwrap().response_topic =
+            Some("clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/x".into());
+        assert!(handler.handle_at(NOW, &spoofed).is_empty());
+        let mut none = to_itself;
+        none.properties.as_mut().unwrap().response_topic = None;
+        assert!(handler.handle_at(NOW, &none).is_empty());
+    }
+
+    #[test]
+    fn a_resent_request_gets_the_first_answer_again() {
+        let mut handler = handler();
+        let nx = request(
+            "c",
+            b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nNX\r\n",
+            &[],
+        );
+        let first = handler.handle_at(NOW, &nx);
+        let again = handler.handle_at(NOW, &nx);
+        assert_eq!(first.last().unwrap().payload, b"+OK\r\n");
+        assert_eq!(
+            again,
+            vec![first.last().unwrap().clone()],
+            "not applied twice"
+        );
+    }
+}

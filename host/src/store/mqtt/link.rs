@@ -1,0 +1,180 @@
+//! The MQTT connection's life: the event loop, and what happens each time
+//! the link comes up (subscribe, re-register watches, catch up on missed
+//! changes) or goes down (fail what is in flight).
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use elector_statestore as ss;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, SubscribeReasonCode};
+use rumqttc::v5::{ConnectionError, Event, EventLoop};
+use tokio::sync::mpsc;
+
+use super::Shared;
+
+/// Where the link is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected yet.
+    Connecting,
+    /// Connected; subscribing and re-registering before requests flow.
+    Subscribing { generation: u64 },
+    /// Requests flow. `generation` counts connections.
+    Up { generation: u64 },
+    /// The connection dropped; rumqttc reconnects.
+    Down { generation: u64 },
+    /// The broker refused the first connection (bad credentials, ...).
+    Refused(String),
+}
+
+impl LinkState {
+    pub fn generation(&self) -> u64 {
+        match self {
+            LinkState::Connecting | LinkState::Refused(_) => 0,
+            LinkState::Subscribing { generation }
+            | LinkState::Up { generation }
+            | LinkState::Down { generation } => *generation,
+        }
+    }
+}
+
+/// Drives the connection for as long as the client exists.
+pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
+    let mut backoff = Duration::from_millis(50);
+    let mut subacks: Option<mpsc::UnboundedSender<bool>> = None;
+    loop {
+        let event = event_loop.poll().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                tracing::debug!(code = ?ack.code, session_present = ack.session_present, "CONNACK");
+                backoff = Duration::from_millis(50);
+                if ack.code != ConnectReturnCode::Success {
+                    shared.link_down(format!("connection refused: {:?}", ack.code));
+                    continue;
+                }
+                let generation = shared.link.borrow().generation() + 1;
+                shared
+                    .link
+                    .send_replace(LinkState::Subscribing { generation });
+                let (sender, receiver) = mpsc::unbounded_channel();
+                subacks = Some(sender);
+                tokio::spawn(come_up(
+                    std::sync::Arc::downgrade(&shared),
+                    generation,
+                    receiver,
+                ));
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                tracing::debug!(codes = ?ack.return_codes, "SUBACK");
+                let granted = ack
+                    .return_codes
+                    .iter()
+                    .all(|code| matches!(code, SubscribeReasonCode::Success(_)));
+                if let Some(subacks) = &subacks {
+                    let _ = subacks.send(granted);
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let topic = String::from_utf8_lossy(&publish.topic);
+                if topic == shared.response_topic {
+                    shared.complete(&publish);
+                } else {
+                    shared.notified(&topic, &publish);
+                }
+            }
+            Ok(Event::Incoming(Packet::Disconnect(disconnect))) => {
+                shared.link_down(format!("broker disconnected: {:?}", disconnect.reason_code));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(%error, "MQTT event loop error");
+                let first_connection = shared.link.borrow().generation() == 0;
+                if first_connection && is_refusal(&error) {
+                    shared
+                        .link
+                        .send_replace(LinkState::Refused(error.to_string()));
+                } else {
+                    shared.link_down(error.to_string());
+                }
+                drop(shared);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// A refusal that retrying will not cure.
+fn is_refusal(error: &ConnectionError) -> bool {
+    matches!(error, ConnectionError::ConnectionRefused(_))
+}
+
+impl Shared {
+    fn link_down(&self, reason: String) {
+        let generation = self.link.borrow().generation();
+        let was_up = matches!(
+            &*self.link.borrow(),
+            LinkState::Up { .. } | LinkState::Subscribing { .. }
+        );
+        if was_up {
+            tracing::warn!(%reason, client_id = %self.client_id, "state store link down");
+        }
+        self.link.send_replace(LinkState::Down { generation });
+        self.pending.fail_all();
+    }
+}
+
+/// After a connect: subscribe (and wait for both SUBACKs), register every
+/// live watch again, catch up on what changed meanwhile, then let requests
+/// flow.
+async fn come_up(
+    shared: Weak<Shared>,
+    generation: u64,
+    mut subacks: mpsc::UnboundedReceiver<bool>,
+) {
+    let Some(this) = shared.upgrade() else { return };
+    let filter = ss::protocol::notification_filter(&this.client_id);
+    for topic in [this.response_topic.clone(), filter] {
+        if this
+            .client
+            .subscribe(topic, QoS::AtLeastOnce)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    for _ in 0..2 {
+        match tokio::time::timeout(this.request_timeout, subacks.recv()).await {
+            Ok(Some(true)) => {}
+            Ok(Some(false)) => {
+                tracing::error!(client_id = %this.client_id, "the broker refused a subscription");
+                return;
+            }
+            // Link dropped or no answer: the next connect starts over.
+            _ => return,
+        }
+    }
+    // Only the connection this task was started for may be declared up.
+    let up = this.link.send_if_modified(|state| {
+        if *state == (LinkState::Subscribing { generation }) {
+            *state = LinkState::Up { generation };
+            true
+        } else {
+            false
+        }
+    });
+    if !up {
+        return;
+    }
+    tracing::debug!(client_id = %this.client_id, generation, "state store link up");
+    // Requests flow again at once (a leader's renewal must not wait); the
+    // watches are registered again alongside.
+    if generation > 1 {
+        this.reregister_watches(generation).await;
+    }
+}

@@ -1,0 +1,236 @@
+//! Key watches over MQTT: one KEYNOTIFY registration per key, shared by
+//! every watch of that key in this client, fanned out to their queues.
+//!
+//! The last change seen of each key is kept, so that after a reconnect a
+//! fresh read shows whether a change was missed; a missed change is queued
+//! as a notification, so no watcher is left waiting for news that already
+//! happened.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use elector_statestore as ss;
+use rumqttc::v5::mqttbytes::v5::Publish;
+
+use super::Shared;
+use crate::bindings::{KeyChange, KeyNotification, StoreError};
+use crate::mqtt::properties;
+use crate::store::reply::{hlc_to_wit, keynotify_result};
+use crate::store::{NotificationQueue, WatchGuard};
+
+#[derive(Default)]
+pub struct Watches {
+    keys: Mutex<HashMap<Vec<u8>, Watchers>>,
+    /// Serialises KEYNOTIFY and KEYNOTIFY STOP, so a STOP for a key whose
+    /// last watch went away cannot overtake a new watch's registration.
+    registering: tokio::sync::Mutex<()>,
+    next_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Watchers {
+    queues: HashMap<u64, Arc<NotificationQueue>>,
+    /// The newest change seen: `(value or None for deleted, version)`.
+    last: Option<(Option<Vec<u8>>, ss::Hlc)>,
+}
+
+impl Watchers {
+    /// Records a change and hands it to every queue, unless it is older
+    /// than one already seen.
+    fn deliver(&mut self, value: Option<Vec<u8>>, version: ss::Hlc) {
+        if let Some((_, newest)) = &self.last
+            && version.cmp_version(newest).is_lt()
+        {
+            return;
+        }
+        let notification = KeyNotification {
+            change: match &value {
+                Some(value) => KeyChange::Set(value.clone()),
+                None => KeyChange::Deleted,
+            },
+            version: hlc_to_wit(version.clone()),
+        };
+        self.last = Some((value, version));
+        for queue in self.queues.values() {
+            queue.push(notification.clone());
+        }
+    }
+}
+
+pub async fn register(
+    shared: &Arc<Shared>,
+    key: &[u8],
+    queue: Arc<NotificationQueue>,
+) -> Result<WatchGuard, StoreError> {
+    let watches = &shared.watches;
+    let _registering = watches.registering.lock().await;
+    let id = watches.next_id.fetch_add(1, Ordering::Relaxed);
+    let first = {
+        let mut keys = watches.keys.lock().unwrap();
+        let watchers = keys.entry(key.to_vec()).or_default();
+        watchers.queues.insert(id, queue);
+        watchers.queues.len() == 1
+    };
+    if first {
+        let command = ss::Command::KeyNotify {
+            key: key.to_vec(),
+            stop: false,
+        };
+        let registered = shared
+            .request(command, None)
+            .await
+            .and_then(keynotify_result);
+        if let Err(error) = registered {
+            forget(&watches.keys, key, id);
+            return Err(error);
+        }
+    }
+    Ok(WatchGuard::new(Registration {
+        shared: Arc::downgrade(shared),
+        key: key.to_vec(),
+        id,
+    }))
+}
+
+/// Removes one watch; true if it was the key's last.
+fn forget(keys: &Mutex<HashMap<Vec<u8>, Watchers>>, key: &[u8], id: u64) -> bool {
+    let mut keys = keys.lock().unwrap();
+    let Some(watchers) = keys.get_mut(key) else {
+        return false;
+    };
+    watchers.queues.remove(&id);
+    if watchers.queues.is_empty() {
+        keys.remove(key);
+        true
+    } else {
+        false
+    }
+}
+
+struct Registration {
+    shared: Weak<Shared>,
+    key: Vec<u8>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        if !forget(&shared.watches.keys, &self.key, self.id) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        // Unregister in the background; a failure only means the store
+        // sends notifications nobody reads, until the client disconnects.
+        runtime.spawn(async move {
+            let _registering = shared.watches.registering.lock().await;
+            if shared.watches.keys.lock().unwrap().contains_key(&key) {
+                return; // watched again meanwhile
+            }
+            let command = ss::Command::KeyNotify { key, stop: true };
+            let _ = shared.request(command, None).await;
+        });
+    }
+}
+
+impl Shared {
+    /// A KEYNOTIFY message. Notifications without `__ts`, or that do not
+    /// parse, are dropped (as Microsoft's clients do).
+    pub fn notified(&self, topic: &str, publish: &Publish) {
+        let Some((client, key)) = ss::protocol::parse_notification_topic(topic) else {
+            tracing::debug!(%topic, "message on an unexpected topic dropped");
+            return;
+        };
+        if client != self.client_id {
+            return;
+        }
+        let Some(version) = publish
+            .properties
+            .as_ref()
+            .and_then(|p| properties::timestamp(p).ok())
+        else {
+            tracing::debug!("notification without __ts dropped");
+            return;
+        };
+        let Ok(event) = ss::resp::decode_notification(&publish.payload) else {
+            tracing::debug!("malformed notification dropped");
+            return;
+        };
+        if self.merge_version(&version).is_err() {
+            return;
+        }
+        let value = match event {
+            ss::KeyEvent::Set(value) => Some(value),
+            ss::KeyEvent::Delete => None,
+        };
+        if let Some(watchers) = self.watches.keys.lock().unwrap().get_mut(&key) {
+            watchers.deliver(value, version);
+        }
+    }
+
+    /// After a reconnect: KEYNOTIFY again for every watched key, then read
+    /// each and queue a notification for any change that was missed. A key
+    /// whose requests fail is tried again until it succeeds or the link
+    /// drops again (the next connection starts over).
+    pub async fn reregister_watches(&self, generation: u64) {
+        let keys: Vec<Vec<u8>> = self.watches.keys.lock().unwrap().keys().cloned().collect();
+        for key in keys {
+            let mut pause = std::time::Duration::from_millis(50);
+            loop {
+                if self.link.borrow().generation() != generation {
+                    return;
+                }
+                if !self.watches.keys.lock().unwrap().contains_key(&key) {
+                    break; // no longer watched
+                }
+                match self.catch_up(&key).await {
+                    Ok(()) => break,
+                    Err(error) => {
+                        tracing::debug!(?error, "registering a watch again failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Registers one key's watch again and surfaces a missed change.
+    async fn catch_up(&self, key: &[u8]) -> Result<(), StoreError> {
+        let command = ss::Command::KeyNotify {
+            key: key.to_vec(),
+            stop: false,
+        };
+        keynotify_result(self.request(command, None).await?)?;
+        let response = self
+            .request(ss::Command::Get { key: key.to_vec() }, None)
+            .await?;
+        let store_version = response.version.clone();
+        let current = response
+            .get_outcome()
+            .map_err(|e| StoreError::Protocol(format!("{e:?}")))?;
+        let (value, version) = match current {
+            Some((value, written)) => (Some(value), written),
+            // The key is gone; the store's current version dates that.
+            None => (None, store_version),
+        };
+        let mut keys = self.watches.keys.lock().unwrap();
+        if let Some(watchers) = keys.get_mut(key) {
+            let missed = match &watchers.last {
+                Some((seen, _)) => *seen != value,
+                None => true,
+            };
+            if missed {
+                tracing::debug!(key = %String::from_utf8_lossy(key), "change missed while disconnected");
+                watchers.deliver(value, version);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,400 @@
+//! The state store's MQTT-level contract: topics, user properties and their
+//! values, as constants and pure functions.
+//!
+//! The MQTT client and the MQTT state-store service must agree with each
+//! other and with Microsoft's SDKs on every topic and property name (see
+//! `shared/docs/state-store-protocol.md`); spelling them once here keeps
+//! them from drifting. Nothing here touches a socket.
+//!
+//! Topic levels that carry arbitrary bytes (the client id and the key in a
+//! notification topic) are upper-case hex, so `/`, `+`, `#` or non-UTF-8 in
+//! them cannot break a topic. The response topic embeds the client id as it
+//! is: a client id containing `+` or `#` gives a topic no one can publish
+//! to ([`is_forbidden_response_topic`] says so).
+
+/// The topic every request is published to (QoS 1).
+pub const REQUEST_TOPIC: &str = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
+
+/// Root of the notification topics; a response topic under it is refused
+/// (the real broker disconnects such a client).
+const NOTIFICATION_ROOT: &str = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+
+/// After `clients/{clientId}` in the response topic Microsoft's Rust SDK
+/// subscribes to.
+const SDK_RESPONSE_SUFFIX: &str =
+    "/services/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response";
+
+/// After `clients/{clientId}` in the response topic Microsoft's
+/// documentation recommends.
+const DOCUMENTED_RESPONSE_SUFFIX: &str = "/services/statestore/_any_/command/invoke/response";
+
+/// Between the hex client id and the hex key in a notification topic.
+const NOTIFY_LEVELS: &str = "/command/notify/";
+
+/// Longest topic MQTT can carry (a UTF-8 string with a 16-bit length).
+const MAX_TOPIC_BYTES: usize = 65_535;
+
+/// User property `__ts`: the sender's HLC on a request, the key's version on
+/// a response or notification.
+pub const TIMESTAMP: &str = "__ts";
+/// User property `__ft`: the fencing token guarding a SET, DEL or VDEL.
+pub const FENCING_TOKEN: &str = "__ft";
+/// User property `__stat`: on every response and notification, always
+/// [`STATUS_OK`]; clients treat its absence as a protocol failure.
+pub const STATUS: &str = "__stat";
+/// User property `__protVer`: the protocol version, [`PROTOCOL_VERSION_VALUE`].
+pub const PROTOCOL_VERSION: &str = "__protVer";
+/// User property `__srcId`: the requester's MQTT client id, which a service
+/// behind a plain broker cannot otherwise see (it addresses notifications).
+pub const SOURCE_ID: &str = "__srcId";
+/// User property `$partition`: a routing hint (the client id) the SDKs send;
+/// the service accepts and ignores it.
+pub const PARTITION: &str = "$partition";
+
+/// The protocol version spoken, in the `major.minor` form clients insist
+/// on (a bare `1` is refused).
+pub const PROTOCOL_VERSION_VALUE: &str = "1.0";
+/// The only `__stat` value: errors travel in the payload as `-ERR`, and any
+/// other status is a transport error to the clients.
+pub const STATUS_OK: &str = "200";
+/// The content type of every payload (or none at all).
+pub const CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The response topic a client subscribes to and names in its requests, in
+/// the form Microsoft's Rust SDK uses:
+/// `clients/{clientId}/services/statestore/v1/FA9AE35F-…/command/invoke/response`.
+///
+/// `client_id` goes in verbatim (see the module docs about `+` and `#`).
+pub fn response_topic(client_id: &str) -> String {
+    format!("clients/{client_id}{SDK_RESPONSE_SUFFIX}")
+}
+
+/// The client id inside a response topic of either known form (the Rust
+/// SDK's, or the documented `clients/{clientId}/services/statestore/_any_/command/invoke/response`),
+/// so the service can address notifications when a request lacks
+/// `__srcId`.
+///
+/// The id is everything between `clients/` and the suffix, `/` included,
+/// so it inverts [`response_topic`]. `None` for other topics, an empty id,
+/// or a topic [`is_forbidden_response_topic`] refuses.
+pub fn client_id_from_response_topic(topic: &str) -> Option<String> {
+    if is_forbidden_response_topic(topic) {
+        return None;
+    }
+    let rest = topic.strip_prefix("clients/")?;
+    let client_id = rest
+        .strip_suffix(SDK_RESPONSE_SUFFIX)
+        .or_else(|| rest.strip_suffix(DOCUMENTED_RESPONSE_SUFFIX))?;
+    (!client_id.is_empty()).then(|| client_id.to_owned())
+}
+
+/// True when a request's response topic must be refused: one the real
+/// broker disconnects a client for (the request topic, or anything starting
+/// with the notification root `clients/statestore/v1/FA9AE35F-…`), or one
+/// nothing can be published to (empty, with a `+` or `#` wildcard or a NUL,
+/// or longer than MQTT allows).
+pub fn is_forbidden_response_topic(topic: &str) -> bool {
+    topic.is_empty()
+        || topic.len() > MAX_TOPIC_BYTES
+        || topic.contains(['+', '#', '\0'])
+        || topic == REQUEST_TOPIC
+        || topic.starts_with(NOTIFICATION_ROOT)
+}
+
+/// The topic the service publishes `client_id`'s notifications about `key`
+/// on: `clients/statestore/v1/FA9AE35F-…/{HEX(clientId)}/command/notify/{HEX(key)}`,
+/// with upper-case hex of the UTF-8 bytes of the client id and of the key.
+pub fn notification_topic(client_id: &str, key: &[u8]) -> String {
+    format!(
+        "{}{}",
+        notification_filter_prefix(client_id),
+        hex_upper(key)
+    )
+}
+
+/// The filter matching every notification topic of `client_id` (the key
+/// level is `+`), so a client needs one subscription for all its watches.
+pub fn notification_filter(client_id: &str) -> String {
+    format!("{}+", notification_filter_prefix(client_id))
+}
+
+/// Everything of a notification topic before the key's hex.
+fn notification_filter_prefix(client_id: &str) -> String {
+    format!(
+        "{NOTIFICATION_ROOT}/{}{NOTIFY_LEVELS}",
+        hex_upper(client_id.as_bytes())
+    )
+}
+
+/// The client id and key a notification topic is about: the inverse of
+/// [`notification_topic`], for a client that subscribed with
+/// [`notification_filter`].
+///
+/// Hex digits may be upper or lower case (or mixed). `None` for another
+/// topic, hex of odd length or with other characters, a client id that is
+/// not UTF-8, or an empty client id or key (no registration can have one:
+/// the store refuses empty keys).
+pub fn parse_notification_topic(topic: &str) -> Option<(String, Vec<u8>)> {
+    let rest = topic.strip_prefix(NOTIFICATION_ROOT)?.strip_prefix('/')?;
+    let (client_hex, rest) = rest.split_once('/')?;
+    let key_hex = rest.strip_prefix(&NOTIFY_LEVELS[1..])?;
+    let client_id = String::from_utf8(decode_hex(client_hex)?).ok()?;
+    let key = decode_hex(key_hex)?;
+    (!client_id.is_empty() && !key.is_empty()).then_some((client_id, key))
+}
+
+/// Upper-case hex of `bytes`, two digits per byte, as the notification
+/// topics spell client ids and keys.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
+}
+
+/// Bytes from hex digits of either case; `None` for odd length or a
+/// non-hex character.
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let digit = |byte: u8| char::from(byte).to_digit(16);
+    let hex = hex.as_bytes();
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    hex.chunks_exact(2)
+        .map(|pair| {
+            let (high, low) = (digit(pair[0])?, digit(pair[1])?);
+            u8::try_from((high << 4) | low).ok()
+        })
+        .collect()
+}
+
+/// Parses a `__protVer` value of the form `major.minor` (ASCII digits only on
+/// both sides), as clients do: `1` or `1.0.0` is not a version.
+pub fn parse_protocol_version(value: &str) -> Option<(u32, u32)> {
+    let number = |digits: &str| {
+        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<u32>().ok()
+    };
+    let (major, minor) = value.split_once('.')?;
+    Some((number(major)?, number(minor)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NON_ASCII_ID: &str = "nœud-ü-🚀";
+
+    /// Whether MQTT topic filter `filter` (with `+` only) matches `topic`.
+    fn filter_matches(filter: &str, topic: &str) -> bool {
+        let filter: Vec<&str> = filter.split('/').collect();
+        let topic: Vec<&str> = topic.split('/').collect();
+        filter.len() == topic.len() && filter.iter().zip(&topic).all(|(f, t)| *f == "+" || f == t)
+    }
+
+    #[test]
+    fn constants_are_the_contract_values() {
+        assert_eq!(
+            REQUEST_TOPIC,
+            "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke"
+        );
+        assert_eq!(
+            [
+                TIMESTAMP,
+                FENCING_TOKEN,
+                STATUS,
+                PROTOCOL_VERSION,
+                SOURCE_ID,
+                PARTITION
+            ],
+            [
+                "__ts",
+                "__ft",
+                "__stat",
+                "__protVer",
+                "__srcId",
+                "$partition"
+            ]
+        );
+        assert_eq!(PROTOCOL_VERSION_VALUE, "1.0");
+        assert_eq!(STATUS_OK, "200");
+        assert_eq!(CONTENT_TYPE, "application/octet-stream");
+        assert_eq!(parse_protocol_version(PROTOCOL_VERSION_VALUE), Some((1, 0)));
+        assert!(REQUEST_TOPIC.starts_with(&NOTIFICATION_ROOT["clients/".len()..]));
+        assert!(SDK_RESPONSE_SUFFIX.contains(&NOTIFICATION_ROOT["clients/".len()..]));
+    }
+
+    #[test]
+    fn response_topic_is_the_rust_sdk_form() {
+        assert_eq!(
+            response_topic("node1"),
+            "clients/node1/services/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response"
+        );
+        assert!(!is_forbidden_response_topic(&response_topic("node1")));
+    }
+
+    #[test]
+    fn client_ids_come_back_from_either_response_topic_form() {
+        for id in ["node1", NON_ASCII_ID, "a/b", "x"] {
+            assert_eq!(
+                client_id_from_response_topic(&response_topic(id)).as_deref(),
+                Some(id)
+            );
+            assert_eq!(
+                client_id_from_response_topic(&format!(
+                    "clients/{id}/services/statestore/_any_/command/invoke/response"
+                ))
+                .as_deref(),
+                Some(id)
+            );
+        }
+    }
+
+    #[test]
+    fn other_topics_carry_no_client_id() {
+        for topic in [
+            "",
+            "clients//services/statestore/_any_/command/invoke/response",
+            "clients/node1/services/statestore/_any_/command/invoke",
+            "clients/node1/services/statestore/_any_/command/invoke/response/",
+            "client/node1/services/statestore/_any_/command/invoke/response",
+            "node1/services/statestore/_any_/command/invoke/response",
+            "clients/+/services/statestore/_any_/command/invoke/response",
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/services/statestore/_any_/command/invoke/response",
+            REQUEST_TOPIC,
+        ] {
+            assert_eq!(client_id_from_response_topic(topic), None, "{topic}");
+        }
+    }
+
+    #[test]
+    fn forbidden_response_topics() {
+        for topic in [
+            "",
+            REQUEST_TOPIC,
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8",
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/6E6F646531/command/notify/6B",
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8-suffix",
+            "clients/+/response",
+            "clients/#",
+            "a\0b",
+        ] {
+            assert!(is_forbidden_response_topic(topic), "{topic:?}");
+        }
+        assert!(is_forbidden_response_topic(&"a".repeat(65_536)));
+        for topic in [
+            "clients/node1/services/statestore/_any_/command/invoke/response",
+            "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke/response",
+            "clients/statestore/v1/fa9ae35f-2f64-47cd-9bff-08e2b32a0fe8",
+            "replies",
+        ] {
+            assert!(!is_forbidden_response_topic(topic), "{topic:?}");
+        }
+        assert!(!is_forbidden_response_topic(&"a".repeat(65_535)));
+    }
+
+    #[test]
+    fn notification_topic_is_hex_of_client_id_and_key() {
+        assert_eq!(
+            notification_topic("node1", b"lock"),
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/6E6F646531/command/notify/6C6F636B"
+        );
+        assert_eq!(
+            notification_filter("node1"),
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/6E6F646531/command/notify/+"
+        );
+        assert_eq!(
+            notification_topic("é", &[0x00, 0xff, b'/', b'+', b'#']),
+            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/C3A9/command/notify/00FF2F2B23"
+        );
+    }
+
+    #[test]
+    fn notification_topics_match_their_filter_and_parse_back() {
+        let keys: [&[u8]; 4] = [b"lock", b"\0\r\n", &[0xff, 0x00, 0x80], b"a/b+c#"];
+        for id in ["node1", NON_ASCII_ID, "a/b+c#"] {
+            for key in keys {
+                let topic = notification_topic(id, key);
+                assert!(filter_matches(&notification_filter(id), &topic), "{topic}");
+                assert!(!filter_matches(&notification_filter("other"), &topic));
+                assert_eq!(
+                    parse_notification_topic(&topic),
+                    Some((id.to_owned(), key.to_vec()))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn notification_topics_parse_lower_and_mixed_case_hex() {
+        let root = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+        assert_eq!(
+            parse_notification_topic(&format!("{root}/6e6f646531/command/notify/6c6F636b")),
+            Some(("node1".to_owned(), b"lock".to_vec()))
+        );
+    }
+
+    #[test]
+    fn bad_notification_topics_do_not_parse() {
+        let root = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+        for topic in [
+            format!("{root}/6E6F646531/command/notify/6C6F636"),
+            format!("{root}/6E6F64653/command/notify/6C6F636B"),
+            format!("{root}/6E6F646531/command/notify/6G"),
+            format!("{root}/6E6F646531/command/notify/+6"),
+            format!("{root}/6E6F646531/command/notify/6C/6F"),
+            format!("{root}/6E6F646531/command/notify/"),
+            format!("{root}//command/notify/6C"),
+            format!("{root}/FF/command/notify/6C"),
+            format!("{root}/6E6F646531/command/notify"),
+            format!("{root}/6E6F646531/command/notifyx/6C"),
+            format!("{root}6E6F646531/command/notify/6C"),
+            format!("{root}/6E6F646531/x/command/notify/6C"),
+            "clients/statestore/v2/6E6F646531/command/notify/6C".to_owned(),
+            format!("{root}/6E6F646531/command/notify/６C"),
+        ] {
+            assert_eq!(parse_notification_topic(&topic), None, "{topic}");
+        }
+    }
+
+    #[test]
+    fn hex_upper_spells_every_byte() {
+        assert_eq!(hex_upper(b""), "");
+        assert_eq!(hex_upper(&[0x00, 0x0a, 0xab, 0xff]), "000AABFF");
+        let all: Vec<u8> = (0..=255).collect();
+        let hex = hex_upper(&all);
+        assert_eq!(hex.len(), 512);
+        assert_eq!(decode_hex(&hex), Some(all));
+    }
+
+    #[test]
+    fn protocol_versions_are_major_dot_minor() {
+        assert_eq!(parse_protocol_version("1.0"), Some((1, 0)));
+        assert_eq!(parse_protocol_version("2.13"), Some((2, 13)));
+        assert_eq!(parse_protocol_version("01.00"), Some((1, 0)));
+        assert_eq!(parse_protocol_version("4294967295.0"), Some((u32::MAX, 0)));
+        for bad in [
+            "",
+            "1",
+            "1.",
+            ".0",
+            "1.0.0",
+            "+1.0",
+            "1.+0",
+            "-1.0",
+            " 1.0",
+            "1.0 ",
+            "1,0",
+            "v1.0",
+            "4294967296.0",
+            "１.0",
+        ] {
+            assert_eq!(parse_protocol_version(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The host against a real MQTT broker: mosquitto on a free loopback port,
+//! `elector statestore` as the state store, and `elector` processes as
+//! candidates. Needs mosquitto installed (`.ci/run` installs it).
+
+mod processes;
+mod reconnect;
+mod support;
+mod wire;

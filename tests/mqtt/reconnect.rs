@@ -1,0 +1,89 @@
+//! The client through link failures: nothing hangs, watches come back, and
+//! a change missed while disconnected is surfaced.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use elector_host::StateStoreBackend;
+use elector_host::bindings::{KeyChange, SetCondition, SetOptions, StoreError};
+use elector_host::store::NotificationQueue;
+use tokio::sync::Notify;
+
+use crate::support::*;
+
+fn plain() -> SetOptions {
+    SetOptions {
+        condition: SetCondition::Unconditional,
+        expiry_ms: None,
+        fencing_token: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let proxy = Proxy::start(broker.port).await;
+    let store = connect(proxy.port, Duration::from_secs(2)).await;
+    assert!(store.get(b"k").await.unwrap().is_none());
+    proxy.cut();
+    let started = Instant::now();
+    let result = store.get(b"k").await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::Disconnected) | Err(StoreError::Timeout)
+        ),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() <= Duration::from_secs(3),
+        "bounded by the request timeout"
+    );
+    proxy.restore();
+    let started = Instant::now();
+    loop {
+        if store.set(b"k", b"v", &plain()).await.is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < PATIENCE, "the client never came back");
+    }
+    assert!(store.connections() >= 2, "reconnected");
+    assert_eq!(store.get(b"k").await.unwrap().unwrap().value, b"v");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let proxy = Proxy::start(broker.port).await;
+    let watcher = connect(proxy.port, Duration::from_secs(2)).await;
+    let writer = connect(broker.port, Duration::from_secs(2)).await;
+    let queue = NotificationQueue::new(Arc::new(Notify::new()));
+    let _watch = watcher.watch(b"lock", queue.clone()).await.unwrap();
+    writer.set(b"lock", b"a", &plain()).await.unwrap();
+    tokio::time::timeout(PATIENCE, queue.wait_ready())
+        .await
+        .unwrap();
+    assert_eq!(queue.take_all()[0].change, KeyChange::Set(b"a".to_vec()));
+
+    proxy.cut();
+    // Changed while the watcher cannot hear it.
+    writer.set(b"lock", b"b", &plain()).await.unwrap();
+    proxy.restore();
+
+    tokio::time::timeout(PATIENCE, queue.wait_ready())
+        .await
+        .expect("the missed change is surfaced");
+    let surfaced = queue.take_all();
+    assert_eq!(
+        surfaced.last().unwrap().change,
+        KeyChange::Set(b"b".to_vec())
+    );
+    // And the registration is live again.
+    writer.del(b"lock", None).await.unwrap();
+    tokio::time::timeout(PATIENCE, queue.wait_ready())
+        .await
+        .expect("live again");
+    assert_eq!(queue.take_all().last().unwrap().change, KeyChange::Deleted);
+}

@@ -1,0 +1,352 @@
+//! Real parts for the MQTT tests: a mosquitto broker on a free loopback
+//! port, the `elector` binary as separate processes, and a TCP proxy that
+//! can cut a client's link.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use elector_host::mqtt::BrokerArgs;
+use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use serde_json::Value;
+
+/// Bound for anything a passing test waits for; only guards against hangs.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "nothing listens on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn mosquitto() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()]);
+    for dir in candidates {
+        let binary = dir.join("mosquitto");
+        if binary.is_file() {
+            return binary;
+        }
+    }
+    panic!("mosquitto is not installed; install it (apt-get install -y mosquitto) or run .ci/run");
+}
+
+/// A mosquitto broker with TCP_NODELAY and persistence, on its own port.
+pub struct Broker {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = format!(
+            // `user root` keeps a broker started as root from switching to
+            // a user that cannot write the temporary persistence directory.
+            "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nuser root\n\
+             persistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            dir.path().display(),
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("mosquitto.conf"), config).unwrap();
+        let mut broker = Broker {
+            port,
+            dir,
+            child: None,
+        };
+        broker.run();
+        broker
+    }
+
+    fn run(&mut self) {
+        let child = Command::new(mosquitto())
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker (SIGTERM, so it saves its sessions) and starts it
+    /// again on the same port after `down`.
+    pub fn restart(&mut self, down: Duration) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, "TERM");
+            let _ = child.wait();
+        }
+        std::thread::sleep(down);
+        self.run();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// An `elector` process whose stdout JSON lines are read as they come.
+pub struct Elector {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    pub label: String,
+}
+
+impl Elector {
+    pub fn spawn(label: &str, args: &[&str]) -> Elector {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
+            .args(args)
+            // ELECTOR_TEST_LOG=debug shows the processes' logs when debugging.
+            .env(
+                "RUST_LOG",
+                std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("elector starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                match serde_json::from_str(&line) {
+                    Ok(value) => {
+                        if sender.send(value).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => eprintln!("not JSON: {line}"),
+                }
+            }
+        });
+        Elector {
+            child,
+            lines,
+            label: label.to_owned(),
+        }
+    }
+
+    /// `elector campaign POSITION --name NAME --term TERM --renew --json`.
+    pub fn campaign(broker: &Broker, position: &str, name: &str, term: &str) -> Elector {
+        let url = broker.url();
+        Elector::spawn(
+            name,
+            &[
+                "campaign", position, "--name", name, "--term", term, "--renew", "--json",
+                "--broker", &url,
+            ],
+        )
+    }
+
+    /// Waits for a line with this `event`, skipping others.
+    pub fn expect(&self, event: &str, wait: Duration) -> Value {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line["event"] == event => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("{}: no {event:?} line within {wait:?}", self.label),
+            }
+        }
+    }
+
+    /// True if a line with this `event` comes within `wait`.
+    pub fn sees(&self, event: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line["event"] == event {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn terminate(&self) {
+        signal(&self.child, "TERM");
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn wait(&mut self) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < PATIENCE, "{} did not exit", self.label);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Elector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `elector ARGS --json` to completion and returns its lines.
+pub fn run_elector(args: &[&str]) -> (ExitStatus, Vec<Value>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("elector runs");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    (output.status, lines)
+}
+
+/// `elector statestore` on the broker, ready when it answers.
+/// Stops with the test (the process is killed on drop).
+pub struct Service(#[allow(dead_code)] Elector);
+
+impl Service {
+    pub fn start(broker: &Broker) -> Service {
+        let url = broker.url();
+        let service = Service(Elector::spawn(
+            "statestore",
+            &["statestore", "--broker", &url],
+        ));
+        let started = Instant::now();
+        loop {
+            let (status, lines) = run_elector(&[
+                "leader",
+                "ready-check",
+                "--broker",
+                &url,
+                "--request-timeout",
+                "1s",
+            ]);
+            if status.success() && !lines.is_empty() {
+                return service;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the state-store service never answered"
+            );
+        }
+    }
+}
+
+/// Broker flags for the in-process client.
+pub fn broker_args(port: u16) -> BrokerArgs {
+    BrokerArgs {
+        broker: Some(format!("mqtt://127.0.0.1:{port}")),
+        ..BrokerArgs::default()
+    }
+}
+
+pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
+    let options = MqttStoreOptions {
+        request_timeout,
+        ..MqttStoreOptions::default()
+    };
+    MqttStore::connect(&broker_args(port).settings().unwrap(), options)
+        .await
+        .expect("client connects")
+}
+
+/// A loopback TCP proxy in front of a port whose links can be cut (every
+/// open connection closed, new ones refused) and restored.
+pub struct Proxy {
+    pub port: u16,
+    open: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::Notify>,
+}
+
+impl Proxy {
+    pub async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let (accepting, cutting) = (open.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused in effect
+                }
+                let cutting = cutting.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cutting.notified() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, open, cut }
+    }
+
+    pub fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}

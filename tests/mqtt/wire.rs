@@ -1,0 +1,241 @@
+//! The exact bytes and properties on the wire, both ways, as seen by a raw
+//! MQTT client on the real broker.
+
+use std::time::Duration;
+
+use elector_host::StateStoreBackend;
+use elector_host::bindings::{SetCondition, SetOptions};
+use elector_statestore::protocol;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
+use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use tokio::sync::mpsc;
+
+use crate::support::*;
+
+/// A raw MQTT client: what it receives arrives on the returned channel.
+async fn raw_client(
+    port: u16,
+    id: &str,
+    topics: &[&str],
+) -> (AsyncClient, mpsc::UnboundedReceiver<Publish>) {
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut event_loop): (AsyncClient, EventLoop) = AsyncClient::new(options, 64);
+    let (sender, received) = mpsc::unbounded_channel();
+    let (subscribed_tx, mut subscribed) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = event_loop.poll().await {
+            match event {
+                Event::Incoming(Packet::Publish(publish)) => {
+                    let _ = sender.send(publish);
+                }
+                Event::Incoming(Packet::SubAck(_)) => {
+                    let _ = subscribed_tx.send(());
+                }
+                _ => {}
+            }
+        }
+    });
+    for topic in topics {
+        client.subscribe(*topic, QoS::AtLeastOnce).await.unwrap();
+        tokio::time::timeout(PATIENCE, subscribed.recv())
+            .await
+            .unwrap();
+    }
+    (client, received)
+}
+
+fn user(properties: &PublishProperties, name: &str) -> Option<String> {
+    properties
+        .user_properties
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+async fn next(received: &mut mpsc::UnboundedReceiver<Publish>) -> Publish {
+    tokio::time::timeout(PATIENCE, received.recv())
+        .await
+        .expect("a message in time")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_sends_what_the_contract_says() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let (_sniffer, mut requests) =
+        raw_client(broker.port, "sniffer", &[protocol::REQUEST_TOPIC]).await;
+    let store = connect(broker.port, Duration::from_secs(3)).await;
+
+    let token = elector_host::bindings::Hlc {
+        wall_clock_ms: 1,
+        counter: 2,
+        node_id: "x".into(),
+    };
+    let options = SetOptions {
+        condition: SetCondition::OnlyIfAbsentOrEqual,
+        expiry_ms: Some(5000),
+        fencing_token: Some(token),
+    };
+    assert!(
+        store
+            .set(b"lock", b"node1", &options)
+            .await
+            .unwrap()
+            .applied
+    );
+    let request = next(&mut requests).await;
+    assert_eq!(
+        &request.payload[..],
+        b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$5\r\nnode1\r\n$3\r\nNEX\r\n$2\r\nPX\r\n$4\r\n5000\r\n"
+    );
+    assert_eq!(request.qos, QoS::AtLeastOnce);
+    let properties = request.properties.unwrap();
+    let client_id = store.client_id();
+    assert_eq!(
+        properties.response_topic,
+        Some(protocol::response_topic(client_id))
+    );
+    assert_eq!(
+        properties.correlation_data.as_ref().map(|c| c.len()),
+        Some(16)
+    );
+    assert_eq!(
+        properties.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(properties.message_expiry_interval, Some(3));
+    assert_eq!(user(&properties, "__srcId").as_deref(), Some(client_id));
+    assert_eq!(user(&properties, "__protVer").as_deref(), Some("1.0"));
+    assert_eq!(
+        user(&properties, "__ft").as_deref(),
+        Some("000000000000001:00002:x")
+    );
+    let ts: elector_statestore::Hlc = user(&properties, "__ts").unwrap().parse().unwrap();
+    assert_eq!(ts.node_id, client_id);
+
+    // The next request's __ts is newer than the version the store returned.
+    let current = store.get(b"lock").await.unwrap().unwrap();
+    let request = next(&mut requests).await;
+    assert_eq!(&request.payload[..], b"*2\r\n$3\r\nGET\r\n$4\r\nlock\r\n");
+    assert_eq!(current.value, b"node1");
+    let later: elector_statestore::Hlc = user(request.properties.as_ref().unwrap(), "__ts")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(later.is_newer_than(&ts));
+    let correlations: Vec<_> = [
+        properties.correlation_data.clone(),
+        request.properties.unwrap().correlation_data,
+    ]
+    .into_iter()
+    .collect();
+    assert_ne!(
+        correlations[0], correlations[1],
+        "a fresh correlation per request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_answers_and_notifies_what_the_contract_says() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let me = "raw-client";
+    let response_topic = protocol::response_topic(me);
+    let notify_filter = protocol::notification_filter(me);
+    let (client, mut received) =
+        raw_client(broker.port, me, &[&response_topic, &notify_filter]).await;
+    let send = |payload: &'static [u8], correlation: u8| {
+        let client = client.clone();
+        let response_topic = response_topic.clone();
+        async move {
+            let properties = PublishProperties {
+                response_topic: Some(response_topic),
+                correlation_data: Some(vec![correlation; 16].into()),
+                user_properties: vec![
+                    ("__srcId".into(), me.into()),
+                    (
+                        "__ts".into(),
+                        format!("{}:0:{me}", elector_host::store::mqtt::wall_clock_ms()),
+                    ),
+                    ("__protVer".into(), "1.0".into()),
+                ],
+                ..PublishProperties::default()
+            };
+            client
+                .publish_with_properties(
+                    protocol::REQUEST_TOPIC,
+                    QoS::AtLeastOnce,
+                    false,
+                    payload,
+                    properties,
+                )
+                .await
+                .unwrap();
+        }
+    };
+
+    send(b"*2\r\n$9\r\nKEYNOTIFY\r\n$4\r\nlock\r\n", 1).await;
+    let answer = next(&mut received).await;
+    assert_eq!(&answer.payload[..], b"+OK\r\n");
+    let properties = answer.properties.unwrap();
+    assert_eq!(properties.correlation_data.as_deref(), Some(&[1u8; 16][..]));
+    assert_eq!(user(&properties, "__stat").as_deref(), Some("200"));
+    assert_eq!(user(&properties, "__protVer").as_deref(), Some("1.0"));
+    assert!(user(&properties, "__ts").is_some());
+
+    send(
+        b"*5\r\n$3\r\nSET\r\n$4\r\nlock\r\n$2\r\nme\r\n$2\r\nPX\r\n$3\r\n300\r\n",
+        2,
+    )
+    .await;
+    let notification = next(&mut received).await;
+    assert_eq!(
+        String::from_utf8_lossy(&notification.topic),
+        "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/7261772D636C69656E74/command/notify/6C6F636B"
+    );
+    assert_eq!(
+        &notification.payload[..],
+        b"*4\r\n$6\r\nNOTIFY\r\n$3\r\nSET\r\n$5\r\nVALUE\r\n$2\r\nme\r\n"
+    );
+    let set_version = user(notification.properties.as_ref().unwrap(), "__ts").unwrap();
+    let answer = next(&mut received).await;
+    assert_eq!(&answer.payload[..], b"+OK\r\n");
+    assert_eq!(
+        user(answer.properties.as_ref().unwrap(), "__ts").unwrap(),
+        set_version
+    );
+
+    // The key expires by itself 300 ms later: a DELETE with no request.
+    let expiry = next(&mut received).await;
+    assert_eq!(
+        &expiry.payload[..],
+        b"*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n"
+    );
+
+    // Garbage gets -ERR, and the service keeps serving.
+    send(b"this is not RESP", 3).await;
+    assert_eq!(
+        &next(&mut received).await.payload[..],
+        b"-ERR syntax error\r\n"
+    );
+    send(b"*2\r\n$4\r\nPING\r\n$1\r\nx\r\n", 4).await;
+    assert_eq!(
+        &next(&mut received).await.payload[..],
+        b"-ERR unknown command\r\n"
+    );
+    send(b"*1\r\n$3\r\nGET\r\n", 5).await;
+    assert_eq!(
+        &next(&mut received).await.payload[..],
+        b"-ERR wrong number of arguments\r\n"
+    );
+    send(b"*2\r\n$3\r\nGET\r\n$4\r\nlock\r\n", 6).await;
+    let answer = next(&mut received).await;
+    assert_eq!(&answer.payload[..], b"$-1\r\n");
+    assert_eq!(
+        answer.properties.unwrap().correlation_data.as_deref(),
+        Some(&[6u8; 16][..])
+    );
+}
