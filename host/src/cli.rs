@@ -39,6 +39,30 @@ pub enum Command {
     /// Serve the AIO state-store protocol on any MQTT 5 broker (for
     /// development and tests without an AIO broker).
     Statestore(StatestoreArgs),
+    /// Measure request round trips and failover latency; prints a table
+    /// (or JSON lines). Uses the embedded store unless a broker is given.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Run the state-store service inside this process (with --broker).
+    #[arg(long)]
+    pub with_service: bool,
+    /// Request round trips to time.
+    #[arg(long, default_value_t = 2000)]
+    pub requests: usize,
+    /// Failover rounds per candidate count.
+    #[arg(long, default_value_t = 200)]
+    pub rounds: usize,
+    /// Candidate counts for the failover scenario.
+    #[arg(long, value_delimiter = ',', default_value = "3,50")]
+    pub candidates: Vec<usize>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
 }
 
 /// A duration such as `5s`, `500ms` or `2m`.

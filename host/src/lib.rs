@@ -8,6 +8,7 @@
 //! - [`demo`], [`cli`]: the `elector` command.
 
 pub mod artifacts;
+pub mod bench;
 pub mod bindings;
 pub mod budget;
 pub mod cli;

@@ -70,6 +70,19 @@ async fn run(command: Command) -> anyhow::Result<i32> {
                     .await?;
             Ok(if released { 0 } else { 1 })
         }
+        Command::Bench(args) => {
+            use elector_host::bench;
+            let target = bench::Target::new(&args.broker, args.with_service).await?;
+            let mut rows = vec![bench::request_round_trip(&target, args.requests).await?];
+            for candidates in args.candidates {
+                let term = std::time::Duration::from_secs(10);
+                rows.push(
+                    bench::failover_after_resign(&target, candidates, args.rounds, term).await?,
+                );
+            }
+            bench::print(&rows, args.json);
+            Ok(0)
+        }
         Command::Statestore(args) => {
             let options = elector_host::service::ServiceOptions {
                 node_id: args.node_id,

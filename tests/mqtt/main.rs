@@ -5,4 +5,5 @@
 mod processes;
 mod reconnect;
 mod support;
+mod tls;
 mod wire;

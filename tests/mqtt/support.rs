@@ -60,13 +60,27 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// A broker whose single listener also has `listener_options` (TLS
+    /// settings, for example); files can be put in [`Broker::dir`] first
+    /// by passing a closure to [`Broker::start_prepared`].
+    pub fn start_with(listener_options: &str) -> Broker {
+        Broker::start_prepared(|_| listener_options.to_owned())
+    }
+
+    /// Like [`Broker::start_with`], with the options made from the
+    /// broker's directory (to write certificates into it first).
+    pub fn start_prepared(prepare: impl FnOnce(&std::path::Path) -> String) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let listener_options = prepare(dir.path());
         let config = format!(
             // `user root` keeps a broker started as root from switching to
             // a user that cannot write the temporary persistence directory.
             "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nuser root\n\
-             persistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+             persistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n{listener_options}\n",
             dir.path().display(),
             dir.path().display()
         );

@@ -79,6 +79,11 @@ pub enum SettingsError {
     TwoBrokers,
     #[error("{0} needs TLS (--tls or AIO_MQTT_USE_TLS=true, or an mqtts:// URL)")]
     NeedsTls(&'static str),
+    #[error(
+        "TLS needs the CA that signed the broker's certificate: --ca-file or AIO_TLS_CA_FILE \
+         (elector does not use the system's roots)"
+    )]
+    TlsWithoutCa,
     #[error("--cert-file and --key-file go together")]
     HalfClientCertificate,
     #[error("--password-file needs --username")]
@@ -113,8 +118,8 @@ pub struct ConnectionSettings {
 
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
-    /// PEM; `None`: the system's roots (not bundled: elector then refuses).
-    pub ca: Option<Vec<u8>>,
+    /// PEM.
+    pub ca: Vec<u8>,
     /// PEM certificate chain and key.
     pub client: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -168,6 +173,9 @@ impl BrokerArgs {
                 }
             }
         }
+        if use_tls && self.ca_file.is_none() {
+            return Err(SettingsError::TlsWithoutCa);
+        }
         if self.cert_file.is_some() != self.key_file.is_some() {
             return Err(SettingsError::HalfClientCertificate);
         }
@@ -183,11 +191,10 @@ impl BrokerArgs {
         }
         let tls = if use_tls {
             Some(TlsFiles {
-                ca: self
-                    .ca_file
-                    .as_deref()
-                    .map(|p| read("CA file", p))
-                    .transpose()?,
+                ca: match &self.ca_file {
+                    Some(path) => read("CA file", path)?,
+                    None => return Err(SettingsError::TlsWithoutCa),
+                },
                 client: match (&self.cert_file, &self.key_file) {
                     (Some(cert), Some(key)) => {
                         Some((read("certificate", cert)?, read("private key", key)?))
@@ -308,7 +315,7 @@ impl ConnectionSettings {
         if let Some(tls) = &self.tls {
             install_crypto_provider();
             options.set_transport(Transport::Tls(TlsConfiguration::Simple {
-                ca: tls.ca.clone().unwrap_or_default(),
+                ca: tls.ca.clone(),
                 alpn: None,
                 client_auth: tls.client.clone(),
             }));
@@ -382,7 +389,14 @@ mod tests {
         let mut secure = args();
         secure.hostname = Some("h".into());
         secure.tls = Some(true);
-        assert_eq!(secure.settings().unwrap().port, 8883);
+        assert_eq!(secure.settings().unwrap_err(), SettingsError::TlsWithoutCa);
+        let ca = std::env::temp_dir().join(format!("elector-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        secure.ca_file = Some(ca.clone());
+        let settings = secure.settings().unwrap();
+        assert_eq!(settings.port, 8883);
+        assert!(settings.tls.is_some());
+        std::fs::remove_file(ca).unwrap();
     }
 
     #[test]
@@ -412,6 +426,7 @@ mod tests {
 
         let mut half_cert = args();
         half_cert.broker = Some("mqtts://h".into());
+        half_cert.ca_file = Some("/tmp/ca.pem".into());
         half_cert.cert_file = Some("/tmp/c.pem".into());
         assert_eq!(
             half_cert.settings().unwrap_err(),

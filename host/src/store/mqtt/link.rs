@@ -108,9 +108,14 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
     }
 }
 
-/// A refusal that retrying will not cure.
+/// A refusal that retrying will not cure: the broker said no, or TLS
+/// failed (bad configuration, or a certificate the CA did not sign).
 fn is_refusal(error: &ConnectionError) -> bool {
-    matches!(error, ConnectionError::ConnectionRefused(_))
+    match error {
+        ConnectionError::ConnectionRefused(_) | ConnectionError::Tls(_) => true,
+        ConnectionError::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        _ => false,
+    }
 }
 
 impl Shared {
