@@ -3,9 +3,3 @@
 
 /// The elector component (`guest/`), built for `wasm32-wasip2`.
 pub const ELECTOR_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/elector_guest.wasm"));
-
-/// A deliberately misbehaving component of the same world
-/// (`tests/rogue-guest/`), for isolation tests: candidates named `trap`,
-/// `spin` or `hog` trap, loop forever or allocate without bound when they
-/// campaign.
-pub const ROGUE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/elector_rogue_guest.wasm"));

@@ -70,6 +70,11 @@ async fn run(command: Command) -> anyhow::Result<i32> {
                     .await?;
             Ok(if released { 0 } else { 1 })
         }
+        Command::Run(args) => {
+            let (request, broker) = args.into_request();
+            elector_host::run::run(request, &broker, commands::shutdown_signal()).await?;
+            Ok(0)
+        }
         Command::Bench(args) => {
             use elector_host::bench;
             let target = bench::Target::new(&args.broker, args.with_service).await?;

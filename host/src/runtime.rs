@@ -74,7 +74,11 @@ impl ElectorRuntime {
     /// Compiles any component of the `elector` world (tests use this to
     /// load misbehaving ones).
     pub fn with_component(config: RuntimeConfig, wasm: &[u8]) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config(&config)?)?;
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the component cache {}", dir.display()))?;
+        }
+        let engine = Engine::new(&engine_config(config.max_sandboxes, config.memory_limit)?)?;
         let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::<SandboxState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -132,21 +136,19 @@ impl ElectorRuntime {
     }
 }
 
-fn engine_config(config: &RuntimeConfig) -> anyhow::Result<Config> {
+/// An engine for sandboxes: epoch interruption for CPU budgets, and the
+/// pooling allocator sized for `max_sandboxes` of `memory_limit` each.
+pub(crate) fn engine_config(max_sandboxes: u32, memory_limit: usize) -> anyhow::Result<Config> {
     let mut wasm = Config::new();
     wasm.epoch_interruption(true);
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .total_component_instances(config.max_sandboxes)
-        .total_memories(config.max_sandboxes)
-        .total_tables(config.max_sandboxes.saturating_mul(2))
-        .total_core_instances(config.max_sandboxes.saturating_mul(4))
-        .max_memory_size(config.memory_limit);
+        .total_component_instances(max_sandboxes)
+        .total_memories(max_sandboxes)
+        .total_tables(max_sandboxes.saturating_mul(2))
+        .total_core_instances(max_sandboxes.saturating_mul(4))
+        .max_memory_size(memory_limit);
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    if let Some(dir) = &config.cache_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the component cache {}", dir.display()))?;
-    }
     Ok(wasm)
 }
 
@@ -195,13 +197,13 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> u64 {
 }
 
 /// Advances the engine's epoch every [`TICK`] until dropped.
-struct EpochTicker {
+pub(crate) struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> Self {
+    pub(crate) fn start(engine: Engine) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("elector-epoch".into())

@@ -1,12 +1,16 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use elector_host::artifacts::ROGUE_WASM;
 use elector_host::{
     ClientError, ClientOptions, ElectorRuntime, LeaderElectionClient, RuntimeConfig,
 };
 
 use crate::support::*;
+
+/// A component of the elector world that misbehaves on purpose
+/// (`tests/rogue-guest`): candidates named `trap`, `spin` or `hog` trap,
+/// loop forever or allocate without bound when they campaign.
+const ROGUE_WASM: &[u8] = include_bytes!(env!("ELECTOR_COMPONENT_ELECTOR_ROGUE_GUEST"));
 
 /// A runtime of the misbehaving component, with tight limits.
 fn rogue_runtime() -> &'static ElectorRuntime {

@@ -1,0 +1,252 @@
+//! One replica of an edge module: an elector candidate that campaigns for
+//! the module's position, and a module instance that works while the
+//! candidate leads.
+//!
+//! The replica's loop: campaign (blocking, with automatic renewal); once
+//! elected call `on-elected`, then `on-tick` every tick for as long as the
+//! lease is valid by the local clock; when leadership ends, `on-lost`, and
+//! campaign again. A module that traps (or exhausts its CPU or memory
+//! budget) is dropped; the replica resigns if it led, waits a backoff that
+//! doubles from 100 ms up to 30 s (reset after a minute of good health),
+//! and starts a fresh instance. On shutdown the replica tells the module it
+//! lost leadership and resigns.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
+use crate::bindings::{CandidateEvent, LostReason};
+use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
+use crate::ops::{Health, Metrics, ReplicaLabels};
+use crate::runtime::ElectorRuntime;
+use crate::store::StateStoreBackend;
+
+/// How a replica campaigns and works.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    pub position: String,
+    pub replica: String,
+    /// Keys the module names are put under this prefix.
+    pub prefix: String,
+    pub term: Duration,
+    pub renewal_period: Duration,
+    pub tick: Duration,
+    /// Names the module in logs.
+    pub module: String,
+}
+
+/// What a replica shares with its host.
+pub struct ReplicaEnvironment {
+    pub elector: ElectorRuntime,
+    pub module: ModuleRuntime,
+    pub store: Arc<dyn StateStoreBackend>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Runs a replica until `shutdown` fires.
+pub async fn run(
+    config: ReplicaConfig,
+    environment: Arc<ReplicaEnvironment>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let client = LeaderElectionClient::start(
+        &environment.elector,
+        environment.store.clone(),
+        ClientOptions::new(&config.position, &config.replica),
+    )
+    .await?;
+    client
+        .set_automatic_renewal(Some(AutomaticRenewal {
+            term: config.term,
+            period: config.renewal_period,
+        }))
+        .await?;
+    let labels = ReplicaLabels {
+        position: config.position.clone(),
+        replica: config.replica.clone(),
+    };
+    crate::ops::watch_candidate(
+        &client,
+        labels.clone(),
+        config.term,
+        environment.metrics.clone(),
+        environment.health.clone(),
+    );
+    let context = Arc::new(ReplicaContext {
+        position: config.position.clone(),
+        replica: config.replica.clone(),
+        prefix: config.prefix.clone(),
+        client: client.clone(),
+        store: environment.store.clone(),
+        module: config.module.clone(),
+    });
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = Instant::now();
+        let outcome = match environment.module.instantiate(context.clone()).await {
+            Ok(instance) => {
+                serve(&config, &client, instance, &environment, &labels, &shutdown).await
+            }
+            Err(trap) => Outcome::Crashed(format!("{trap:?}")),
+        };
+        match outcome {
+            Outcome::Stopped => return Ok(()),
+            Outcome::Crashed(reason) => {
+                tracing::warn!(replica = %config.replica, %reason, "module crashed; restarting it");
+                environment
+                    .metrics
+                    .module_restarts
+                    .get_or_create(&labels)
+                    .inc();
+                if client.is_leader() {
+                    let _ = client.resign(ResignOptions::default()).await;
+                    client
+                        .set_automatic_renewal(Some(AutomaticRenewal {
+                            term: config.term,
+                            period: config.renewal_period,
+                        }))
+                        .await?;
+                }
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = FIRST_BACKOFF;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+enum Outcome {
+    /// Shut down on request.
+    Stopped,
+    /// The module trapped; the reason.
+    Crashed(String),
+}
+
+/// Campaigns and works with one module instance until it crashes or the
+/// replica shuts down.
+async fn serve(
+    config: &ReplicaConfig,
+    client: &LeaderElectionClient,
+    mut module: ModuleInstance,
+    environment: &ReplicaEnvironment,
+    labels: &ReplicaLabels,
+    shutdown: &CancellationToken,
+) -> Outcome {
+    let mut events = client.events();
+    loop {
+        let elected = tokio::select! {
+            elected = client.campaign(config.term, None) => elected,
+            _ = shutdown.cancelled() => return Outcome::Stopped,
+        };
+        let token = match elected {
+            Ok(response) => match response.fencing_token {
+                Some(token) => token,
+                None => continue,
+            },
+            Err(error) => {
+                tracing::warn!(replica = %config.replica, %error, "campaign failed; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = shutdown.cancelled() => return Outcome::Stopped,
+                }
+            }
+        };
+        tracing::info!(replica = %config.replica, position = %config.position, "leads");
+        let grant = LeadershipGrant {
+            position: config.position.clone(),
+            replica: config.replica.clone(),
+            fencing_token: token,
+        };
+        match module.on_elected(&grant).await {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => hook_error(config, environment, labels, "on-elected", &message),
+            Err(trap) => return Outcome::Crashed(format!("{trap:?}")),
+        }
+        let reason = match lead(
+            config,
+            client,
+            &mut module,
+            environment,
+            labels,
+            &mut events,
+            shutdown,
+        )
+        .await
+        {
+            Leading::Lost(reason) => reason,
+            Leading::Crashed(reason) => return Outcome::Crashed(reason),
+            Leading::Stopping => {
+                let _ = module.on_lost(LostReason::Resigned).await;
+                let _ = client.resign(ResignOptions::default()).await;
+                return Outcome::Stopped;
+            }
+        };
+        tracing::info!(replica = %config.replica, ?reason, "no longer leads");
+        if let Err(trap) = module.on_lost(reason).await {
+            return Outcome::Crashed(format!("{trap:?}"));
+        }
+    }
+}
+
+enum Leading {
+    Lost(LostReason),
+    Crashed(String),
+    Stopping,
+}
+
+/// Ticks the module while the lease is valid.
+async fn lead(
+    config: &ReplicaConfig,
+    client: &LeaderElectionClient,
+    module: &mut ModuleInstance,
+    environment: &ReplicaEnvironment,
+    labels: &ReplicaLabels,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<CandidateEvent>,
+    shutdown: &CancellationToken,
+) -> Leading {
+    let mut ticks = tokio::time::interval(config.tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Leading::Stopping,
+            event = events.recv() => match event {
+                Some(CandidateEvent::LeadershipLost(reason)) => return Leading::Lost(reason),
+                Some(_) => {}
+                None => return Leading::Crashed("the elector sandbox stopped".into()),
+            },
+            _ = ticks.tick() => {
+                // Never past the lease's local end, whatever the timers do.
+                if !client.is_leader() {
+                    continue;
+                }
+                match module.on_tick().await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(message)) => hook_error(config, environment, labels, "on-tick", &message),
+                    Err(trap) => return Leading::Crashed(format!("{trap:?}")),
+                }
+            }
+        }
+    }
+}
+
+fn hook_error(
+    config: &ReplicaConfig,
+    environment: &ReplicaEnvironment,
+    labels: &ReplicaLabels,
+    hook: &str,
+    message: &str,
+) {
+    tracing::warn!(replica = %config.replica, %hook, %message, "module hook failed");
+    environment.metrics.hook_errors.get_or_create(labels).inc();
+}

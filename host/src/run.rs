@@ -1,0 +1,119 @@
+//! `elector run`: replicas of an edge module, active/passive.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
+use crate::module::{Grants, ModuleLimits, ModuleRuntime};
+use crate::mqtt::BrokerArgs;
+use crate::ops::{Health, InstrumentedStore, Metrics};
+use crate::runtime::{ElectorRuntime, RuntimeConfig};
+use crate::store::{EmbeddedStore, StateStoreBackend};
+
+/// What `elector run` was asked for.
+pub struct RunRequest {
+    pub module: PathBuf,
+    pub position: String,
+    pub replicas: usize,
+    /// Replica names are `name` (one replica) or `name-1`, `name-2`, ...
+    pub name: String,
+    pub prefix: Option<String>,
+    pub term: Duration,
+    pub tick: Duration,
+    pub limits: ModuleLimits,
+    pub grants: Grants,
+    pub metrics_addr: Option<SocketAddr>,
+    pub request_timeout: Duration,
+}
+
+/// The default key prefix of a module: its own namespace, apart from the
+/// position key the replicas campaign on.
+pub fn default_prefix(position: &str) -> String {
+    format!("module/{position}/")
+}
+
+pub fn replica_names(name: &str, replicas: usize) -> Vec<String> {
+    if replicas == 1 {
+        vec![name.to_owned()]
+    } else {
+        (1..=replicas).map(|i| format!("{name}-{i}")).collect()
+    }
+}
+
+/// Runs until `shutdown` fires, then resigns every held position.
+pub async fn run(
+    request: RunRequest,
+    broker: &BrokerArgs,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if request.replicas == 0 {
+        anyhow::bail!("--replicas must be at least 1");
+    }
+    if request.tick.is_zero() {
+        anyhow::bail!("--tick must be longer than zero");
+    }
+    let renewal_period = request.term / 3;
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let store: Arc<dyn StateStoreBackend> = if broker.names_a_broker() {
+        Arc::new(crate::commands::connect(broker, request.request_timeout).await?)
+    } else {
+        Arc::new(EmbeddedStore::new())
+    };
+    let store: Arc<dyn StateStoreBackend> =
+        Arc::new(InstrumentedStore::new(store, metrics.clone()));
+    let module_name = request
+        .module
+        .file_stem()
+        .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned());
+    let environment = Arc::new(ReplicaEnvironment {
+        elector: ElectorRuntime::new(RuntimeConfig {
+            max_sandboxes: u32::try_from(request.replicas)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
+            ..RuntimeConfig::default()
+        })?,
+        module: ModuleRuntime::load(
+            &request.module,
+            request.limits.clone(),
+            request.grants.clone(),
+        )?,
+        store,
+        metrics: metrics.clone(),
+        health: health.clone(),
+    });
+    if let Some(address) = request.metrics_addr {
+        let bound = crate::ops::serve(address, metrics, health, shutdown.clone()).await?;
+        tracing::info!(%bound, "serving /metrics and /healthz");
+        eprintln!("metrics and health on http://{bound}/metrics and /healthz");
+    }
+    let prefix = request
+        .prefix
+        .unwrap_or_else(|| default_prefix(&request.position));
+    let mut replicas = Vec::new();
+    for replica in replica_names(&request.name, request.replicas) {
+        let config = ReplicaConfig {
+            position: request.position.clone(),
+            replica,
+            prefix: prefix.clone(),
+            term: request.term,
+            renewal_period,
+            tick: request.tick,
+            module: module_name.clone(),
+        };
+        replicas.push(tokio::spawn(replica::run(
+            config,
+            environment.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for replica in replicas {
+        replica.await.context("a replica task failed")??;
+    }
+    Ok(())
+}

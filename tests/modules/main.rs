@@ -1,0 +1,14 @@
+//! `elector run`: edge modules running active/passive, seen from outside.
+
+#[path = "../mqtt/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod failover;
+mod isolation;
+mod operability;
+
+/// The example module (`examples/fenced-log`) and the misbehaving one
+/// (`tests/rogue-module`), as built by the host's build script.
+pub const FENCED_LOG: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG");
+pub const ROGUE_MODULE: &str = env!("ELECTOR_COMPONENT_ELECTOR_ROGUE_MODULE");
