@@ -36,6 +36,9 @@ pub enum Command {
     Observe(PositionArgs),
     /// Release POSITION if it is held under --name. Exits with 1 if it was not.
     Resign(ResignArgs),
+    /// Print the value of a state-store key (for example an edge module's
+    /// data: module/POSITION/...). Exits with 1 if the key does not exist.
+    Get(GetArgs),
     /// Serve the AIO state-store protocol on any MQTT 5 broker (for
     /// development and tests without an AIO broker).
     Statestore(StatestoreArgs),
@@ -256,6 +259,14 @@ pub struct CampaignArgs {
 pub struct PositionArgs {
     /// The position (state-store key).
     pub position: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// The key.
+    pub key: String,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

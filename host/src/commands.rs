@@ -317,6 +317,33 @@ pub async fn resign(
     Ok(resigned.success)
 }
 
+/// Prints one key's value (as text, lossily) and version.
+pub async fn get(store: &MqttStore, key: &str, printer: Printer) -> anyhow::Result<bool> {
+    let found = store
+        .get(key.as_bytes())
+        .await
+        .map_err(|error| anyhow::anyhow!("reading {key:?}: {error:?}"))?;
+    match &found {
+        Some(value) => {
+            let text = String::from_utf8_lossy(&value.value).into_owned();
+            if printer.json {
+                let line = serde_json::json!({
+                    "event": "value",
+                    "key": key,
+                    "value": text,
+                    "version": format_hlc(&value.version),
+                });
+                println!("{line}");
+            } else {
+                println!("{text}");
+            }
+        }
+        None if printer.json => println!("{}", serde_json::json!({"event": "absent", "key": key})),
+        None => eprintln!("{key}: no such key"),
+    }
+    Ok(found.is_some())
+}
+
 /// Runs the state-store service until a signal.
 pub async fn statestore(
     broker: &BrokerArgs,

@@ -59,6 +59,19 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             commands::observe(store, &args.position, printer, commands::shutdown_signal()).await?;
             Ok(0)
         }
+        Command::Get(args) => {
+            let store =
+                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
+            let found = commands::get(
+                &store,
+                &args.key,
+                Printer {
+                    json: args.connection.json,
+                },
+            )
+            .await?;
+            Ok(if found { 0 } else { 1 })
+        }
         Command::Resign(args) => {
             let store =
                 commands::connect(&args.connection.broker, args.connection.request_timeout).await?;

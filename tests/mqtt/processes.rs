@@ -155,6 +155,12 @@ fn resign_and_leader_commands_work_from_other_processes() {
         ],
     );
     a.expect("elected", PATIENCE);
+    let (status, lines) = run_elector(&["get", "job", "--broker", &url]);
+    assert!(status.success());
+    assert_eq!(lines[0]["value"], "a", "the lock value is the name");
+    let (status, lines) = run_elector(&["get", "nothing-here", "--broker", &url]);
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(lines[0]["event"], "absent");
     let (status, lines) =
         run_elector(&["resign", "job", "--name", "someone-else", "--broker", &url]);
     assert_eq!(status.code(), Some(1), "not held under that name");
