@@ -73,9 +73,9 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 Ok(_) => {
                     failures = 0;
                     match self.learn_holder(term_ms).await {
-                        Some(expected_expiry) => {
-                            expected_expiry.saturating_add(timing::fallback_slack(term_ms))
-                        }
+                        Some(expected_expiry) => self.fallback_retry(
+                            expected_expiry.saturating_add(timing::fallback_slack(term_ms)),
+                        ),
                         // Released between the attempt and the read.
                         None => continue,
                     }
@@ -142,13 +142,26 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                             }
                             // Held again (renewed or taken): wait out the
                             // new write's term.
-                            News::Written { .. } => now
-                                .saturating_add(Duration::from_millis(term_ms))
-                                .saturating_add(timing::fallback_slack(term_ms)),
+                            News::Written { .. } => self.fallback_retry(
+                                now.saturating_add(Duration::from_millis(term_ms))
+                                    .saturating_add(timing::fallback_slack(term_ms)),
+                            ),
                         };
                     }
                 }
             }
+        }
+    }
+}
+
+impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+    /// The retry at the holder's expected expiry: what stops a lost
+    /// notification from stalling the election (unless sabotaged).
+    fn fallback_retry(&self, at: Instant) -> Instant {
+        if self.sabotage.no_expiry_timer {
+            Instant(u64::MAX)
+        } else {
+            at
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Candidate<S: Store, C: Clock, E: EventSink> {
     name: String,
     lock_value: Vec<u8>,
     margin_ms: Option<u64>,
+    request_lifetime: Duration,
+    /// A resignation whose answer was lost may still land until then.
+    release_in_doubt_until: Option<Instant>,
     renewal: Option<RenewalOptions>,
     /// When the next automatic renewal is due; `None` while not armed.
     next_renewal: Option<Instant>,
@@ -36,6 +39,7 @@ pub struct Candidate<S: Store, C: Clock, E: EventSink> {
     pub(crate) watch: Option<S::Watch>,
     observing: bool,
     pub(crate) jitter: Jitter,
+    pub(crate) sabotage: crate::sabotage::Sabotage,
 }
 
 impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
@@ -73,6 +77,8 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             name: options.name,
             lock_value: lock_value.into_bytes(),
             margin_ms: options.safety_margin_ms,
+            request_lifetime: Duration::from_millis(options.request_lifetime_ms.unwrap_or(0)),
+            release_in_doubt_until: None,
             renewal: None,
             next_renewal: None,
             lease: None,
@@ -81,7 +87,14 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             watch: None,
             observing: false,
             jitter,
+            sabotage: crate::sabotage::Sabotage::default(),
         })
+    }
+
+    /// Introduces deliberate defects (simulator tests only).
+    #[cfg(feature = "sabotage")]
+    pub fn sabotage(&mut self, sabotage: crate::sabotage::Sabotage) {
+        self.sabotage = sabotage;
     }
 
     pub fn candidate_name(&self) -> &str {
@@ -151,11 +164,18 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             self.renewal = None;
             self.next_renewal = None;
         }
+        let sent_at = self.clock.now();
         let result = self
             .store
             .vdel(&self.position, &self.lock_value, None)
             .await;
         self.end_lease(LostReason::Resigned);
+        if let Err(error) = &result
+            && error.is_transient()
+            && !self.request_lifetime.is_zero()
+        {
+            self.release_in_doubt_until = Some(sent_at.saturating_add(self.request_lifetime));
+        }
         match result? {
             DeleteOutcome::Deleted => Ok(ResignationResponse { success: true }),
             DeleteOutcome::Absent | DeleteOutcome::ValueMismatch => {
@@ -209,10 +229,15 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             .lease
             .as_ref()
             .is_some_and(|l| l.valid_until <= self.clock.now())
+            && !self.sabotage.lease_never_ends
         {
             self.end_lease(LostReason::LeaseExpired);
         }
-        let lease_end = self.lease.as_ref().map(|l| l.valid_until);
+        let lease_end = self
+            .lease
+            .as_ref()
+            .filter(|_| !self.sabotage.lease_never_ends)
+            .map(|l| l.valid_until);
         match (self.next_renewal, lease_end) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -245,6 +270,13 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         term_ms: u64,
         arm_renewal: bool,
     ) -> Result<CampaignResponse, ElectionError> {
+        // A lost resignation may still arrive: winning before it can no
+        // longer land would let it delete the new hold.
+        if let Some(until) = self.release_in_doubt_until.take()
+            && self.clock.now() < until
+        {
+            self.clock.sleep_until(until).await;
+        }
         let options = SetOptions {
             condition: SetCondition::OnlyIfAbsentOrEqual,
             expiry_ms: Some(term_ms),
@@ -302,7 +334,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
     fn valid_lease(&self) -> Option<&Lease> {
         self.lease
             .as_ref()
-            .filter(|lease| self.clock.now() < lease.valid_until)
+            .filter(|lease| self.clock.now() < lease.valid_until || self.sabotage.lease_never_ends)
     }
 
     /// Ends the local lease, telling the caller if there was one.

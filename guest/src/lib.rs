@@ -49,6 +49,7 @@ pub mod campaign;
 pub mod candidate;
 pub mod ports;
 pub mod position;
+pub mod sabotage;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod timing;

@@ -451,6 +451,7 @@ impl Sim {
             name: name.into(),
             session_id: None,
             safety_margin_ms: None,
+            request_lifetime_ms: None,
         };
         let candidate = crate::Candidate::new(options, self.store(), self.clock(), log.clone())
             .expect("valid options");

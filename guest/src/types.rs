@@ -195,6 +195,8 @@ pub enum ElectionError {
     Cancelled,
     Timeout,
     FencingRefused(FencingRefusal),
+    /// An update's write may or may not have landed (see `update.rs`).
+    OutcomeUnknown,
     Store(StoreError),
 }
 
@@ -224,6 +226,9 @@ impl fmt::Display for ElectionError {
             ElectionError::FencingRefused(refusal) => {
                 write!(f, "the store refused the fencing token ({refusal:?})")
             }
+            ElectionError::OutcomeUnknown => {
+                f.write_str("the update's write may or may not have been applied")
+            }
             ElectionError::Store(error) => error.fmt(f),
         }
     }
@@ -238,4 +243,5 @@ pub struct CandidateOptions {
     pub name: String,
     pub session_id: Option<String>,
     pub safety_margin_ms: Option<u64>,
+    pub request_lifetime_ms: Option<u64>,
 }

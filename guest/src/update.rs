@@ -9,13 +9,16 @@
 //! is still the one read) and its token. After a successful claim every
 //! older leader is refused, and the real write cannot lose anyone's update.
 //!
-//! A write whose answer is lost (timeout, dropped link) may have landed. Before computing
-//! again, the candidate checks whether the key already holds what it meant
-//! to write, so an update is not applied twice. (If another leader changed
-//! the key in between to exactly that value, the check cannot tell; and a
-//! claim re-creates a key an older leader deleted after our read. Both need
-//! a leader whose lease had already ended to keep writing, which the local
-//! lease check makes rare.)
+//! A write whose answer is lost (timeout, dropped link) may have landed. The
+//! next round, once elected again, settles it before computing anything:
+//! the claim left the write's token on the key, and a write with that same
+//! old token is accepted exactly when nobody has written since. If the probe
+//! is accepted, the key shows whether the write landed; if it is refused, a
+//! newer leader has written, nobody can tell, and the call returns
+//! `outcome-unknown` instead of risking a second application. (A claim can
+//! re-create a key that an older leader deleted after our read; that needs
+//! a leader writing after its lease ended, which the local lease check
+//! makes rare.)
 
 use core::time::Duration;
 
@@ -25,6 +28,22 @@ use crate::timing;
 use crate::types::{
     DeleteOutcome, ElectionError, FencingRefusal, Hlc, SetCondition, SetOptions, StoreError,
 };
+
+/// A write whose answer was lost.
+struct Unconfirmed {
+    /// What it wrote (`None`: a delete).
+    intended: Option<Vec<u8>>,
+    /// The fencing token it was written (and claimed) with.
+    token: Hlc,
+}
+
+/// What became of an unconfirmed write.
+enum Settled {
+    Landed,
+    DidNotLand,
+    /// Someone wrote since; nobody can tell.
+    Unknowable,
+}
 
 /// How one round as leader ended.
 enum Round {
@@ -54,8 +73,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             ));
         }
         let deadline = timeout.map(|t| self.clock.now().saturating_add(t));
-        // Some(intended value) while a write's outcome is unknown.
-        let mut unconfirmed: Option<Option<Vec<u8>>> = None;
+        let mut unconfirmed: Option<Unconfirmed> = None;
         loop {
             self.campaign_until(max_term_ms, deadline, cancel, false)
                 .await?;
@@ -75,7 +93,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         &mut self,
         key: &[u8],
         updater: &mut U,
-        unconfirmed: &mut Option<Option<Vec<u8>>>,
+        unconfirmed: &mut Option<Unconfirmed>,
     ) -> Result<Round, ElectionError> {
         loop {
             let Some(token) = self.current_fencing_token() else {
@@ -85,10 +103,16 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 Ok(current) => current.map(|v| v.value),
                 Err(error) => return retry_or_fail(error),
             };
-            if let Some(intended) = unconfirmed.take()
-                && intended == current
-            {
-                return Ok(Round::Done);
+            if let Some(earlier) = unconfirmed.take() {
+                match self.settle(key, &current, &earlier).await {
+                    Ok(Settled::Landed) => return Ok(Round::Done),
+                    Ok(Settled::DidNotLand) => {}
+                    Ok(Settled::Unknowable) => return Err(ElectionError::OutcomeUnknown),
+                    Err(error) => {
+                        *unconfirmed = Some(earlier);
+                        return retry_or_fail(error);
+                    }
+                }
             }
             let new = updater.update(current.as_deref());
             if let Some(read) = &current {
@@ -124,13 +148,55 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 Ok(false) => continue,
                 Err(error) => {
                     // A lost answer or a dropped link: the write may have
-                    // landed; check before applying the update again.
+                    // landed; find out before applying the update again.
                     if error.is_transient() {
-                        *unconfirmed = Some(new);
+                        *unconfirmed = Some(Unconfirmed {
+                            intended: new,
+                            token,
+                        });
                     }
                     return retry_or_fail(error);
                 }
             }
+        }
+    }
+
+    /// Did an earlier write, whose answer was lost, land? Its claim
+    /// stamped `earlier.token` on the key, so a write with that same old
+    /// token is accepted exactly when nobody has written since: then the key
+    /// holds either what was intended (it landed) or what was read (it did
+    /// not). The probe rewrites the current value with `NEX`, so it changes
+    /// nothing.
+    async fn settle(
+        &mut self,
+        key: &[u8],
+        current: &Option<Vec<u8>>,
+        earlier: &Unconfirmed,
+    ) -> Result<Settled, StoreError> {
+        let Some(value) = current else {
+            // Absent: a delete was intended (and is in place) or the key
+            // was deleted since; either way deleting again is not needed
+            // when a delete was intended.
+            return Ok(if earlier.intended.is_none() {
+                Settled::Landed
+            } else {
+                Settled::Unknowable
+            });
+        };
+        let probe = self
+            .fenced_set(
+                key,
+                value,
+                SetCondition::OnlyIfAbsentOrEqual,
+                &earlier.token,
+            )
+            .await;
+        match probe {
+            Ok(true) if earlier.intended.as_ref() == Some(value) => Ok(Settled::Landed),
+            Ok(true) => Ok(Settled::DidNotLand),
+            Ok(false) => Ok(Settled::Unknowable),
+            Err(StoreError::Refused(_)) => Ok(Settled::Unknowable),
+            Err(error) => Err(error),
         }
     }
 
@@ -151,7 +217,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         let options = SetOptions {
             condition,
             expiry_ms: None,
-            fencing_token: Some(token.clone()),
+            fencing_token: (!self.sabotage.no_fencing).then(|| token.clone()),
         };
         self.store
             .set(key, value, &options)

@@ -96,6 +96,17 @@ impl<C: Clone + Ord> StateStore<C> {
         }
     }
 
+    /// What `key` holds at `now_ms`, as a GET would answer, without
+    /// changing anything (no expiry runs, no version is issued). For
+    /// observers such as a simulator's safety checker.
+    pub fn peek(&self, now_ms: u64, key: &[u8]) -> Option<(&[u8], &Hlc)> {
+        let entry = self.entries.get(key)?;
+        if entry.expires_at_ms.is_some_and(|at| at <= now_ms) {
+            return None;
+        }
+        Some((&entry.value, &entry.version))
+    }
+
     /// The limits the store was built with.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -464,6 +464,7 @@ impl Embedder {
             name: name.into(),
             session_id: None,
             safety_margin_ms: None,
+            request_lifetime_ms: None,
         };
         let handle = elector
             .elector_election_leader_election()

@@ -61,6 +61,7 @@ pub mod to_wit {
                     FencingRefusal::TokenTooFarAhead => wit::FencingRefusal::TokenTooFarAhead,
                 })
             }
+            ElectionError::OutcomeUnknown => wit::ElectionError::OutcomeUnknown,
             ElectionError::Store(error) => wit::ElectionError::Store(store_error(error)),
         }
     }
@@ -134,6 +135,7 @@ pub mod from_wit {
             name: options.name,
             session_id: options.session_id,
             safety_margin_ms: options.safety_margin_ms,
+            request_lifetime_ms: options.request_lifetime_ms,
         }
     }
 

@@ -13,6 +13,7 @@ fn options(position: &str, name: &str) -> CandidateOptions {
         name: name.into(),
         session_id: None,
         safety_margin_ms: None,
+        request_lifetime_ms: None,
     }
 }
 

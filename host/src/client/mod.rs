@@ -38,6 +38,9 @@ pub struct ClientOptions {
     pub session_id: Option<String>,
     /// Trusted part of a term; `None`: a tenth of the term, at most 1 s.
     pub safety_margin: Option<Duration>,
+    /// How long a request whose answer was lost may still land; `None`:
+    /// what the store says (`StateStoreBackend::request_lifetime`).
+    pub request_lifetime: Option<Duration>,
 }
 
 impl ClientOptions {
@@ -47,6 +50,7 @@ impl ClientOptions {
             name: name.into(),
             session_id: None,
             safety_margin: None,
+            request_lifetime: None,
         }
     }
 }
@@ -70,6 +74,9 @@ fn describe(error: &ElectionError) -> String {
         ElectionError::Timeout => "timed out".into(),
         ElectionError::FencingRefused(refusal) => {
             format!("the state store refused the fencing token ({refusal:?})")
+        }
+        ElectionError::OutcomeUnknown => {
+            "the update's write was lost and may or may not have been applied".into()
         }
         ElectionError::Store(error) => format!("state store error: {error:?}"),
     }
@@ -117,6 +124,9 @@ impl LeaderElectionClient {
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let failed = |error: wasmtime::Error| ClientError::SandboxFailed(format!("{error:?}"));
+        let request_lifetime = options
+            .request_lifetime
+            .unwrap_or_else(|| store.request_lifetime());
         let mut sandbox = runtime.instantiate(store).await.map_err(failed)?;
         let mirror = Arc::new(Mirror::default());
         let events = {
@@ -128,6 +138,7 @@ impl LeaderElectionClient {
             name: options.name.clone(),
             session_id: options.session_id,
             safety_margin_ms: options.safety_margin.map(millis),
+            request_lifetime_ms: Some(millis(request_lifetime)),
         };
         let candidate = sandbox
             .create_candidate(&wit_options, events)

@@ -70,6 +70,10 @@ impl StateStoreBackend for InstrumentedStore {
         result
     }
 
+    fn request_lifetime(&self) -> std::time::Duration {
+        self.inner.request_lifetime()
+    }
+
     async fn watch(
         &self,
         key: &[u8],

@@ -44,6 +44,13 @@ pub trait StateStoreBackend: Send + Sync + 'static {
         key: &[u8],
         queue: Arc<NotificationQueue>,
     ) -> Result<WatchGuard, StoreError>;
+
+    /// How long after sending a request the store may still apply it (a
+    /// request whose answer was lost can land until then). Zero for a store
+    /// that never loses answers.
+    fn request_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Keeps a watch registered; dropping it unregisters.

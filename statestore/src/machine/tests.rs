@@ -1179,3 +1179,17 @@ fn quota_is_checked_after_fencing() {
 fn store_refuses_an_invalid_node_id() {
     let _ = StateStore::<u32>::new("a:b", Limits::default());
 }
+
+#[test]
+fn peek_sees_what_get_would_without_changing_anything() {
+    let mut store = store();
+    run(&mut store, T0, req(set_px("k", "v", 100)));
+    let version_before = store.current_version();
+    let (value, version) = store.peek(T0 + 50, b"k").unwrap();
+    assert_eq!(value, b"v");
+    assert!(version.is_at_least(&version_before) || version_before.is_at_least(version));
+    assert_eq!(store.peek(T0 + 100, b"k"), None, "expired by then");
+    assert_eq!(store.peek(T0, b"absent"), None);
+    assert_eq!(store.current_version(), version_before, "no version issued");
+    assert_eq!(store.len(), 1, "nothing expired by peeking");
+}

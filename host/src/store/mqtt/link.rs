@@ -92,6 +92,12 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
             Ok(_) => {}
             Err(error) => {
                 tracing::debug!(%error, "MQTT event loop error");
+                // Requests in flight have failed already (and callers may
+                // have moved on); re-sending them after the reconnect would
+                // apply them late, so they are dropped.
+                event_loop
+                    .pending
+                    .retain(|request| !matches!(request, rumqttc::v5::Request::Publish(_)));
                 let first_connection = shared.link.borrow().generation() == 0;
                 if first_connection && is_refusal(&error) {
                     shared

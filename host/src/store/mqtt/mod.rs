@@ -243,4 +243,12 @@ impl StateStoreBackend for MqttStore {
     ) -> Result<WatchGuard, StoreError> {
         watches::register(&self.shared, key, queue).await
     }
+
+    /// Requests carry a message expiry of the timeout rounded up to whole
+    /// seconds, after which the broker drops them; one more second covers
+    /// the service's own queue. Requests are never re-sent after a
+    /// reconnect (see `link.rs`).
+    fn request_lifetime(&self) -> Duration {
+        Duration::from_secs(self.shared.request_timeout.as_secs_f64().ceil() as u64 + 1)
+    }
 }

@@ -1,0 +1,411 @@
+//! A candidate's view of the simulated world: a state-store client that
+//! behaves as the host's MQTT client does (timeouts, failing fast when
+//! disconnected, registering watches again and catching up after a
+//! reconnect), and a clock that drifts.
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::rc::Rc;
+use std::task::Poll;
+
+use elector_guest::types::*;
+use elector_guest::{Clock, KeyWatch, Store};
+use elector_statestore as ss;
+
+use crate::world::{EPOCH_MS, Envelope, Event, LinkState, MS, Nanos, Watched, World};
+
+/// A client's own clocks: a wall clock offset from the store's (as far as
+/// the protocol's one-minute bound allows) and a monotonic clock that runs
+/// a little fast or slow.
+#[derive(Clone, Copy, Debug)]
+pub struct Skew {
+    pub wall_offset_ms: i64,
+    /// Local seconds per true second.
+    pub rate: f64,
+}
+
+#[derive(Clone)]
+pub struct SimClient {
+    pub world: Rc<World>,
+    pub id: u32,
+    pub skew: Skew,
+    clock: Rc<RefCell<ss::HlcClock>>,
+    next_request: Rc<RefCell<u64>>,
+    pub request_timeout: Nanos,
+}
+
+impl SimClient {
+    pub fn new(world: Rc<World>, id: u32, skew: Skew, request_timeout: Nanos) -> SimClient {
+        SimClient {
+            world,
+            id,
+            skew,
+            clock: Rc::new(RefCell::new(ss::HlcClock::new(format!("client{id}")))),
+            next_request: Rc::new(RefCell::new(0)),
+            request_timeout,
+        }
+    }
+
+    /// The message expiry of a request: the timeout rounded up to whole
+    /// seconds, as the host's MQTT client sets it.
+    pub fn request_lifetime(&self) -> Nanos {
+        self.request_timeout.div_ceil(1_000 * MS) * 1_000 * MS
+    }
+
+    fn wall_ms(&self) -> u64 {
+        (self.world.store_ms() as i64 + self.skew.wall_offset_ms).max(0) as u64
+    }
+
+    /// Sends a request and waits for its answer, within the timeout.
+    pub async fn request(
+        &self,
+        command: ss::Command,
+        fencing_token: Option<&Hlc>,
+    ) -> Result<ss::Response, StoreError> {
+        let (state, generation) = {
+            let links = self.world.links.borrow();
+            (
+                links[self.id as usize].state,
+                links[self.id as usize].generation,
+            )
+        };
+        if state == LinkState::Down {
+            return Err(StoreError::Disconnected);
+        }
+        let id = {
+            let mut next = self.next_request.borrow_mut();
+            *next += 1;
+            *next
+        };
+        let timestamp = self.clock.borrow_mut().now(self.wall_ms());
+        let mut request = ss::Request::new(self.id, command).with_timestamp(timestamp);
+        if let Some(token) = fencing_token {
+            request = request.with_fencing_token(token.clone());
+        }
+        let envelope = Envelope {
+            client: self.id,
+            id,
+            generation,
+            request,
+            expires_at: self.world.now.get() + self.request_lifetime(),
+        };
+        self.world
+            .transmit(self.id, || Event::Request(envelope.clone()));
+        let deadline = self.world.now.get() + self.request_timeout;
+        let world = self.world.clone();
+        let client = self.id as usize;
+        let answer = poll_fn(move |_| {
+            if let Some(answer) = world.mailboxes.borrow_mut()[client].answers.remove(&id) {
+                return Poll::Ready(answer);
+            }
+            if world.links.borrow()[client].generation != generation {
+                return Poll::Ready(Err(StoreError::Disconnected));
+            }
+            if world.now.get() >= deadline {
+                return Poll::Ready(Err(StoreError::Timeout));
+            }
+            world.wake_at(deadline);
+            Poll::Pending
+        })
+        .await?;
+        let now_ms = self.wall_ms();
+        if ss::is_too_far_ahead(&answer.version, now_ms) {
+            return Err(StoreError::Protocol("store version too far ahead".into()));
+        }
+        self.clock.borrow_mut().merge(&answer.version, now_ms);
+        Ok(answer)
+    }
+
+    /// After a reconnect: register every watch again and queue what was
+    /// missed, as the host's client does.
+    pub async fn catch_up(&self) {
+        let keys: Vec<Vec<u8>> = self.world.mailboxes.borrow()[self.id as usize]
+            .watches
+            .keys()
+            .cloned()
+            .collect();
+        for key in keys {
+            let registered = self
+                .request(
+                    ss::Command::KeyNotify {
+                        key: key.clone(),
+                        stop: false,
+                    },
+                    None,
+                )
+                .await;
+            if registered.is_err() {
+                return; // the next reconnect tries again
+            }
+            let Ok(response) = self
+                .request(ss::Command::Get { key: key.clone() }, None)
+                .await
+            else {
+                return;
+            };
+            let store_version = response.version.clone();
+            let Ok(current) = response.get_outcome() else {
+                return;
+            };
+            let (value, version) = match current {
+                Some((value, written)) => (Some(value), written),
+                None => (None, store_version),
+            };
+            let mut mailboxes = self.world.mailboxes.borrow_mut();
+            if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
+                let missed = watched.last.as_ref().is_none_or(|(seen, _)| *seen != value);
+                if missed {
+                    watched.deliver(value, version);
+                }
+            }
+        }
+        self.world.bump();
+    }
+}
+
+fn reply_error(error: ss::ReplyError) -> StoreError {
+    match error {
+        ss::ReplyError::Refused(kind) => StoreError::Refused(kind),
+        ss::ReplyError::Unexpected(reply) => StoreError::Protocol(format!("{reply:?}")),
+    }
+}
+
+fn delete_outcome(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
+    Ok(match response.delete_outcome().map_err(reply_error)? {
+        ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
+        ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
+        ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
+    })
+}
+
+impl Store for SimClient {
+    type Watch = SimWatch;
+
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError> {
+        let command = ss::Command::Set {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            condition: match options.condition {
+                SetCondition::Unconditional => ss::SetCondition::Unconditional,
+                SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
+                SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
+            },
+            expiry_ms: options.expiry_ms,
+        };
+        let response = self
+            .request(command, options.fencing_token.as_ref())
+            .await?;
+        let (applied, version) = response.set_outcome().map_err(reply_error)?;
+        Ok(SetResponse {
+            applied,
+            version: Some(version),
+        })
+    }
+
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+        let response = self
+            .request(ss::Command::Get { key: key.to_vec() }, None)
+            .await?;
+        let found = response.get_outcome().map_err(reply_error)?;
+        Ok(found.map(|(value, version)| VersionedValue { value, version }))
+    }
+
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+        delete_outcome(
+            self.request(ss::Command::Del { key: key.to_vec() }, token)
+                .await?,
+        )
+    }
+
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let command = ss::Command::VDel {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        delete_outcome(self.request(command, token).await?)
+    }
+
+    async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
+        let queue = Rc::new(RefCell::new(Vec::new()));
+        let watch_id = {
+            let mut next = self.next_request.borrow_mut();
+            *next += 1;
+            *next
+        };
+        let first = {
+            let mut mailboxes = self.world.mailboxes.borrow_mut();
+            let watched: &mut Watched = mailboxes[self.id as usize]
+                .watches
+                .entry(key.to_vec())
+                .or_default();
+            watched.queues.insert(watch_id, queue.clone());
+            watched.queues.len() == 1
+        };
+        let watch = SimWatch {
+            client: self.clone(),
+            key: key.to_vec(),
+            id: watch_id,
+            queue,
+        };
+        if first {
+            let response = self
+                .request(
+                    ss::Command::KeyNotify {
+                        key: key.to_vec(),
+                        stop: false,
+                    },
+                    None,
+                )
+                .await?;
+            response.keynotify_outcome().map_err(reply_error)?;
+        }
+        Ok(watch)
+    }
+}
+
+/// A watch: its queue, filled by the world. Dropping it unregisters (the
+/// STOP is sent without waiting, as the host's client does).
+pub struct SimWatch {
+    client: SimClient,
+    key: Vec<u8>,
+    id: u64,
+    queue: Rc<RefCell<Vec<KeyNotification>>>,
+}
+
+impl KeyWatch for SimWatch {
+    fn take(&mut self) -> Vec<KeyNotification> {
+        std::mem::take(&mut *self.queue.borrow_mut())
+    }
+
+    fn changed(&self) -> impl Future<Output = ()> {
+        poll_fn(|_| {
+            if self.queue.borrow().is_empty() {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+    }
+}
+
+impl Drop for SimWatch {
+    fn drop(&mut self) {
+        let world = &self.client.world;
+        let last = {
+            let mut mailboxes = world.mailboxes.borrow_mut();
+            let watches = &mut mailboxes[self.client.id as usize].watches;
+            match watches.get_mut(&self.key) {
+                Some(watched) => {
+                    watched.queues.remove(&self.id);
+                    if watched.queues.is_empty() {
+                        watches.remove(&self.key);
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => false,
+            }
+        };
+        if last {
+            let generation = world.links.borrow()[self.client.id as usize].generation;
+            let timestamp = self.client.clock.borrow_mut().now(self.client.wall_ms());
+            let request = ss::Request::new(
+                self.client.id,
+                ss::Command::KeyNotify {
+                    key: self.key.clone(),
+                    stop: true,
+                },
+            )
+            .with_timestamp(timestamp);
+            let id = {
+                let mut next = self.client.next_request.borrow_mut();
+                *next += 1;
+                *next
+            };
+            // Nobody waits for the answer.
+            let envelope = Envelope {
+                client: self.client.id,
+                id,
+                generation,
+                request,
+                expires_at: world.now.get() + self.client.request_lifetime(),
+            };
+            world.transmit(self.client.id, || Event::Request(envelope.clone()));
+        }
+    }
+}
+
+/// A candidate's monotonic clock: `rate` local seconds per true second.
+#[derive(Clone)]
+pub struct SimClock {
+    pub world: Rc<World>,
+    pub skew: Skew,
+    /// True time when this clock started (a restarted candidate gets a
+    /// fresh clock).
+    pub origin: Nanos,
+}
+
+impl SimClock {
+    fn local(&self, true_ns: Nanos) -> u64 {
+        ((true_ns - self.origin) as f64 * self.skew.rate) as u64 + 1_000 * MS
+    }
+
+    fn true_time(&self, local_ns: u64) -> Nanos {
+        let local = local_ns.saturating_sub(1_000 * MS);
+        self.origin + (local as f64 / self.skew.rate).ceil() as u64
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> Instant {
+        Instant(self.local(self.world.now.get()))
+    }
+
+    fn wall_clock_ms(&self) -> u64 {
+        (EPOCH_MS as i64 + (self.world.now.get() / MS) as i64 + self.skew.wall_offset_ms) as u64
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        let world = self.world.clone();
+        let wake = if deadline.0 == u64::MAX {
+            Nanos::MAX
+        } else {
+            self.true_time(deadline.0)
+        };
+        poll_fn(move |_| {
+            if world.now.get() >= wake {
+                Poll::Ready(())
+            } else {
+                if wake != Nanos::MAX {
+                    world.wake_at(wake);
+                }
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// Sleeps in true time.
+pub fn sleep(world: &Rc<World>, duration: Nanos) -> impl Future<Output = ()> + use<> {
+    let world = world.clone();
+    let wake = world.now.get() + duration;
+    poll_fn(move |_| {
+        if world.now.get() >= wake {
+            Poll::Ready(())
+        } else {
+            world.wake_at(wake);
+            Poll::Pending
+        }
+    })
+}
