@@ -361,7 +361,8 @@ impl SimClock {
         ((true_ns - self.origin) as f64 * self.skew.rate) as u64 + 1_000 * MS
     }
 
-    fn true_time(&self, local_ns: u64) -> Nanos {
+    /// The true time at which this clock reads `local_ns`.
+    pub fn true_time(&self, local_ns: u64) -> Nanos {
         let local = local_ns.saturating_sub(1_000 * MS);
         self.origin + (local as f64 / self.skew.rate).ceil() as u64
     }

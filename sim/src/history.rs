@@ -12,6 +12,13 @@ pub const COUNTER: &[u8] = b"counter";
 /// The position every candidate campaigns for.
 pub const POSITION: &str = "leader";
 
+/// `ELECTOR_SIM_TRACE=1` prints what happens to the position, as it
+/// happens (for replaying one seed).
+pub fn trace_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("ELECTOR_SIM_TRACE").is_some())
+}
+
 #[derive(Clone, Debug)]
 pub struct SharedWrite {
     pub at: Nanos,
@@ -30,8 +37,16 @@ pub struct History {
     pub updates_acknowledged: u64,
     /// Updates whose outcome nobody learned (crash, error).
     pub updates_unknown: u64,
-    /// Leadership beliefs the store contradicted, with a description.
+    /// Candidates acting as leader past their term (plus the drift
+    /// tolerance), with a description: property (c).
     pub false_beliefs: Vec<String>,
+    /// Times a candidate acted as leader, within its term, while the store
+    /// already showed another holder or none (a resignation sent by an
+    /// earlier incarnation landing late, for one). Fencing keeps shared
+    /// state safe then; reported, not a violation.
+    pub contradicted_beliefs: u64,
+    /// Times a candidate acted as leader (the checks made).
+    pub leader_actions: u64,
     /// Longest time after the faults stopped with nobody holding the
     /// position, and when it started.
     pub longest_gap: Nanos,
@@ -54,6 +69,14 @@ impl History {
         response: &ss::Response,
     ) {
         self.requests += 1;
+        if trace_enabled() && command.key() == POSITION.as_bytes() {
+            eprintln!(
+                "{:>9.3} ms store: client{client} {command:?} -> {:?} v{}",
+                at as f64 / 1e6,
+                response.reply,
+                response.version
+            );
+        }
         let ss::Command::Set { key, value, .. } = command else {
             return;
         };

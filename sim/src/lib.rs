@@ -36,6 +36,8 @@ pub struct Totals {
     pub elections: u64,
     pub fenced_writes: u64,
     pub updates: u64,
+    pub leader_actions: u64,
+    pub contradicted_beliefs: u64,
     pub failing: Vec<u64>,
 }
 
@@ -56,6 +58,8 @@ pub fn run_many(
         totals.elections += outcome.elections;
         totals.fenced_writes += outcome.shared_writes as u64;
         totals.updates += outcome.updates;
+        totals.leader_actions += outcome.leader_actions;
+        totals.contradicted_beliefs += outcome.contradicted_beliefs;
         if !outcome.violations.is_empty() {
             on_failure(&outcome);
             totals.failing.push(seed);

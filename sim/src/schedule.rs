@@ -40,6 +40,8 @@ pub struct Outcome {
     pub elections: u64,
     pub shared_writes: usize,
     pub updates: u64,
+    pub leader_actions: u64,
+    pub contradicted_beliefs: u64,
     pub violations: Vec<Violation>,
 }
 
@@ -153,6 +155,8 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         elections: history.elections,
         shared_writes: history.shared_writes.len(),
         updates: history.updates_acknowledged,
+        leader_actions: history.leader_actions,
+        contradicted_beliefs: history.contradicted_beliefs,
         violations,
     }
 }
@@ -304,6 +308,13 @@ async fn supervise(
         let crash = sleep(&world, at - world.now.get());
         first_of(life, crash).await;
         world.history.borrow_mut().crashes += 1;
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms {name}: crashes for {} ms",
+                world.now.get() as f64 / 1e6,
+                down / MS
+            );
+        }
         sleep(&world, down).await;
     }
     workload::live(world.clone(), client, name, params, rng.fork()).await;

@@ -21,12 +21,31 @@ pub struct Params {
     pub sabotage: Sabotage,
 }
 
-/// Events go nowhere: the checker looks at the store, not at what
-/// candidates say about themselves.
-pub struct Quiet;
+/// Events go nowhere (the checker looks at the store, not at what
+/// candidates say about themselves), except into the trace.
+pub struct Quiet {
+    world: Rc<World>,
+    name: String,
+    /// The local end of the latest lease, as the candidate announced it.
+    lease_end: Rc<std::cell::Cell<Option<Instant>>>,
+}
 
 impl EventSink for Quiet {
-    fn deliver(&mut self, _: CandidateEvent) {}
+    fn deliver(&mut self, event: CandidateEvent) {
+        match &event {
+            CandidateEvent::Elected(lease) | CandidateEvent::Renewed(lease) => {
+                self.lease_end.set(Some(lease.valid_until));
+            }
+            _ => {}
+        }
+        if crate::history::trace_enabled() && !matches!(event, CandidateEvent::CampaignResult(_)) {
+            eprintln!(
+                "{:>9.3} ms {}: {event:?}",
+                self.world.now.get() as f64 / 1e6,
+                self.name
+            );
+        }
+    }
 }
 
 type SimCandidate = Candidate<SimClient, SimClock, Quiet>;
@@ -54,8 +73,18 @@ pub async fn live(world: Rc<World>, client: SimClient, name: String, params: Par
         safety_margin_ms: None,
         request_lifetime_ms: Some(client.request_lifetime() / MS),
     };
-    let mut candidate = Candidate::new(options, client.clone(), clock.clone(), Quiet)
-        .expect("valid candidate options");
+    let lease_end = Rc::new(std::cell::Cell::new(None));
+    let mut candidate = Candidate::new(
+        options,
+        client.clone(),
+        clock.clone(),
+        Quiet {
+            world: world.clone(),
+            name: name.clone(),
+            lease_end: lease_end.clone(),
+        },
+    )
+    .expect("valid candidate options");
     candidate.sabotage(params.sabotage);
     let renewal = RenewalOptions {
         term_ms: params.term_ms,
@@ -80,6 +109,7 @@ pub async fn live(world: Rc<World>, client: SimClient, name: String, params: Par
                 &mut rng,
                 &mut sequence,
                 term,
+                &lease_end,
             )
             .await;
         }
@@ -124,6 +154,7 @@ async fn lead(
     rng: &mut Rng,
     sequence: &mut u64,
     term: Nanos,
+    lease_end: &Rc<std::cell::Cell<Option<Instant>>>,
 ) {
     // No timeout: a campaign blocks until elected, as users run it, so a
     // campaign that cannot wake up shows as a liveness violation.
@@ -140,7 +171,13 @@ async fn lead(
             return;
         }
         // (c): acting as leader now, is that what the store says?
-        check_belief(world, name);
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms {name}: writes as leader",
+                world.now.get() as f64 / 1e6
+            );
+        }
+        check_belief(world, name, clock, lease_end.get(), params.term_ms);
         let token = candidate
             .current_fencing_token()
             .expect("a leader has a token");
@@ -159,19 +196,43 @@ async fn lead(
     }
 }
 
-/// Flags a leadership belief the store contradicts.
-fn check_belief(world: &World, name: &str) {
+/// Judges a candidate about to act as leader. Property (c): it must not
+/// act past the end of its term (the last winning write's send time plus
+/// the term), give or take 2% for the drift of its clock. Also counts the
+/// times the store already disagrees within the term.
+fn check_belief(
+    world: &World,
+    name: &str,
+    clock: &SimClock,
+    lease_end: Option<Instant>,
+    term_ms: u64,
+) {
+    let now = world.now.get();
+    let mut history = world.history.borrow_mut();
+    history.leader_actions += 1;
+    if let Some(valid_until) = lease_end {
+        // The lease ends margin before the term: add it back for the term's end.
+        let margin = elector_guest::timing::safety_margin(term_ms, None);
+        let term_end = clock.true_time(valid_until.saturating_add(margin).0);
+        let tolerance = term_ms * MS / 50;
+        if now > term_end + tolerance {
+            history.false_beliefs.push(format!(
+                "at {} ms {name} acts as leader {} ms after its term ended",
+                now / MS,
+                (now - term_end) / MS
+            ));
+        }
+    }
     let store = world.store.borrow();
     let holder = store.peek(world.store_ms(), POSITION.as_bytes());
     if holder.map(|(value, _)| value) != Some(name.as_bytes()) {
-        let holder = holder.map_or_else(
-            || "nobody".to_owned(),
-            |(v, _)| String::from_utf8_lossy(v).into_owned(),
-        );
-        world.history.borrow_mut().false_beliefs.push(format!(
-            "at {} ms {name} acts as leader while the store says {holder} holds the position",
-            world.now.get() / MS
-        ));
+        history.contradicted_beliefs += 1;
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms {name}: acts as leader but the store disagrees",
+                now as f64 / 1e6
+            );
+        }
     }
 }
 

@@ -23,14 +23,17 @@ fn ten_thousand_schedules_keep_every_property() {
         failures.push(outcome.to_string());
     });
     eprintln!(
-        "{} schedules: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, {} updates",
+        "{} schedules: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, {} updates, \
+         {} leader actions ({} contradicted by the store within the term)",
         totals.schedules,
         totals.faults,
         totals.crashes,
         totals.requests,
         totals.elections,
         totals.fenced_writes,
-        totals.updates
+        totals.updates,
+        totals.leader_actions,
+        totals.contradicted_beliefs
     );
     assert!(
         failures.is_empty(),

@@ -4,6 +4,7 @@
 
 mod processes;
 mod reconnect;
+#[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;
 mod wire;

@@ -7,7 +7,6 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -313,54 +312,102 @@ pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
         .expect("client connects")
 }
 
-/// A loopback TCP proxy in front of a port whose links can be cut (every
-/// open connection closed, new ones refused) and restored.
+/// A loopback TCP proxy in front of a port, whose links can be cut (every
+/// open connection closed, new ones refused), black-holed (bytes vanish,
+/// connections stay open) or slowed down.
 pub struct Proxy {
     pub port: u16,
-    open: Arc<AtomicBool>,
+    mode: Arc<std::sync::Mutex<Mode>>,
     cut: Arc<tokio::sync::Notify>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Pass,
+    Refuse,
+    Blackhole,
+    Delay(Duration),
 }
 
 impl Proxy {
     pub async fn start(target: u16) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let open = Arc::new(AtomicBool::new(true));
+        let mode = Arc::new(std::sync::Mutex::new(Mode::Pass));
         let cut = Arc::new(tokio::sync::Notify::new());
-        let (accepting, cutting) = (open.clone(), cut.clone());
+        let (modes, cutting) = (mode.clone(), cut.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
-                if !accepting.load(Ordering::SeqCst) {
+                if *modes.lock().unwrap() == Mode::Refuse {
                     continue; // dropped: connection refused in effect
                 }
-                let cutting = cutting.clone();
+                let (modes, cutting) = (modes.clone(), cutting.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
                     let _ = inbound.set_nodelay(true);
                     let _ = outbound.set_nodelay(true);
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = forward(in_read, out_write, modes.clone()) => {}
+                        _ = forward(out_read, in_write, modes) => {}
                         _ = cutting.notified() => {}
                     }
                 });
             }
         });
-        Proxy { port, open, cut }
+        Proxy { port, mode, cut }
     }
 
+    /// Closes every connection and refuses new ones.
     pub fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
+        *self.mode.lock().unwrap() = Mode::Refuse;
         self.cut.notify_waiters();
     }
 
+    /// Keeps connections open but drops every byte.
+    pub fn blackhole(&self) {
+        *self.mode.lock().unwrap() = Mode::Blackhole;
+    }
+
+    /// Delays every chunk of bytes by `delay`.
+    pub fn slow(&self, delay: Duration) {
+        *self.mode.lock().unwrap() = Mode::Delay(delay);
+    }
+
     pub fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
+        *self.mode.lock().unwrap() = Mode::Pass;
+    }
+}
+
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<std::sync::Mutex<Mode>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        let current = *mode.lock().unwrap();
+        match current {
+            Mode::Blackhole => continue,
+            Mode::Delay(delay) => tokio::time::sleep(delay).await,
+            Mode::Pass | Mode::Refuse => {}
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }

@@ -58,7 +58,12 @@ mod component {
 
         fn on_tick() -> Result<(), String> {
             let number = next_number()?;
-            let entry = format!("{number} {}", leadership::replica_name());
+            // Who wrote it, and under which fencing token: the log is also
+            // the history a checker reads (tokens never go down).
+            let token = leadership::fencing_token()
+                .map(|t| format!("{}:{}:{}", t.wall_clock_ms, t.counter, t.node_id))
+                .unwrap_or_default();
+            let entry = format!("{number} {} {token}", leadership::replica_name());
             // Entry first, then the counter: a replica stopped in between
             // leaves the entry to be written again under the same number.
             fenced_store::put(&format!("entry/{number:08}"), entry.as_bytes()).map_err(describe)?;

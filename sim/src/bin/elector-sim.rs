@@ -48,7 +48,8 @@ fn main() {
     }
     println!(
         "{} schedules in {:.1} s: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, \
-         {} updates; {} failing",
+         {} updates, {} leader actions ({} while the store already disagreed, within the term); \
+         {} failing",
         totals.schedules,
         started.elapsed().as_secs_f64(),
         totals.faults,
@@ -57,6 +58,8 @@ fn main() {
         totals.elections,
         totals.fenced_writes,
         totals.updates,
+        totals.leader_actions,
+        totals.contradicted_beliefs,
         totals.failing.len()
     );
     if !totals.failing.is_empty() {
