@@ -39,6 +39,7 @@ pub mod command;
 pub mod error;
 mod expiry;
 mod fencing;
+pub mod fuzzing;
 pub mod hlc;
 pub mod limits;
 pub mod machine;
@@ -46,6 +47,7 @@ pub mod notify;
 pub mod outcome;
 pub mod protocol;
 pub mod resp;
+pub mod service;
 
 pub use command::{Command, Reply, Request, Response, SetCondition};
 pub use error::StoreErrorKind;

@@ -46,24 +46,6 @@ pub fn request(
     }
 }
 
-/// A response or notification as the AIO service sends it: status 200
-/// always (errors travel in the payload), protocol 1.0, and the version.
-pub fn reply(version: &Hlc, correlation: Option<bytes::Bytes>) -> PublishProperties {
-    PublishProperties {
-        correlation_data: correlation,
-        content_type: Some(protocol::CONTENT_TYPE.to_owned()),
-        user_properties: vec![
-            (protocol::STATUS.to_owned(), protocol::STATUS_OK.to_owned()),
-            (
-                protocol::PROTOCOL_VERSION.to_owned(),
-                protocol::PROTOCOL_VERSION_VALUE.to_owned(),
-            ),
-            (protocol::TIMESTAMP.to_owned(), version.to_string()),
-        ],
-        ..PublishProperties::default()
-    }
-}
-
 /// Why a response cannot be used, in the words of the protocol.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ResponseError {
@@ -141,7 +123,11 @@ mod tests {
     #[test]
     fn responses_are_checked() {
         let version = Hlc::new(5, 1, "store");
-        let good = reply(&version, None);
+        let good = PublishProperties {
+            content_type: Some(protocol::CONTENT_TYPE.into()),
+            user_properties: elector_statestore::service::reply_properties(&version),
+            ..PublishProperties::default()
+        };
         assert_eq!(check_response(&good), Ok(version.clone()));
         let mut no_status = good.clone();
         no_status.user_properties.retain(|(k, _)| k != "__stat");

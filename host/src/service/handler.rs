@@ -1,17 +1,14 @@
-//! One request in, the messages to publish out: the service's protocol
-//! logic without any IO, so it can be tested byte for byte.
+//! The MQTT face of the service's protocol core
+//! (`elector_statestore::service`): a PUBLISH in, PUBLISHes out, no IO.
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use elector_statestore as ss;
 use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
 use super::ServiceOptions;
-use super::dedupe::Dedupe;
 use crate::clock::StoreClock;
-use crate::mqtt::properties::{self, user_property};
 
 /// A message to publish.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,29 +18,42 @@ pub struct Outgoing {
     pub properties: PublishProperties,
 }
 
+impl From<ss::service::Outgoing> for Outgoing {
+    fn from(message: ss::service::Outgoing) -> Self {
+        Outgoing {
+            topic: message.topic,
+            payload: message.payload,
+            properties: PublishProperties {
+                correlation_data: message.correlation.map(Into::into),
+                content_type: Some(protocol::CONTENT_TYPE.to_owned()),
+                user_properties: message.user_properties,
+                ..PublishProperties::default()
+            },
+        }
+    }
+}
+
 pub struct Handler {
-    store: ss::StateStore<String>,
+    service: ss::service::Service,
     clock: StoreClock,
-    recent: Dedupe<Outgoing>,
 }
 
 impl Handler {
     pub fn new(options: &ServiceOptions, clock: StoreClock) -> Self {
         Handler {
-            store: ss::StateStore::new(options.node_id.clone(), options.limits.clone()),
+            service: ss::service::Service::new(options.node_id.clone(), options.limits.clone()),
             clock,
-            recent: Dedupe::default(),
         }
     }
 
     pub fn time_to_next_expiry(&self) -> Option<Duration> {
-        self.store.next_expiry().map(|ms| self.clock.until(ms))
+        self.service.next_expiry().map(|ms| self.clock.until(ms))
     }
 
     /// DELETE notifications for every key due to expire by now.
     pub fn expire(&mut self) -> Vec<Outgoing> {
-        let notifications = self.store.expire(self.clock.now_ms());
-        notifications.into_iter().map(notification).collect()
+        let expired = self.service.expire(self.clock.now_ms());
+        expired.into_iter().map(Outgoing::from).collect()
     }
 
     pub fn handle(&mut self, publish: &Publish) -> Vec<Outgoing> {
@@ -53,91 +63,31 @@ impl Handler {
     pub fn handle_at(&mut self, now_ms: u64, publish: &Publish) -> Vec<Outgoing> {
         let empty = PublishProperties::default();
         let props = publish.properties.as_ref().unwrap_or(&empty);
-        let Some(response_topic) = props.response_topic.as_deref() else {
-            tracing::warn!("request without a response topic dropped");
-            return Vec::new();
+        let incoming = ss::service::Incoming {
+            response_topic: props.response_topic.as_deref(),
+            correlation: props.correlation_data.as_deref(),
+            user_properties: &props.user_properties,
+            payload: &publish.payload,
         };
-        if protocol::is_forbidden_response_topic(response_topic) {
-            tracing::warn!(%response_topic, "request with a forbidden response topic dropped");
-            return Vec::new();
-        }
-        let client = user_property(props, protocol::SOURCE_ID)
-            .map(str::to_owned)
-            .or_else(|| protocol::client_id_from_response_topic(response_topic))
-            .unwrap_or_else(|| response_topic.to_owned());
-        let correlation = props.correlation_data.clone();
-        if let Some(correlation) = &correlation
-            && let Some(answer) = self.recent.get(&client, correlation)
-        {
-            return vec![answer];
-        }
-
-        let (response, notifications) = match parse(props, &publish.payload) {
-            Ok((command, timestamp, fencing_token)) => {
-                let request = ss::Request {
-                    client: client.clone(),
-                    command,
-                    timestamp,
-                    fencing_token,
-                };
-                self.store.handle(now_ms, request)
+        match self.service.handle(now_ms, &incoming) {
+            Ok(outgoing) => outgoing.into_iter().map(Outgoing::from).collect(),
+            Err(ss::service::Dropped::NoResponseTopic) => {
+                tracing::warn!("request without a response topic dropped");
+                Vec::new()
             }
-            Err(kind) => {
-                // Keys due by now still expire, on time for everyone else.
-                let expired = self.store.expire(now_ms);
-                let response = ss::Response {
-                    reply: ss::Reply::Error(kind),
-                    version: self.store.current_version(),
-                };
-                (response, expired)
+            Err(ss::service::Dropped::ForbiddenResponseTopic(topic)) => {
+                tracing::warn!(%topic, "request with a forbidden response topic dropped");
+                Vec::new()
             }
-        };
-        let answer = Outgoing {
-            topic: response_topic.to_owned(),
-            payload: ss::resp::encode_reply(&response.reply),
-            properties: properties::reply(&response.version, correlation.clone()),
-        };
-        if let Some(correlation) = correlation {
-            self.recent.remember(&client, correlation, answer.clone());
         }
-        // Notifications go before the answer, as the AIO service sends
-        // them: a client that reads the answer and then stops watching has
-        // still seen every change it caused.
-        let mut outgoing: Vec<Outgoing> = notifications.into_iter().map(notification).collect();
-        outgoing.push(answer);
-        outgoing
-    }
-}
-
-type Parsed = (ss::Command, Option<ss::Hlc>, Option<ss::Hlc>);
-
-/// The command and its `__ts` and `__ft`, or the error to answer with.
-fn parse(props: &PublishProperties, payload: &Bytes) -> Result<Parsed, ss::StoreErrorKind> {
-    let hlc = |name| {
-        user_property(props, name)
-            .map(|text| {
-                text.parse::<ss::Hlc>()
-                    .map_err(|_| ss::StoreErrorKind::MalformedTimestamp)
-            })
-            .transpose()
-    };
-    let timestamp = hlc(protocol::TIMESTAMP)?;
-    let fencing_token = hlc(protocol::FENCING_TOKEN)?;
-    let command = ss::resp::decode_request(payload)?;
-    Ok((command, timestamp, fencing_token))
-}
-
-fn notification(notification: ss::Notification<String>) -> Outgoing {
-    Outgoing {
-        topic: protocol::notification_topic(&notification.client, &notification.key),
-        payload: ss::resp::encode_notification(&notification.event),
-        properties: properties::reply(&notification.version, None),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::properties::user_property;
+    use bytes::Bytes;
 
     const NOW: u64 = 1_800_000_000_000;
 

@@ -15,7 +15,6 @@
 //! notification prefix) are dropped and logged; the real broker would
 //! disconnect such a client, which a service behind a plain broker cannot.
 
-mod dedupe;
 mod handler;
 
 use std::time::Duration;

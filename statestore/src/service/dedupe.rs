@@ -4,12 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bytes::Bytes;
-
 /// Remembers the last [`Dedupe::CAPACITY`] answers.
 pub struct Dedupe<T> {
-    answers: HashMap<(String, Bytes), T>,
-    order: VecDeque<(String, Bytes)>,
+    answers: HashMap<(String, Vec<u8>), T>,
+    order: VecDeque<(String, Vec<u8>)>,
 }
 
 impl<T> Default for Dedupe<T> {
@@ -24,13 +22,13 @@ impl<T> Default for Dedupe<T> {
 impl<T: Clone> Dedupe<T> {
     pub const CAPACITY: usize = 4096;
 
-    pub fn get(&self, client: &str, correlation: &Bytes) -> Option<T> {
+    pub fn get(&self, client: &str, correlation: &[u8]) -> Option<T> {
         self.answers
-            .get(&(client.to_owned(), correlation.clone()))
+            .get(&(client.to_owned(), correlation.to_vec()))
             .cloned()
     }
 
-    pub fn remember(&mut self, client: &str, correlation: Bytes, answer: T) {
+    pub fn remember(&mut self, client: &str, correlation: Vec<u8>, answer: T) {
         let key = (client.to_owned(), correlation);
         if self.answers.insert(key.clone(), answer).is_none() {
             self.order.push_back(key);
@@ -50,12 +48,12 @@ mod tests {
     #[test]
     fn answers_are_remembered_per_client_and_the_oldest_forgotten() {
         let mut dedupe = Dedupe::default();
-        dedupe.remember("a", Bytes::from_static(b"1"), 10);
-        assert_eq!(dedupe.get("a", &Bytes::from_static(b"1")), Some(10));
-        assert_eq!(dedupe.get("b", &Bytes::from_static(b"1")), None);
+        dedupe.remember("a", b"1".to_vec(), 10);
+        assert_eq!(dedupe.get("a", b"1"), Some(10));
+        assert_eq!(dedupe.get("b", b"1"), None);
         for i in 0..Dedupe::<i32>::CAPACITY {
-            dedupe.remember("a", Bytes::from(i.to_be_bytes().to_vec()), 0);
+            dedupe.remember("a", i.to_be_bytes().to_vec(), 0);
         }
-        assert_eq!(dedupe.get("a", &Bytes::from_static(b"1")), None);
+        assert_eq!(dedupe.get("a", b"1"), None);
     }
 }
