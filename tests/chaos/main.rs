@@ -74,6 +74,19 @@ fn spawn_replica(name: &str, port: u16) -> Child {
         .expect("elector run starts")
 }
 
+/// The replica processes, killed when the test ends, so that a failing run
+/// leaves none behind.
+struct Replicas(Vec<Option<Child>>);
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for child in self.0.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn read(store: &MqttStore, key: &str) -> Option<String> {
     loop {
         match store.get(format!("module/log/{key}").as_bytes()).await {
@@ -101,11 +114,13 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
         proxies.push(Proxy::start(broker.port).await);
     }
     let names: Vec<String> = (1..=REPLICAS).map(|i| format!("r{i}")).collect();
-    let mut replicas: Vec<Option<Child>> = names
-        .iter()
-        .zip(&proxies)
-        .map(|(name, proxy)| Some(spawn_replica(name, proxy.port)))
-        .collect();
+    let mut replicas = Replicas(
+        names
+            .iter()
+            .zip(&proxies)
+            .map(|(name, proxy)| Some(spawn_replica(name, proxy.port)))
+            .collect(),
+    );
     let store = connect(broker.port, Duration::from_secs(2)).await;
     let started = Instant::now();
     while counter(&store).await < 5 {
@@ -119,7 +134,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
         for proxy in &proxies {
             proxy.restore();
         }
-        for (index, slot) in replicas.iter_mut().enumerate() {
+        for (index, slot) in replicas.0.iter_mut().enumerate() {
             if slot.is_none() {
                 *slot = Some(spawn_replica(&names[index], proxies[index].port));
             }
@@ -127,7 +142,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
         let victim = rng.below(REPLICAS as u64) as usize;
         let fault = match rng.below(5) {
             0 => {
-                if let Some(mut child) = replicas[victim].take() {
+                if let Some(mut child) = replicas.0[victim].take() {
                     let _ = child.kill(); // SIGKILL: no resignation
                     let _ = child.wait();
                 }
@@ -158,7 +173,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
     for proxy in &proxies {
         proxy.restore();
     }
-    for (index, slot) in replicas.iter_mut().enumerate() {
+    for (index, slot) in replicas.0.iter_mut().enumerate() {
         if slot.is_none() {
             *slot = Some(spawn_replica(&names[index], proxies[index].port));
         }
@@ -174,7 +189,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let recovered_in = healed.elapsed();
-    for child in replicas.iter_mut().flatten() {
+    for child in replicas.0.iter_mut().flatten() {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())

@@ -79,7 +79,8 @@ pub async fn serve(
             event = event_loop.poll() => event,
         };
         match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
                 // Subscribed on every connect: the broker may have lost the
                 // session.
                 client

@@ -51,6 +51,7 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 tracing::debug!(code = ?ack.code, session_present = ack.session_present, "CONNACK");
+                crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
                 backoff = Duration::from_millis(50);
                 if ack.code != ConnectReturnCode::Success {
                     shared.link_down(format!("connection refused: {:?}", ack.code));
