@@ -45,11 +45,13 @@ pub fn lease_length(term_ms: u64, configured_margin_ms: Option<u64>) -> Duration
 }
 
 /// The pause before trying after a holder's lease expired, so a holder
-/// renewing a little late keeps its position: a twentieth of the term,
-/// between 2 and 50 ms, jittered to half to full length so waiting
-/// candidates do not all write at once.
+/// renewing a little late keeps its position: a fiftieth of the term,
+/// between 2 and 15 ms, jittered to half to full length so waiting
+/// candidates do not all write at once. Short, because a holder that late
+/// already stopped acting as leader (its local lease ended a margin
+/// earlier), and every millisecond here is failover time.
 pub fn expiry_grace(term_ms: u64, jitter: &mut Jitter) -> Duration {
-    let base_ms = (term_ms / 20).clamp(2, 50);
+    let base_ms = (term_ms / 50).clamp(2, 15);
     jitter.between(
         Duration::from_millis(base_ms) / 2,
         Duration::from_millis(base_ms),
@@ -161,7 +163,7 @@ mod tests {
         for term in [1, 100, 1_000, 100_000] {
             let grace = expiry_grace(term, &mut jitter);
             assert!(grace >= Duration::from_millis(1));
-            assert!(grace <= Duration::from_millis(50));
+            assert!(grace <= Duration::from_millis(15));
         }
     }
 }

@@ -68,7 +68,7 @@ fn failover_after_expiry_waits_for_the_term_and_a_grace() {
     let at = takeover_after_expiry(true);
     assert!(at >= TERM, "not before the holder's term ends: {at:?}");
     assert!(
-        at <= TERM + Duration::from_millis(50),
+        at <= TERM + Duration::from_millis(15),
         "within the grace: {at:?}"
     );
 }
