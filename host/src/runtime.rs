@@ -37,7 +37,20 @@ pub struct RuntimeConfig {
     /// Longest a guest may compute without calling the host.
     pub max_compute: Duration,
     /// Where compiled components are cached; `None` compiles every time.
+    /// Default: `$ELECTOR_COMPONENT_CACHE` (empty: no cache), else
+    /// `$XDG_CACHE_HOME/elector` or `~/.cache/elector`.
     pub cache_dir: Option<PathBuf>,
+}
+
+/// The default component cache (see [`RuntimeConfig::cache_dir`]).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(configured) = std::env::var_os("ELECTOR_COMPONENT_CACHE") {
+        return (!configured.is_empty()).then(|| PathBuf::from(configured));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|base| base.join("elector"))
 }
 
 impl Default for RuntimeConfig {
@@ -46,7 +59,7 @@ impl Default for RuntimeConfig {
             max_sandboxes: 1_000,
             memory_limit: 16 << 20,
             max_compute: Duration::from_secs(1),
-            cache_dir: None,
+            cache_dir: default_cache_dir(),
         }
     }
 }
@@ -74,12 +87,17 @@ impl ElectorRuntime {
     /// Compiles any component of the `elector` world (tests use this to
     /// load misbehaving ones).
     pub fn with_component(config: RuntimeConfig, wasm: &[u8]) -> anyhow::Result<Self> {
-        if let Some(dir) = &config.cache_dir {
+        // A cache that cannot be used only costs compile time.
+        let cache_dir = config.cache_dir.clone().filter(|dir| {
             std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the component cache {}", dir.display()))?;
-        }
+                .inspect_err(|error| {
+                    tracing::warn!(%error, dir = %dir.display(), "component cache unavailable");
+                })
+                .is_ok()
+        });
+        warn_if_mappings_run_short(config.max_sandboxes);
         let engine = Engine::new(&engine_config(config.max_sandboxes, config.memory_limit)?)?;
-        let component = load_component(&engine, wasm, config.cache_dir.as_deref())?;
+        let component = load_component(&engine, wasm, cache_dir.as_deref())?;
         let mut linker = Linker::<SandboxState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         // The WASI half of the world comes from wasmtime-wasi above; only
@@ -141,15 +159,48 @@ impl ElectorRuntime {
 pub(crate) fn engine_config(max_sandboxes: u32, memory_limit: usize) -> anyhow::Result<Config> {
     let mut wasm = Config::new();
     wasm.epoch_interruption(true);
+    // Slots no bigger than the memory a sandbox may use: the default 4 GiB
+    // reservation per memory would exhaust the address space at about
+    // 30,000 sandboxes. Bounds checks become explicit, which the elector's
+    // little guest code does not notice (see docs/performance.md).
+    wasm.memory_reservation(memory_limit as u64);
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(max_sandboxes)
         .total_memories(max_sandboxes)
         .total_tables(max_sandboxes.saturating_mul(2))
         .total_core_instances(max_sandboxes.saturating_mul(4))
+        // An idle store keeps the fiber stack of its last call, so every
+        // live sandbox holds one.
+        .total_stacks(max_sandboxes)
         .max_memory_size(memory_limit);
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Ok(wasm)
+}
+
+/// Memory mappings a live sandbox costs: its fiber stack and guard page,
+/// and its linear memory's copy-on-write image, heap and inaccessible rest
+/// (measured by `elector bench --only density`).
+const MAPPINGS_PER_SANDBOX: u64 = 6;
+
+/// The kernel caps a process's memory mappings (`vm.max_map_count`, 65,530
+/// by default), which caps live sandboxes near 10,900; past it
+/// instantiation fails with ENOMEM. Say so before it happens.
+fn warn_if_mappings_run_short(max_sandboxes: u32) {
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    let needed = u64::from(max_sandboxes) * MAPPINGS_PER_SANDBOX;
+    if let Some(limit) = limit.filter(|&limit| needed > limit) {
+        tracing::warn!(
+            max_sandboxes,
+            needed,
+            limit,
+            "vm.max_map_count is too low for this many sandboxes; raise it \
+             (sysctl -w vm.max_map_count={}) or expect instantiation to fail",
+            needed.next_power_of_two()
+        );
+    }
 }
 
 /// Compiles the component, or loads it from the cache when this engine
@@ -182,9 +233,11 @@ fn load_component(
         .context("compiling the elector component")?;
     let bytes = component.serialize()?;
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, &path))
-        .with_context(|| format!("writing the component cache {}", path.display()))?;
+    if let Err(error) =
+        std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, &path))
+    {
+        tracing::warn!(%error, path = %path.display(), "could not write the component cache");
+    }
     Ok(component)
 }
 
