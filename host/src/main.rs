@@ -89,16 +89,7 @@ async fn run(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Bench(args) => {
-            use elector_host::bench;
-            let target = bench::Target::new(&args.broker, args.with_service).await?;
-            let mut rows = vec![bench::request_round_trip(&target, args.requests).await?];
-            for candidates in args.candidates {
-                let term = std::time::Duration::from_secs(10);
-                rows.push(
-                    bench::failover_after_resign(&target, candidates, args.rounds, term).await?,
-                );
-            }
-            bench::print(&rows, args.json);
+            elector_host::bench::run(args).await?;
             Ok(0)
         }
         Command::Statestore(args) => {

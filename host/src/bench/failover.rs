@@ -6,27 +6,35 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 
-use super::{Row, Summary, Target};
+use super::{Goal, Row, Target};
 use crate::client::{ClientOptions, LeaderElectionClient, ResignOptions};
-use crate::runtime::{ElectorRuntime, RuntimeConfig};
+use crate::runtime::ElectorRuntime;
 
-pub async fn failover_after_resign(
-    target: &Target,
-    candidates: usize,
-    rounds: usize,
-    term: Duration,
-) -> anyhow::Result<Row> {
-    let runtime = ElectorRuntime::new(RuntimeConfig {
-        max_sandboxes: u32::try_from(candidates).unwrap_or(u32::MAX).max(1) + 1,
-        ..RuntimeConfig::default()
-    })?;
+/// One failover measurement: `candidates` contend for a position on
+/// `target`, `rounds` times, each leader holding it for `term`.
+pub struct FailoverRun<'a> {
+    pub target: &'a Target,
+    pub runtime: &'a ElectorRuntime,
+    pub candidates: usize,
+    pub rounds: usize,
+    pub term: Duration,
+}
+
+pub async fn failover_after_resign(run: &FailoverRun<'_>) -> anyhow::Result<Row> {
+    let &FailoverRun {
+        target,
+        runtime,
+        candidates,
+        rounds,
+        term,
+    } = run;
     let position = format!("bench-failover-{}", rand::random::<u32>());
     let (elected_tx, mut elected) = mpsc::unbounded_channel::<(usize, Instant)>();
     let mut clients = Vec::with_capacity(candidates);
     for index in 0..candidates {
         let store = target.connect().await?;
         let client = LeaderElectionClient::start(
-            &runtime,
+            runtime,
             store,
             ClientOptions::new(&position, format!("c{index}")),
         )
@@ -73,10 +81,21 @@ pub async fn failover_after_resign(
     for client in &clients {
         let _ = client.resign(ResignOptions::default()).await;
     }
-    Ok(Row {
-        scenario: format!("failover after resign, {candidates} candidates"),
-        store: target.name().into(),
-        samples: samples.len(),
-        summary: Summary::of(&samples),
+    let row = Row::latency(
+        format!("failover after resign, {candidates} candidates"),
+        target.name(),
+        &samples,
+    );
+    let s = row.summary();
+    let goal = Goal::at_most("median ≤ 2 ms", s.median_us, 2_000.0).and(Goal::at_most(
+        "p99 ≤ 5 ms",
+        s.p99_us,
+        5_000.0,
+    ));
+    // The goals are set for MQTT; the embedded store has no network to hide.
+    Ok(if target.is_mqtt() {
+        row.with_goal(goal)
+    } else {
+        row
     })
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{Row, Summary, Target};
+use super::{Row, Target};
 
 /// `GET` round trips, one after another.
 pub async fn request_round_trip(target: &Target, requests: usize) -> anyhow::Result<Row> {
@@ -19,10 +19,9 @@ pub async fn request_round_trip(target: &Target, requests: usize) -> anyhow::Res
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         samples.push(started.elapsed());
     }
-    Ok(Row {
-        scenario: "state-store request round trip (GET)".into(),
-        store: target.name().into(),
-        samples: samples.len(),
-        summary: Summary::of(&samples),
-    })
+    Ok(Row::latency(
+        "state-store request round trip (GET)",
+        target.name(),
+        &samples,
+    ))
 }

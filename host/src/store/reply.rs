@@ -41,6 +41,31 @@ pub fn error_to_wit(kind: ss::StoreErrorKind) -> StoreError {
     }
 }
 
+/// The inverse of [`error_to_wit`]: the kind of a refusal, or the error
+/// itself when the store did not refuse (no answer, no connection, a broken
+/// reply). For callers that speak the plain-Rust vocabulary.
+pub fn error_from_wit(error: StoreError) -> Result<ss::StoreErrorKind, StoreError> {
+    use ss::StoreErrorKind as K;
+    Ok(match error {
+        StoreError::TimestampSkew => K::TimestampSkew,
+        StoreError::FencingTokenRequired => K::FencingTokenRequired,
+        StoreError::FencingTokenSkew => K::FencingTokenSkew,
+        StoreError::FencingTokenLowerVersion => K::FencingTokenLowerVersion,
+        StoreError::QuotaExceeded => K::QuotaExceeded,
+        StoreError::SyntaxError => K::SyntaxError,
+        StoreError::NotAuthorized => K::NotAuthorized,
+        StoreError::UnknownCommand => K::UnknownCommand,
+        StoreError::WrongNumberOfArguments => K::WrongNumberOfArguments,
+        StoreError::MissingTimestamp => K::MissingTimestamp,
+        StoreError::MalformedTimestamp => K::MalformedTimestamp,
+        StoreError::KeyLengthZero => K::KeyLengthZero,
+        StoreError::Service(text) => K::Service(text),
+        StoreError::Timeout | StoreError::Disconnected | StoreError::Protocol(_) => {
+            return Err(error);
+        }
+    })
+}
+
 fn reply_error(error: ss::ReplyError) -> StoreError {
     match error {
         ss::ReplyError::Refused(kind) => error_to_wit(kind),
@@ -115,6 +140,20 @@ mod tests {
             set_result(response(ss::Reply::Count(3))),
             Err(StoreError::Protocol(_))
         ));
+    }
+
+    #[test]
+    fn refusals_round_trip_and_failures_pass_through() {
+        for kind in [
+            ss::StoreErrorKind::FencingTokenLowerVersion,
+            ss::StoreErrorKind::Service("busy".into()),
+        ] {
+            assert_eq!(error_from_wit(error_to_wit(kind.clone())), Ok(kind));
+        }
+        assert_eq!(
+            error_from_wit(StoreError::Timeout),
+            Err(StoreError::Timeout)
+        );
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! `elector bench` end to end, small: every scenario runs on a fresh
+//! clone's build and prints well-formed rows. Only the shape of the output
+//! is checked; the numbers themselves are measured, never asserted.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `elector bench --json` with `args` and returns its rows.
+fn bench(args: &[&str]) -> Vec<Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .arg("bench")
+        .arg("--json")
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("elector bench starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "elector bench failed: {stderr}");
+    assert!(stderr.contains("bench: "), "no progress shown: {stderr}");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// Every number in a row is finite and not negative, and a goal says
+/// whether it was met.
+fn assert_well_formed(row: &Value) {
+    let numbers = match (&row["latency"], &row["figures"]) {
+        (Value::Object(latency), _) => latency.values().cloned().collect::<Vec<_>>(),
+        (_, Value::Object(figures)) => figures.values().cloned().collect(),
+        _ => panic!("a row without numbers: {row}"),
+    };
+    for number in numbers {
+        let number = number
+            .as_f64()
+            .unwrap_or_else(|| panic!("not a number in {row}"));
+        assert!(number.is_finite() && number >= 0.0, "{number} in {row}");
+    }
+    if !row["goal"].is_null() {
+        assert!(row["goal"]["met"].is_boolean(), "{row}");
+    }
+}
+
+fn scenarios(rows: &[Value]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|row| {
+            format!(
+                "{} @ {}",
+                row["scenario"].as_str().unwrap(),
+                row["store"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_scenario_runs_and_reports_on_the_embedded_store() {
+    let rows = bench(&[
+        "--only",
+        "size,startup,rtt,overhead,failover,crash,density",
+        "--startup-runs",
+        "1",
+        "--requests",
+        "20",
+        "--operations",
+        "20",
+        "--rounds",
+        "5",
+        "--candidates",
+        "3",
+        "--crash-rounds",
+        "3",
+        "--crash-term",
+        "100ms",
+        "--density",
+        "20",
+        "--density-term",
+        "300ms",
+        "--idle-window",
+        "300ms",
+    ]);
+    rows.iter().for_each(assert_well_formed);
+    let seen = scenarios(&rows);
+    for expected in [
+        "elector.wasm size @ -",
+        "failover after resign, 3 candidates @ embedded",
+    ] {
+        assert!(seen.contains(expected), "{expected} missing from {seen:?}");
+    }
+    for prefix in [
+        "start to first leader",
+        "state-store request round trip",
+        "wasm overhead",
+        "failover after crash",
+        "density: 20",
+    ] {
+        assert!(
+            seen.iter().any(|s| s.starts_with(prefix)),
+            "no {prefix} row in {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn mqtt_scenarios_run_against_a_local_broker() {
+    let rows = bench(&[
+        "--local-broker",
+        "--only",
+        "rtt,overhead,failover,throughput",
+        "--requests",
+        "20",
+        "--operations",
+        "10",
+        "--rounds",
+        "3",
+        "--candidates",
+        "3",
+        "--clients",
+        "2",
+        "--load-time",
+        "200ms",
+    ]);
+    rows.iter().for_each(assert_well_formed);
+    let over_mqtt: Vec<_> = rows.iter().filter(|row| row["store"] == "mqtt").collect();
+    assert!(over_mqtt.len() >= 4, "too few MQTT rows: {rows:?}");
+    assert!(
+        over_mqtt.iter().any(|row| row["scenario"]
+            .as_str()
+            .unwrap()
+            .starts_with("state-store service")),
+        "no throughput row: {rows:?}"
+    );
+}
