@@ -9,6 +9,11 @@
 //! after an expiry it first waits a short jittered grace, so a holder that
 //! renews a little late keeps its position and waiting candidates do not
 //! all write at the same instant.
+//!
+//! A lost attempt reads the holder back only when the watch is new (the
+//! holder wrote before anyone was listening); a candidate that loses a race
+//! its watch saw start learns the winner from the winner's notification, so
+//! a herd of N waiting candidates costs N requests per election, not 2N.
 
 use core::time::Duration;
 
@@ -63,6 +68,9 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             check_still_wanted(&self.clock, deadline, cancel)?;
             // Notifications from before this attempt are history now.
             self.absorb_notifications(term_ms);
+            // A watch that was already there has told (or will tell) of
+            // every write since it was registered, this holder's included.
+            let heard_every_write = self.watch.is_some();
             // Watch before writing, so no release after the write is missed.
             let attempt = match self.ensure_watch().await {
                 Ok(()) => self.attempt(term_ms, arm_renewal).await,
@@ -70,7 +78,23 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
             };
             let retry_at = match attempt {
                 Ok(response) if response.is_leader => return Ok(response),
+                Ok(_) if heard_every_write => {
+                    // Lost a race that the watch saw start: the winner's
+                    // write arrives as a notification, so reading it too
+                    // would only double every loser's requests.
+                    failures = 0;
+                    let expected_expiry = self
+                        .clock
+                        .now()
+                        .saturating_add(Duration::from_millis(term_ms));
+                    self.fallback_retry(
+                        expected_expiry.saturating_add(timing::fallback_slack(term_ms)),
+                    )
+                }
                 Ok(_) => {
+                    // The holder wrote before the watch existed: read it, to
+                    // know its write (and so tell a later resignation from
+                    // an expiry).
                     failures = 0;
                     match self.learn_holder(term_ms).await {
                         Some(expected_expiry) => self.fallback_retry(

@@ -26,19 +26,24 @@ fn bench(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// Every number in a row is finite and not negative, and a goal says
-/// whether it was met.
+/// Every number in a row is finite, none but a difference is negative, and
+/// a goal says whether it was met.
 fn assert_well_formed(row: &Value) {
     let numbers = match (&row["latency"], &row["figures"]) {
-        (Value::Object(latency), _) => latency.values().cloned().collect::<Vec<_>>(),
-        (_, Value::Object(figures)) => figures.values().cloned().collect(),
+        (Value::Object(latency), _) => latency.iter().collect::<Vec<_>>(),
+        (_, Value::Object(figures)) => figures.iter().collect(),
         _ => panic!("a row without numbers: {row}"),
     };
-    for number in numbers {
+    for (name, number) in numbers {
         let number = number
             .as_f64()
-            .unwrap_or_else(|| panic!("not a number in {row}"));
-        assert!(number.is_finite() && number >= 0.0, "{number} in {row}");
+            .unwrap_or_else(|| panic!("{name} is not a number in {row}"));
+        assert!(number.is_finite(), "{name} = {number} in {row}");
+        // A component a hair faster than native, within noise, is a
+        // negative overhead, not a broken figure.
+        if name != "overhead_us" {
+            assert!(number >= 0.0, "{name} = {number} in {row}");
+        }
     }
     if !row["goal"].is_null() {
         assert!(row["goal"]["met"].is_boolean(), "{row}");

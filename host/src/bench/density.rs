@@ -65,12 +65,14 @@ async fn measure(count: usize, options: &DensityOptions) -> anyhow::Result<Row> 
     drop(sandboxes);
 
     // The same into warm slots, as when a sandbox is replaced: each
-    // instance is dropped before the next one starts.
+    // instance is dropped before the next one starts. At least 2,000 times,
+    // so small counts are not a handful of noisy samples.
+    let warm_rounds = count.max(2_000);
     let started = Instant::now();
-    for _ in 0..count {
+    for _ in 0..warm_rounds {
         drop(runtime.instantiate(store.clone()).await?);
     }
-    let reinstantiate_us = per_item_us(started.elapsed(), count);
+    let reinstantiate_us = per_item_us(started.elapsed(), warm_rounds);
 
     let rss_before = process::resident_kib()?;
     let started = Instant::now();
