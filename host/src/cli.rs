@@ -191,6 +191,11 @@ pub struct BenchArgs {
     /// Iterations of each operation for the WASM-overhead comparison.
     #[arg(long, default_value_t = 2000)]
     pub operations: usize,
+    /// Idle this long before each timed operation of the WASM-overhead
+    /// scenario (the thread sleeps), as a network wait leaves the CPU:
+    /// shows on the embedded store what a cold cache costs each side.
+    #[arg(long, value_parser = duration)]
+    pub overhead_idle: Option<Duration>,
     /// Failover rounds per candidate count (after resign).
     #[arg(long, default_value_t = 200)]
     pub rounds: usize,

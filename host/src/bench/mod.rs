@@ -94,7 +94,7 @@ async fn run_scenarios(args: &BenchArgs) -> anyhow::Result<()> {
             progress(&what);
             results.keep(
                 &what,
-                wasm_overhead(target, &runtime, args.operations).await,
+                wasm_overhead(target, &runtime, args.operations, args.overhead_idle).await,
             );
         }
         for &candidates in &args.candidates {

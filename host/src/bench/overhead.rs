@@ -1,7 +1,8 @@
 //! WASM overhead: the same election logic (`elector-guest`) run natively
 //! and as the sandboxed component, against the same store, one operation
-//! at a time. Native and component calls alternate, so drift in the store
-//! or the machine hits both alike.
+//! at a time. Native and component rounds alternate, and so does which of
+//! the two goes first, so drift in the store or the machine hits both
+//! alike.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ pub async fn wasm_overhead(
     target: &Target,
     runtime: &ElectorRuntime,
     iterations: usize,
+    idle: Option<Duration>,
 ) -> anyhow::Result<Vec<Row>> {
     let tag = rand::random::<u32>();
     let store = target.connect().await?;
@@ -49,8 +51,15 @@ pub async fn wasm_overhead(
     let mut component_samples = vec![Vec::with_capacity(iterations); OPERATIONS.len()];
     let warm_up = iterations / 10 + 10;
     for iteration in 0..warm_up + iterations {
-        let native_times = native_round(&mut native).await?;
-        let component_times = component.round().await?;
+        // Which goes first alternates: whatever the store or the machine
+        // still does after one round's writes lands on both alike.
+        let (native_times, component_times) = if iteration % 2 == 0 {
+            let native_times = native_round(&mut native, idle).await?;
+            (native_times, component.round(idle).await?)
+        } else {
+            let component_times = component.round(idle).await?;
+            (native_round(&mut native, idle).await?, component_times)
+        };
         if iteration >= warm_up {
             for (op, time) in native_times.into_iter().enumerate() {
                 native_samples[op].push(time);
@@ -67,13 +76,22 @@ pub async fn wasm_overhead(
         .iter()
         .zip(native_samples.iter().zip(&component_samples))
         .map(|(operation, (native, component))| {
-            compare(
+            let row = compare(
                 target,
                 operation,
                 &Summary::of(native),
                 &Summary::of(component),
                 native.len(),
-            )
+            );
+            match idle {
+                // A diagnostic, not the published comparison: no goal.
+                Some(idle) => Row {
+                    scenario: format!("{}, {} µs idle first", row.scenario, idle.as_micros()),
+                    goal: None,
+                    ..row
+                },
+                None => row,
+            }
         })
         .collect())
 }
@@ -114,21 +132,29 @@ fn compare(
 }
 
 /// One of each operation on the native candidate.
-async fn native_round(candidate: &mut NativeCandidate) -> anyhow::Result<[Duration; 5]> {
+async fn native_round(
+    candidate: &mut NativeCandidate,
+    idle: Option<Duration>,
+) -> anyhow::Result<[Duration; 5]> {
     let failed = |e: elector_guest::ElectionError| anyhow::anyhow!("native: {e}");
     let mut times = [Duration::ZERO; 5];
+    idle_for(idle);
     let started = Instant::now();
     std::hint::black_box(candidate.is_leader());
     times[0] = started.elapsed();
+    idle_for(idle);
     let started = Instant::now();
     candidate.current_leader().await.map_err(failed)?;
     times[1] = started.elapsed();
+    idle_for(idle);
     let started = Instant::now();
     candidate.try_campaign(TERM_MS).await.map_err(failed)?;
     times[2] = started.elapsed();
+    idle_for(idle);
     let started = Instant::now();
     candidate.resign(false).await.map_err(failed)?;
     times[3] = started.elapsed();
+    idle_for(idle);
     let started = Instant::now();
     let won = candidate.try_campaign(TERM_MS).await.map_err(failed)?;
     times[4] = started.elapsed();
@@ -143,22 +169,27 @@ struct Component {
 
 impl Component {
     /// One of each operation inside the sandbox.
-    async fn round(&mut self) -> anyhow::Result<[Duration; 5]> {
+    async fn round(&mut self, idle: Option<Duration>) -> anyhow::Result<[Duration; 5]> {
         let c = self.candidate;
         let sandbox = &mut self.sandbox;
         let mut times = [Duration::ZERO; 5];
+        idle_for(idle);
         let started = Instant::now();
         std::hint::black_box(sandbox.is_leader(c).await?);
         times[0] = started.elapsed();
+        idle_for(idle);
         let started = Instant::now();
         answered(sandbox.current_leader(c).await)?;
         times[1] = started.elapsed();
+        idle_for(idle);
         let started = Instant::now();
         answered(sandbox.try_campaign(c, TERM_MS).await)?;
         times[2] = started.elapsed();
+        idle_for(idle);
         let started = Instant::now();
         answered(sandbox.resign(c, false).await)?;
         times[3] = started.elapsed();
+        idle_for(idle);
         let started = Instant::now();
         let won = answered(sandbox.try_campaign(c, TERM_MS).await)?;
         times[4] = started.elapsed();
@@ -169,4 +200,13 @@ impl Component {
 
 fn answered<T, E: std::fmt::Debug>(result: wasmtime::Result<Result<T, E>>) -> anyhow::Result<T> {
     result?.map_err(|e| anyhow::anyhow!("component: {e:?}"))
+}
+
+/// Leaves the CPU to others (or to sleep) before a timed operation, as a
+/// network round trip does. A thread sleep, not a timer: the runtime's
+/// timers are millisecond-grained.
+fn idle_for(idle: Option<Duration>) {
+    if let Some(idle) = idle {
+        std::thread::sleep(idle);
+    }
 }
