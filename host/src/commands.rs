@@ -140,7 +140,7 @@ impl Printer {
                 version: version.map(format_hlc),
                 detail,
             };
-            println!("{}", serde_json::to_string(&line).expect("lines serialize"));
+            crate::output::line(&serde_json::to_string(&line).expect("lines serialize"));
         } else {
             let mut text = event.to_owned();
             if let Some(leader) = leader {
@@ -155,7 +155,7 @@ impl Printer {
             if let Some(detail) = detail {
                 text.push_str(&format!(" ({detail})"));
             }
-            println!("{text}");
+            crate::output::line(&text);
         }
     }
 }
@@ -286,6 +286,10 @@ pub async fn observe(
                         PositionState::NoLeader => "no-leader",
                     };
                     printer.change(event, position, change.new_leader.as_ref(), &change.version);
+                    if crate::output::reader_gone() {
+                        // `elector observe P | head -3`: nobody reads any more.
+                        return Ok(());
+                    }
                 }
                 Some(_) => {}
                 None => anyhow::bail!("the observer stopped"),
@@ -333,12 +337,14 @@ pub async fn get(store: &MqttStore, key: &str, printer: Printer) -> anyhow::Resu
                     "value": text,
                     "version": format_hlc(&value.version),
                 });
-                println!("{line}");
+                crate::output::line(&line.to_string());
             } else {
-                println!("{text}");
+                crate::output::line(&text);
             }
         }
-        None if printer.json => println!("{}", serde_json::json!({"event": "absent", "key": key})),
+        None if printer.json => {
+            crate::output::line(&serde_json::json!({"event": "absent", "key": key}).to_string());
+        }
         None => eprintln!("{key}: no such key"),
     }
     Ok(found.is_some())

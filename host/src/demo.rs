@@ -64,10 +64,7 @@ impl Timeline {
             detail,
         };
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string(&line).expect("timeline lines serialize")
-            );
+            crate::output::line(&serde_json::to_string(&line).expect("timeline lines serialize"));
             return;
         }
         let mut text = format!("[{:>8.1} ms] {:<14}", line.t_ms, line.event);
@@ -80,7 +77,7 @@ impl Timeline {
         if let Some(detail) = &line.detail {
             text.push_str(&format!(" {detail}"));
         }
-        println!("{text}");
+        crate::output::line(&text);
     }
 
     fn say(&self, detail: String) {

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod module;
 pub mod mqtt;
 pub mod ops;
+pub mod output;
 pub mod run;
 pub mod runtime;
 pub mod sandbox;

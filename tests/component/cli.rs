@@ -47,6 +47,27 @@ fn the_demo_shows_both_failovers_and_ends_by_itself() {
 }
 
 #[test]
+fn a_reader_that_stops_reading_does_not_crash_the_demo() {
+    use std::io::BufRead as _;
+    // `elector demo --json | head -1`: the reader goes away after a line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["demo", "--candidates", "2", "--term", "200", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("elector runs");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with('{'), "a JSON line first: {first}");
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn bad_demo_arguments_are_refused_with_a_message() {
     for args in [&["demo", "--candidates", "1"][..], &["demo", "--term", "0"]] {
         let output = elector(args);
