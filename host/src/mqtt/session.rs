@@ -1,5 +1,6 @@
-//! Keeping a rumqttc event loop usable across reconnects that lose the
-//! broker-side session.
+//! Keeping a rumqttc event loop usable across reconnects: a parked publish
+//! that a lost session would strand, and a service account token that
+//! expired since the last connect.
 //!
 //! rumqttc 0.25 parks a QoS 1 publish whose packet id is still in flight
 //! (a "collision") and takes no new requests until the broker acknowledges
@@ -8,6 +9,8 @@
 //! can never come: the event loop keeps pinging and reconnecting but never
 //! sends another request (upstream issue bytebeamio/rumqtt#1056). Under
 //! repeated broker restarts this wedged every replica of the chaos test.
+
+use std::path::Path;
 
 use rumqttc::v5::EventLoop;
 
@@ -33,6 +36,24 @@ pub fn forget_parked_publish(event_loop: &mut EventLoop, session_present: bool) 
     }
 }
 
+/// Called after the connection drops, before the event loop reconnects:
+/// puts the token file's current contents in the next CONNECT. A file that
+/// cannot be read (mid-rotation, say) keeps the previous token, with a
+/// warning; the broker decides whether that one is still good.
+pub fn reload_token(event_loop: &mut EventLoop, file: &Path) {
+    match super::settings::read_token(file) {
+        Ok(token) if !token.is_empty() => {
+            event_loop
+                .options
+                .set_authentication_data(Some(token.into()));
+        }
+        Ok(_) => {
+            tracing::warn!(file = %file.display(), "service account token file is empty; keeping the previous token")
+        }
+        Err(error) => tracing::warn!(%error, "keeping the previous service account token"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +68,33 @@ mod tests {
         publish.pkid = 7;
         event_loop.state.collision = Some(publish);
         event_loop
+    }
+
+    #[test]
+    fn a_reconnect_sends_the_token_the_file_holds_now() {
+        let file = std::env::temp_dir().join(format!("elector-sat-{}", std::process::id()));
+        std::fs::write(&file, "first\n").unwrap();
+        let (_client, mut event_loop) =
+            AsyncClient::new(MqttOptions::new("sat", "127.0.0.1", 1), 1);
+        reload_token(&mut event_loop, &file);
+        assert_eq!(
+            event_loop.options.authentication_data().as_deref(),
+            Some(&b"first"[..])
+        );
+        // Kubernetes rotated the token.
+        std::fs::write(&file, "second").unwrap();
+        reload_token(&mut event_loop, &file);
+        assert_eq!(
+            event_loop.options.authentication_data().as_deref(),
+            Some(&b"second"[..])
+        );
+        // Mid-rotation the file may be missing: the last good token stays.
+        std::fs::remove_file(&file).unwrap();
+        reload_token(&mut event_loop, &file);
+        assert_eq!(
+            event_loop.options.authentication_data().as_deref(),
+            Some(&b"second"[..])
+        );
     }
 
     #[test]

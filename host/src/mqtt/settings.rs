@@ -133,7 +133,12 @@ pub enum Credentials {
     },
     /// A user name without a password.
     Username(String),
-    ServiceAccountToken(Vec<u8>),
+    /// K8S-SAT: the token, and the file it came from (read again before
+    /// every reconnect, see [`ConnectionSettings::token_file`]).
+    ServiceAccountToken {
+        file: PathBuf,
+        token: Vec<u8>,
+    },
 }
 
 impl BrokerArgs {
@@ -206,7 +211,10 @@ impl BrokerArgs {
             None
         };
         let credentials = match (&self.sat_file, &self.username, &self.password_file) {
-            (Some(sat), _, _) => Credentials::ServiceAccountToken(trimmed(read("token", sat)?)),
+            (Some(sat), _, _) => Credentials::ServiceAccountToken {
+                file: sat.clone(),
+                token: read_token(sat)?,
+            },
             (None, Some(username), Some(password)) => Credentials::Password {
                 username: username.clone(),
                 password: String::from_utf8_lossy(&trimmed(read("password", password)?))
@@ -238,6 +246,11 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
 
 /// Secrets written by tools usually end with a newline that is not part of
 /// them.
+/// A service account token file's contents, without trailing whitespace.
+pub fn read_token(path: &Path) -> Result<Vec<u8>, SettingsError> {
+    Ok(trimmed(read("token", path)?))
+}
+
 fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
     while bytes.last().is_some_and(u8::is_ascii_whitespace) {
         bytes.pop();
@@ -306,7 +319,7 @@ impl ConnectionSettings {
             Credentials::Username(username) => {
                 options.set_credentials(username, "");
             }
-            Credentials::ServiceAccountToken(token) => {
+            Credentials::ServiceAccountToken { token, .. } => {
                 options
                     .set_authentication_method(Some(SAT_AUTH_METHOD.to_owned()))
                     .set_authentication_data(Some(token.clone().into()));
@@ -321,6 +334,17 @@ impl ConnectionSettings {
             }));
         }
         options
+    }
+
+    /// The service account token file, when K8S-SAT authenticates. Kubernetes
+    /// rotates projected tokens (hourly by default), so a long-running
+    /// process must send the file's current token on every reconnect, not
+    /// the one it read at start.
+    pub fn token_file(&self) -> Option<&Path> {
+        match &self.credentials {
+            Credentials::ServiceAccountToken { file, .. } => Some(file),
+            _ => None,
+        }
     }
 
     /// The client id to use: the configured one, or `prefix-<random>`.
@@ -473,12 +497,16 @@ mod tests {
 
         let mut with_token = args();
         with_token.hostname = Some("h".into());
-        with_token.sat_file = Some(token);
+        with_token.sat_file = Some(token.clone());
         let settings = with_token.settings().unwrap();
         assert_eq!(
             settings.credentials,
-            Credentials::ServiceAccountToken(b"eyJ.token".to_vec())
+            Credentials::ServiceAccountToken {
+                file: token.clone(),
+                token: b"eyJ.token".to_vec()
+            }
         );
+        assert_eq!(settings.token_file(), Some(token.as_path()));
         let options = settings.mqtt_options("me");
         assert_eq!(
             options.authentication_method().as_deref(),

@@ -103,6 +103,9 @@ pub async fn serve(
                     anyhow::bail!("could not connect to the broker: {error}");
                 }
                 tracing::warn!(%error, "broker connection lost; reconnecting");
+                if let Some(file) = settings.token_file() {
+                    crate::mqtt::session::reload_token(&mut event_loop, file);
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }

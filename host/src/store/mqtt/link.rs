@@ -2,6 +2,7 @@
 //! the link comes up (subscribe, re-register watches, catch up on missed
 //! changes) or goes down (fail what is in flight).
 
+use std::path::PathBuf;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -40,7 +41,8 @@ impl LinkState {
 }
 
 /// Drives the connection for as long as the client exists.
-pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
+/// `token_file`: a K8S-SAT token file, read again before every reconnect.
+pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>, token_file: Option<PathBuf>) {
     let mut backoff = Duration::from_millis(50);
     let mut subacks: Option<mpsc::UnboundedSender<bool>> = None;
     loop {
@@ -108,6 +110,9 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>) {
                     shared.link_down(error.to_string());
                 }
                 drop(shared);
+                if let Some(file) = &token_file {
+                    crate::mqtt::session::reload_token(&mut event_loop, file);
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

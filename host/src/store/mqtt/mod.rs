@@ -104,7 +104,8 @@ impl MqttStore {
             watches: Watches::default(),
             link,
         });
-        tokio::spawn(link::run(event_loop, Arc::downgrade(&shared)));
+        let token_file = settings.token_file().map(std::path::Path::to_path_buf);
+        tokio::spawn(link::run(event_loop, Arc::downgrade(&shared), token_file));
         let ready = async {
             loop {
                 match &*link_changes.borrow_and_update() {
