@@ -41,6 +41,28 @@ pub struct Totals {
     pub failing: Vec<u64>,
 }
 
+/// The one-line summary the test suite and `elector-sim` print.
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} schedules: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, \
+             {} updates, {} leader actions ({} contradicted by the store within the term); \
+             {} failing",
+            self.schedules,
+            self.faults,
+            self.crashes,
+            self.requests,
+            self.elections,
+            self.fenced_writes,
+            self.updates,
+            self.leader_actions,
+            self.contradicted_beliefs,
+            self.failing.len()
+        )
+    }
+}
+
 /// Runs the schedules of seeds `first..first + count`.
 pub fn run_many(
     first: u64,

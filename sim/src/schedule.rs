@@ -199,54 +199,11 @@ fn plan_faults(world: &World, rng: &mut Rng, candidates: usize) {
         let length = rng.between(100 * MS, 2_500 * MS);
         let client = rng.between(0, candidates as u64 - 1) as u32;
         match rng.between(0, 4) {
-            0 => {
-                world.schedule(
-                    start,
-                    Event::Link {
-                        client,
-                        state: LinkState::Down,
-                    },
-                );
-                world.schedule(
-                    start + length,
-                    Event::Link {
-                        client,
-                        state: LinkState::Up,
-                    },
-                );
-            }
-            1 => {
-                world.schedule(
-                    start,
-                    Event::Link {
-                        client,
-                        state: LinkState::Blackhole,
-                    },
-                );
-                world.schedule(
-                    start + length,
-                    Event::Link {
-                        client,
-                        state: LinkState::Up,
-                    },
-                );
-            }
+            0 => link_outage(world, client, LinkState::Down, start, length),
+            1 => link_outage(world, client, LinkState::Blackhole, start, length),
             2 => {
                 for client in 0..candidates as u32 {
-                    world.schedule(
-                        start,
-                        Event::Link {
-                            client,
-                            state: LinkState::Down,
-                        },
-                    );
-                    world.schedule(
-                        start + length / 2,
-                        Event::Link {
-                            client,
-                            state: LinkState::Up,
-                        },
-                    );
+                    link_outage(world, client, LinkState::Down, start, length / 2);
                 }
             }
             3 => world.schedule(start, Event::ForgetRegistrations { client }),
@@ -306,7 +263,7 @@ async fn supervise(
             rng.fork(),
         );
         let crash = sleep(&world, at - world.now.get());
-        first_of(life, crash).await;
+        workload::first_of(life, crash).await;
         world.history.borrow_mut().crashes += 1;
         if crate::history::trace_enabled() {
             eprintln!(
@@ -318,22 +275,6 @@ async fn supervise(
         sleep(&world, down).await;
     }
     workload::live(world.clone(), client, name, params, rng.fork()).await;
-}
-
-async fn first_of(
-    a: impl std::future::Future<Output = ()>,
-    b: impl std::future::Future<Output = ()>,
-) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    std::future::poll_fn(|cx| {
-        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 /// The host client's reconnect behaviour: after a reconnect, register the
@@ -356,4 +297,16 @@ async fn reconnect_agent(world: Rc<World>, clients: Vec<SimClient>) {
             clients[client as usize].catch_up().await;
         }
     }
+}
+
+/// `client`'s link in `state` from `start` for `length`, then up again.
+fn link_outage(world: &World, client: u32, state: LinkState, start: u64, length: u64) {
+    world.schedule(start, Event::Link { client, state });
+    world.schedule(
+        start + length,
+        Event::Link {
+            client,
+            state: LinkState::Up,
+        },
+    );
 }

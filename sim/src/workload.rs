@@ -249,7 +249,7 @@ async fn drive(candidate: &mut SimCandidate, clock: &SimClock, duration: Nanos) 
         match next {
             Some(next) => {
                 let tick_due = clock.sleep_until(next);
-                futures_select(wait, tick_due).await;
+                first_of(wait, tick_due).await;
             }
             None => wait.await,
         }
@@ -257,7 +257,7 @@ async fn drive(candidate: &mut SimCandidate, clock: &SimClock, duration: Nanos) 
 }
 
 /// Resolves when either resolves.
-async fn futures_select(
+pub(crate) async fn first_of(
     a: impl std::future::Future<Output = ()>,
     b: impl std::future::Future<Output = ()>,
 ) {

@@ -22,19 +22,7 @@ fn ten_thousand_schedules_keep_every_property() {
     let totals = run_many(first, schedules, Options::default(), |outcome: &Outcome| {
         failures.push(outcome.to_string());
     });
-    eprintln!(
-        "{} schedules: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, {} updates, \
-         {} leader actions ({} contradicted by the store within the term)",
-        totals.schedules,
-        totals.faults,
-        totals.crashes,
-        totals.requests,
-        totals.elections,
-        totals.fenced_writes,
-        totals.updates,
-        totals.leader_actions,
-        totals.contradicted_beliefs
-    );
+    eprintln!("{totals}");
     assert!(
         failures.is_empty(),
         "{} schedules failed:\n{}",

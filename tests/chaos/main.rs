@@ -12,7 +12,7 @@
 #[allow(dead_code)]
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use elector_host::StateStoreBackend;
@@ -47,31 +47,18 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 fn spawn_replica(name: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_elector"))
-        .args(["run", env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG")])
-        .args([
-            "--position",
-            "log",
-            "--name",
-            name,
-            "--term",
-            "1s",
-            "--tick",
-            "40ms",
-        ])
-        .args([
-            "--request-timeout",
-            "1s",
-            "--broker",
-            &format!("mqtt://127.0.0.1:{port}"),
-        ])
-        .env(
-            "RUST_LOG",
-            std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("elector run starts")
+    let broker = format!("mqtt://127.0.0.1:{port}");
+    let args = [
+        "--term",
+        "1s",
+        "--tick",
+        "40ms",
+        "--request-timeout",
+        "1s",
+        "--broker",
+        &broker,
+    ];
+    fenced_log_replica(name, &args, "error")
 }
 
 /// The replica processes, killed when the test ends, so that a failing run

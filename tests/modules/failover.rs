@@ -7,22 +7,13 @@ use std::time::{Duration, Instant};
 use elector_host::StateStoreBackend;
 use elector_host::store::mqtt::MqttStore;
 
-use crate::FENCED_LOG;
 use crate::support::*;
 
 const TERM: Duration = Duration::from_secs(1);
 
 fn run_module(broker: &Broker, name: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_elector"))
-        .args(["run", FENCED_LOG, "--position", "log", "--name", name])
-        .args(["--term", "1s", "--tick", "50ms", "--broker", &broker.url()])
-        .env(
-            "RUST_LOG",
-            std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("elector run starts")
+    let args = ["--term", "1s", "--tick", "50ms", "--broker", &broker.url()];
+    fenced_log_replica(name, &args, "warn")
 }
 
 async fn read(store: &MqttStore, key: &str) -> Option<String> {

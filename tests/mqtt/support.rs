@@ -411,3 +411,20 @@ async fn forward(
         }
     }
 }
+
+/// `elector run` of the fenced-log example as replica `name`, with `args`
+/// after the position and name (term, tick, broker, ...). Logs at
+/// `ELECTOR_TEST_LOG`, else at `default_log`.
+pub fn fenced_log_replica(name: &str, args: &[&str], default_log: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["run", env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG")])
+        .args(["--position", "log", "--name", name])
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| default_log.into()),
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("elector run starts")
+}

@@ -46,22 +46,7 @@ fn main() {
     if args.schedules == 1 {
         println!("{}", elector_sim::run(args.seed, options));
     }
-    println!(
-        "{} schedules in {:.1} s: {} faults, {} crashes, {} requests, {} elections, {} fenced writes, \
-         {} updates, {} leader actions ({} while the store already disagreed, within the term); \
-         {} failing",
-        totals.schedules,
-        started.elapsed().as_secs_f64(),
-        totals.faults,
-        totals.crashes,
-        totals.requests,
-        totals.elections,
-        totals.fenced_writes,
-        totals.updates,
-        totals.leader_actions,
-        totals.contradicted_beliefs,
-        totals.failing.len()
-    );
+    println!("{totals} (in {:.1} s)", started.elapsed().as_secs_f64());
     if !totals.failing.is_empty() {
         std::process::exit(1);
     }
