@@ -60,9 +60,13 @@ mod component {
             let number = next_number()?;
             // Who wrote it, and under which fencing token: the log is also
             // the history a checker reads (tokens never go down).
+            // Leadership can end between the tick starting and here; then
+            // there is no token to record, and no entry is written (the
+            // fenced write would be refused anyway, unless this replica won
+            // again meanwhile, and then the entry would name no token).
             let token = leadership::fencing_token()
                 .map(|t| format!("{}:{}:{}", t.wall_clock_ms, t.counter, t.node_id))
-                .unwrap_or_default();
+                .ok_or("not the leader any more")?;
             let entry = format!("{number} {} {token}", leadership::replica_name());
             // Entry first, then the counter: a replica stopped in between
             // leaves the entry to be written again under the same number.
