@@ -48,6 +48,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         cancel: Option<&K>,
         arm_renewal: bool,
     ) -> Result<CampaignResponse, ElectionError> {
+        self.expire_if_due();
         check_still_wanted(&self.clock, deadline, cancel)?;
         let result = self
             .campaign_loop(term_ms, deadline, cancel, arm_renewal)
@@ -83,23 +84,15 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                     // write arrives as a notification, so reading it too
                     // would only double every loser's requests.
                     failures = 0;
-                    let expected_expiry = self
-                        .clock
-                        .now()
-                        .saturating_add(Duration::from_millis(term_ms));
-                    self.fallback_retry(
-                        expected_expiry.saturating_add(timing::fallback_slack(term_ms)),
-                    )
+                    self.fallback_retry(self.clock.now(), term_ms)
                 }
                 Ok(_) => {
                     // The holder wrote before the watch existed: read it, to
                     // know its write (and so tell a later resignation from
                     // an expiry).
                     failures = 0;
-                    match self.learn_holder(term_ms).await {
-                        Some(expected_expiry) => self.fallback_retry(
-                            expected_expiry.saturating_add(timing::fallback_slack(term_ms)),
-                        ),
+                    match self.learn_holder().await {
+                        Some(seen_at) => self.fallback_retry(seen_at, term_ms),
                         // Released between the attempt and the read.
                         None => continue,
                     }
@@ -116,21 +109,19 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         }
     }
 
-    /// Reads the holder after a lost attempt. Returns when its lease should
-    /// end at the latest (by the local clock), or `None` if the position is
+    /// Reads the holder after a lost attempt. Returns when its write was
+    /// known to be there (by the local clock), or `None` if the position is
     /// free now.
-    /// The holder is assumed to use the same term as this candidate.
-    async fn learn_holder(&mut self, term_ms: u64) -> Option<Instant> {
+    async fn learn_holder(&mut self) -> Option<Instant> {
         let now = self.clock.now();
-        let term_guess = Duration::from_millis(term_ms);
         match self.store.get(&self.position).await {
             Ok(Some(current)) => {
                 self.learn_position(Some(current.value), Some(current.version));
-                Some(now.saturating_add(term_guess))
+                Some(now)
             }
             Ok(None) => None,
             // Unknown holder: assume it wrote just now.
-            Err(_) => Some(now.saturating_add(term_guess)),
+            Err(_) => Some(now),
         }
     }
 
@@ -164,12 +155,18 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                             News::Expired => {
                                 now.saturating_add(timing::expiry_grace(term_ms, &mut self.jitter))
                             }
-                            // Held again (renewed or taken): wait out the
-                            // new write's term.
-                            News::Written { .. } => self.fallback_retry(
-                                now.saturating_add(Duration::from_millis(term_ms))
-                                    .saturating_add(timing::fallback_slack(term_ms)),
-                            ),
+                            // This candidate's own write is in the store (one
+                            // whose answer was lost, say): claim it now
+                            // rather than wait out its term.
+                            News::Written { value }
+                                if value == self.lock_value
+                                    && !self.sabotaged(|s| s.ignore_own_value) =>
+                            {
+                                return Ok(());
+                            }
+                            // Held again (renewed or taken): look again once
+                            // the holder's next write is overdue.
+                            News::Written { .. } => self.fallback_retry(now, term_ms),
                         };
                     }
                 }
@@ -179,14 +176,21 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
 }
 
 impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
-    /// The retry at the holder's expected expiry: what stops a lost
-    /// notification from stalling the election (unless sabotaged).
-    fn fallback_retry(&self, at: Instant) -> Instant {
-        if self.sabotage.no_expiry_timer {
-            Instant(u64::MAX)
-        } else {
-            at
+    /// When to look again at a position last seen held at `seen_at`: once
+    /// the holder's next write is overdue (its observed cadence, or this
+    /// candidate's own term until the cadence is known), plus a little
+    /// slack for the store's own expiry notification to come first. What
+    /// stops a lost notification from stalling the election; while the
+    /// holder renews and notifications flow, each renewal moves it on, so
+    /// nobody polls.
+    fn fallback_retry(&self, seen_at: Instant, term_ms: u64) -> Instant {
+        if self.sabotaged(|s| s.no_expiry_timer) {
+            return Instant(u64::MAX);
         }
+        let period_ms = self.view.holder_period_ms(term_ms);
+        seen_at
+            .saturating_add(Duration::from_millis(period_ms))
+            .saturating_add(timing::fallback_slack(period_ms))
     }
 }
 

@@ -47,6 +47,7 @@
 
 pub mod campaign;
 pub mod candidate;
+pub mod doubt;
 pub mod ports;
 pub mod position;
 pub mod sabotage;

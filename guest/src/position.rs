@@ -34,11 +34,42 @@ pub struct PositionView {
     holder: Option<Holder>,
     /// Stale notifications (older than what is known) are ignored.
     newest: Option<Hlc>,
+    /// How often the holder writes (ms of store time between its last two
+    /// writes seen), once two writes of the same holder were seen.
+    cadence_ms: Option<u64>,
 }
 
 impl PositionView {
     pub fn holder(&self) -> Option<&Holder> {
         self.holder.as_ref()
+    }
+
+    /// How long the holder's writes can be expected apart: its observed
+    /// renewal cadence, or `own_term_ms` (the best guess of its term) until
+    /// two of its writes were seen. A holder that renews every `p` holds a
+    /// term longer than `p`, so a waiter that hears nothing for `p` has
+    /// reason to look, and one that hears a renewal every `p` never needs
+    /// to poll.
+    pub fn holder_period_ms(&self, own_term_ms: u64) -> u64 {
+        self.cadence_ms.unwrap_or(own_term_ms).max(1)
+    }
+
+    /// Remembers `value`'s write at `version`, learning the cadence when
+    /// the same holder wrote before.
+    fn record_write(&mut self, value: &[u8], version: Option<&Hlc>) {
+        let previous = self
+            .holder
+            .as_ref()
+            .filter(|h| h.value == value)
+            .and_then(|h| h.version.as_ref());
+        self.cadence_ms = match (previous, version) {
+            (Some(previous), Some(version)) => {
+                let gap = version.wall_clock_ms.saturating_sub(previous.wall_clock_ms);
+                if gap > 0 { Some(gap) } else { self.cadence_ms }
+            }
+            (Some(_), None) => self.cadence_ms,
+            (None, _) => None,
+        };
     }
 
     /// Records the result of a read or a write of the position. Returns
@@ -57,8 +88,12 @@ impl PositionView {
             }
             self.newest = Some(version.clone());
         }
+        let Some(value) = value else {
+            self.holder = None;
+            return None;
+        };
+        self.record_write(&value, version.as_ref());
         let previous = self.holder.take();
-        let value = value?;
         let change = match (&version, previous) {
             (Some(version), previous) if previous.as_ref().map(|h| &h.value) != Some(&value) => {
                 Some(LeadershipChange {
@@ -81,7 +116,8 @@ impl PositionView {
     /// Applies a notification. Returns `None` for a notification older than
     /// what is already known; otherwise what it means and, when the holder
     /// changed, the change to report to observers. `term_ms` is the term the
-    /// caller campaigns with, the best guess of the holder's term.
+    /// caller campaigns with, the guess of the holder's term until its
+    /// cadence is known.
     pub fn absorb(
         &mut self,
         notification: KeyNotification,
@@ -93,6 +129,12 @@ impl PositionView {
         }
         self.newest = Some(notification.version.clone());
         let timestamp_ms = notification.version.wall_clock_ms;
+        // Before the holder is replaced: a delete is early if it came
+        // sooner after the holder's last write than its next one was due.
+        let early_within_ms = self.holder_period_ms(term_ms);
+        if let KeyChange::Set(value) = &notification.change {
+            self.record_write(value, Some(&notification.version));
+        }
         let previous = self.holder.take();
         match notification.change {
             KeyChange::Set(value) => {
@@ -116,10 +158,11 @@ impl PositionView {
                     .and_then(|h| h.version.as_ref())
                     .is_some_and(|written| {
                         // Store clocks on both sides: no local skew involved.
-                        // An expiry never fires before write + term, so a
+                        // An expiry never fires before write + term, and the
+                        // term is longer than the holder's cadence, so a
                         // delete before that is a release (1 ms for rounding).
                         notification.version.wall_clock_ms.saturating_add(1)
-                            < written.wall_clock_ms.saturating_add(term_ms)
+                            < written.wall_clock_ms.saturating_add(early_within_ms)
                     });
                 let change = previous.is_some().then_some(LeadershipChange {
                     new_state: PositionState::NoLeader,
@@ -240,6 +283,31 @@ mod tests {
             view.learn(Some(b"a".to_vec()), Some(hlc(4, 0)), Instant(0))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_holder_cadence_is_learned_from_two_of_its_writes() {
+        let mut view = PositionView::default();
+        assert_eq!(view.holder_period_ms(1_000), 1_000, "unknown: own term");
+        view.absorb(set("a", hlc(10_000, 0)), 1_000, Instant(0));
+        assert_eq!(view.holder_period_ms(1_000), 1_000);
+        view.absorb(set("a", hlc(30_000, 0)), 1_000, Instant(0));
+        assert_eq!(view.holder_period_ms(1_000), 20_000);
+        // A delete 10 s after a holder that renews every 20 s is a release
+        // even for a waiter whose own term is 1 s...
+        let (news, _) = view
+            .absorb(deleted(hlc(40_000, 0)), 1_000, Instant(0))
+            .unwrap();
+        assert_eq!(news, News::ReleasedEarly);
+        // ...and a new holder starts unknown again.
+        view.absorb(set("b", hlc(50_000, 0)), 60_000, Instant(0));
+        assert_eq!(view.holder_period_ms(60_000), 60_000);
+        view.absorb(set("b", hlc(50_333, 0)), 60_000, Instant(0));
+        // A 60 s waiter sees the 1 s holder's expiry as an expiry.
+        let (news, _) = view
+            .absorb(deleted(hlc(51_333, 0)), 60_000, Instant(0))
+            .unwrap();
+        assert_eq!(news, News::Expired);
     }
 
     #[test]

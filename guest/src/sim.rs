@@ -4,8 +4,9 @@
 //!
 //! Tests use it to run several candidates against one store and check what
 //! happens, to the millisecond, with no real sleeping and no flakiness.
-//! Store requests complete at once; notifications are queued per watch the
-//! moment the store emits them; keys expire exactly on time.
+//! Store requests complete at once unless [`Transport`] faults are set;
+//! notifications are queued per watch the moment the store emits them;
+//! keys expire exactly on time.
 
 use core::cell::{Cell, RefCell};
 use core::future::{Future, poll_fn};
@@ -33,10 +34,57 @@ struct World {
     timers: RefCell<Vec<u64>>,
     /// Store operations so far; the executor's measure of progress.
     operations: Cell<u64>,
+    /// SET requests the store received.
+    sets: Cell<u64>,
     /// When false, notifications are dropped (a lossy network).
     deliver_notifications: Cell<bool>,
     /// When false, every request fails with `Disconnected`.
     store_reachable: Cell<bool>,
+    /// How requests travel (see [`Transport`]).
+    transport: Cell<Transport>,
+    /// Requests on their way to the store, in sending order.
+    in_flight: RefCell<Vec<InFlight>>,
+}
+
+/// How the simulated transport treats requests, to reproduce the faults
+/// that make an outcome unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// A request reaches the store this long after it was sent.
+    pub landing_delay: Duration,
+    /// The answer reaches the caller this long after the store applied the
+    /// request.
+    pub answer_delay: Duration,
+    /// Answers never arrive: the store applies the request and the caller
+    /// gets `Timeout` after `timeout`.
+    pub answers_lost: bool,
+    /// How long a caller waits for an answer before `Timeout`.
+    pub timeout: Duration,
+    /// Only requests with this verb (`"SET"`, `"GET"`, `"VDEL"`, ...) on
+    /// this key travel so; the rest apply and answer at once.
+    pub only: Option<(&'static str, &'static [u8])>,
+}
+
+impl Transport {
+    /// Whether `command` applies and answers at once.
+    fn is_instant_for(&self, command: &ss::Command) -> bool {
+        let instant =
+            self.landing_delay.is_zero() && self.answer_delay.is_zero() && !self.answers_lost;
+        let selected = self
+            .only
+            .is_none_or(|(verb, key)| command.verb() == verb && command.key() == key);
+        instant || !selected
+    }
+}
+
+/// A request on its way.
+struct InFlight {
+    lands_at: u64,
+    client: u64,
+    command: ss::Command,
+    token: Option<Hlc>,
+    /// Filled in when the store applies it, with the time it did.
+    outcome: Rc<RefCell<Option<(u64, ss::Response)>>>,
 }
 
 /// A handle to the simulated world: clock, store and scheduler.
@@ -64,8 +112,11 @@ impl Sim {
                 next_client: Cell::new(1),
                 timers: RefCell::new(Vec::new()),
                 operations: Cell::new(0),
+                sets: Cell::new(0),
                 deliver_notifications: Cell::new(true),
                 store_reachable: Cell::new(true),
+                transport: Cell::new(Transport::default()),
+                in_flight: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -94,6 +145,11 @@ impl Sim {
         self.world.store_reachable.set(reachable);
     }
 
+    /// Sets how requests sent from now on travel.
+    pub fn set_transport(&self, transport: Transport) {
+        self.world.transport.set(transport);
+    }
+
     /// Sleeps in virtual time.
     pub fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + use<> {
         let deadline = Instant(self.world.now_ns.get()).saturating_add(duration);
@@ -104,8 +160,16 @@ impl Sim {
         EPOCH_MS + self.world.now_ns.get() / 1_000_000
     }
 
+    /// SET requests the store received so far.
+    pub fn sets(&self) -> u64 {
+        self.world.sets.get()
+    }
+
     fn request(&self, client: u64, command: ss::Command, token: Option<&Hlc>) -> ss::Response {
         self.world.operations.set(self.world.operations.get() + 1);
+        if matches!(command, ss::Command::Set { .. }) {
+            self.world.sets.set(self.world.sets.get() + 1);
+        }
         let now_ms = self.now_ms();
         let timestamp = self.world.client_clock.borrow_mut().now(now_ms);
         let mut request = ss::Request::new(client, command).with_timestamp(timestamp);
@@ -172,10 +236,18 @@ impl Sim {
                 .borrow()
                 .next_expiry()
                 .map(|ms| (ms - EPOCH_MS) * 1_000_000);
-            let next = match (next_timer, next_expiry) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).expect("every task waits with nothing to wake it"),
-            };
+            let next_landing = self
+                .world
+                .in_flight
+                .borrow()
+                .iter()
+                .map(|r| r.lands_at)
+                .min();
+            let next = [next_timer, next_expiry, next_landing]
+                .into_iter()
+                .flatten()
+                .min()
+                .expect("every task waits with nothing to wake it");
             assert!(
                 next <= u64::try_from(limit.as_nanos()).unwrap(),
                 "simulation passed its time limit of {limit:?}"
@@ -184,8 +256,79 @@ impl Sim {
             let expired = self.world.machine.borrow_mut().expire(self.now_ms());
             self.world.operations.set(self.world.operations.get() + 1);
             self.deliver(expired);
+            self.land_due_requests();
         }
     }
+
+    /// Applies every request in flight that has reached the store by now.
+    fn land_due_requests(&self) {
+        let now = self.world.now_ns.get();
+        let due: Vec<InFlight> = {
+            let mut in_flight = self.world.in_flight.borrow_mut();
+            let (due, later) = in_flight.drain(..).partition(|r| r.lands_at <= now);
+            *in_flight = later;
+            due
+        };
+        for request in due {
+            let response = self.request(request.client, request.command, request.token.as_ref());
+            *request.outcome.borrow_mut() = Some((now, response));
+        }
+    }
+
+    /// Sends a request over the transport and waits for its answer, or for
+    /// the timeout when the answer is slow or lost.
+    async fn send(
+        &self,
+        client: u64,
+        command: ss::Command,
+        token: Option<&Hlc>,
+    ) -> Result<ss::Response, StoreError> {
+        let transport = self.world.transport.get();
+        if transport.is_instant_for(&command) {
+            return Ok(self.request(client, command, token));
+        }
+        let sent_at = self.world.now_ns.get();
+        let outcome = Rc::new(RefCell::new(None));
+        self.world.in_flight.borrow_mut().push(InFlight {
+            lands_at: sent_at + nanos(transport.landing_delay),
+            client,
+            command,
+            token: token.cloned(),
+            outcome: outcome.clone(),
+        });
+        self.world.operations.set(self.world.operations.get() + 1);
+        let gives_up_at = sent_at + nanos(transport.timeout);
+        let world = self.world.clone();
+        poll_fn(move |_| {
+            let now = world.now_ns.get();
+            let answered_at = outcome
+                .borrow()
+                .as_ref()
+                .map(|(applied_at, _)| applied_at + nanos(transport.answer_delay))
+                .filter(|_| !transport.answers_lost);
+            if let Some(at) = answered_at
+                && at <= now
+                && at <= gives_up_at
+            {
+                let (_, response) = outcome.borrow_mut().take().expect("answered");
+                return Poll::Ready(Ok(response));
+            }
+            if now >= gives_up_at {
+                return Poll::Ready(Err(StoreError::Timeout));
+            }
+            let mut timers = world.timers.borrow_mut();
+            timers.push(gives_up_at);
+            if let Some(at) = answered_at {
+                timers.push(at);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The simulated store.
@@ -195,11 +338,15 @@ pub struct SimStore {
 }
 
 impl SimStore {
-    fn run(&self, command: ss::Command, token: Option<&Hlc>) -> Result<ss::Response, StoreError> {
+    async fn run(
+        &self,
+        command: ss::Command,
+        token: Option<&Hlc>,
+    ) -> Result<ss::Response, StoreError> {
         if !self.sim.world.store_reachable.get() {
             return Err(StoreError::Disconnected);
         }
-        Ok(self.sim.request(0, command, token))
+        self.sim.send(0, command, token).await
     }
 }
 
@@ -232,7 +379,7 @@ impl Store for SimStore {
             condition,
             expiry_ms: options.expiry_ms,
         };
-        let response = self.run(command, options.fencing_token.as_ref())?;
+        let response = self.run(command, options.fencing_token.as_ref()).await?;
         let (applied, version) = response.set_outcome().map_err(reply_error)?;
         Ok(SetResponse {
             applied,
@@ -241,13 +388,18 @@ impl Store for SimStore {
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let response = self.run(ss::Command::Get { key: key.to_vec() }, None)?;
+        let response = self
+            .run(ss::Command::Get { key: key.to_vec() }, None)
+            .await?;
         let found = response.get_outcome().map_err(reply_error)?;
         Ok(found.map(|(value, version)| VersionedValue { value, version }))
     }
 
     async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        delete_outcome(self.run(ss::Command::Del { key: key.to_vec() }, token)?)
+        delete_outcome(
+            self.run(ss::Command::Del { key: key.to_vec() }, token)
+                .await?,
+        )
     }
 
     async fn vdel(
@@ -260,7 +412,7 @@ impl Store for SimStore {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        delete_outcome(self.run(command, token)?)
+        delete_outcome(self.run(command, token).await?)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
@@ -402,18 +554,31 @@ impl Cancel for SimCancel {
 }
 
 /// Collects events, stamped with virtual time, for assertions.
-#[derive(Clone, Default)]
-pub struct EventLog(Rc<RefCell<Vec<CandidateEvent>>>);
+#[derive(Clone)]
+pub struct EventLog {
+    world: Rc<World>,
+    events: Rc<RefCell<Vec<(Duration, CandidateEvent)>>>,
+}
 
 impl EventLog {
     pub fn events(&self) -> Vec<CandidateEvent> {
-        self.0.borrow().clone()
+        self.events
+            .borrow()
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// Every event with the virtual time it was delivered at.
+    pub fn timed(&self) -> Vec<(Duration, CandidateEvent)> {
+        self.events.borrow().clone()
     }
 }
 
 impl EventSink for EventLog {
     fn deliver(&mut self, event: CandidateEvent) {
-        self.0.borrow_mut().push(event);
+        let at = Duration::from_nanos(self.world.now_ns.get());
+        self.events.borrow_mut().push((at, event));
     }
 }
 
@@ -445,16 +610,28 @@ pub type SimCandidate = crate::Candidate<SimStore, SimClock, EventLog>;
 impl Sim {
     /// A candidate for `position` named `name`, and its event log.
     pub fn candidate(&self, position: &str, name: &str) -> (SimCandidate, EventLog) {
-        let log = EventLog::default();
-        let options = CandidateOptions {
+        self.candidate_with(CandidateOptions {
             position: position.into(),
             name: name.into(),
             session_id: None,
             safety_margin_ms: None,
             request_lifetime_ms: None,
-        };
+        })
+    }
+
+    /// A candidate with these options, and its event log.
+    pub fn candidate_with(&self, options: CandidateOptions) -> (SimCandidate, EventLog) {
+        let log = self.event_log();
         let candidate = crate::Candidate::new(options, self.store(), self.clock(), log.clone())
             .expect("valid options");
         (candidate, log)
+    }
+
+    /// An empty event log stamped with this world's time.
+    pub fn event_log(&self) -> EventLog {
+        EventLog {
+            world: self.world.clone(),
+            events: Rc::default(),
+        }
     }
 }

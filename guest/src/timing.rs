@@ -14,10 +14,17 @@ pub const MAX_TERM_MS: u64 = 365 * 24 * 60 * 60 * 1000;
 /// Default safety margin: a tenth of the term, at most this.
 const MAX_DEFAULT_MARGIN_MS: u64 = 1_000;
 
+/// The smallest margin: stores keep time in whole milliseconds, so a key
+/// written at 10.9 ms with `PX 100` may expire at 110 ms, up to a
+/// millisecond before the sender's `send time + term`.
+const MIN_MARGIN_MS: u64 = 1;
+
 pub fn validate_term(what: &str, term_ms: u64) -> Result<(), ElectionError> {
-    if term_ms == 0 {
+    if term_ms <= MIN_MARGIN_MS {
         return Err(ElectionError::InvalidArgument(format!(
-            "{what} must be at least 1 ms"
+            "{what} must be at least {} ms (the lease is the term minus a safety margin of at \
+             least {MIN_MARGIN_MS} ms)",
+            MIN_MARGIN_MS + 1
         )));
     }
     if term_ms > MAX_TERM_MS {
@@ -30,13 +37,27 @@ pub fn validate_term(what: &str, term_ms: u64) -> Result<(), ElectionError> {
 
 /// How much of a term the candidate does not trust: the lease ends this much
 /// before the store would expire it, to absorb clock-rate drift and the
-/// delay of the request that won it.
+/// store's whole-millisecond clock. Never less than 1 ms.
 pub fn safety_margin(term_ms: u64, configured_ms: Option<u64>) -> Duration {
     let ms = match configured_ms {
-        Some(ms) => ms.min(term_ms),
+        Some(ms) => ms,
         None => (term_ms / 10).min(MAX_DEFAULT_MARGIN_MS),
     };
-    Duration::from_millis(ms)
+    Duration::from_millis(ms.max(MIN_MARGIN_MS).min(term_ms))
+}
+
+/// The renewal period used when none is given: a third of the term, so a
+/// lease survives two failed renewals in a row.
+pub fn default_renewal_period_ms(term_ms: u64) -> u64 {
+    (term_ms / 3).max(1)
+}
+
+/// When the first renewal after a win is due: the renewal period, but no
+/// later than a third of the term that was won, which may be shorter than
+/// the renewal term (a `campaign(5 s)` with renewal every 20 s would
+/// otherwise lapse before its first renewal).
+pub fn first_renewal_delay(won_term_ms: u64, period_ms: u64) -> Duration {
+    Duration::from_millis(period_ms.min(default_renewal_period_ms(won_term_ms)))
 }
 
 /// How long the lease from a write sent at some instant lasts, locally.
@@ -124,7 +145,8 @@ mod tests {
     #[test]
     fn term_bounds_are_enforced() {
         assert!(validate_term("term", 0).is_err());
-        assert!(validate_term("term", 1).is_ok());
+        assert!(validate_term("term", 1).is_err());
+        assert!(validate_term("term", 2).is_ok());
         assert!(validate_term("term", MAX_TERM_MS).is_ok());
         assert!(validate_term("term", MAX_TERM_MS + 1).is_err());
     }
@@ -133,10 +155,24 @@ mod tests {
     fn margin_defaults_to_a_tenth_capped_at_a_second() {
         assert_eq!(safety_margin(1_000, None), Duration::from_millis(100));
         assert_eq!(safety_margin(60_000, None), Duration::from_millis(1_000));
-        assert_eq!(safety_margin(5, None), Duration::ZERO);
+        assert_eq!(
+            safety_margin(5, None),
+            Duration::from_millis(1),
+            "never zero: stores truncate to whole milliseconds"
+        );
+        assert_eq!(safety_margin(1_000, Some(0)), Duration::from_millis(1));
         assert_eq!(safety_margin(1_000, Some(30)), Duration::from_millis(30));
         assert_eq!(safety_margin(10, Some(30)), Duration::from_millis(10));
         assert_eq!(lease_length(1_000, None), Duration::from_millis(900));
+    }
+
+    #[test]
+    fn the_first_renewal_comes_within_the_won_term() {
+        assert_eq!(
+            first_renewal_delay(5_000, 20_000),
+            Duration::from_millis(1_666)
+        );
+        assert_eq!(first_renewal_delay(60_000, 300), Duration::from_millis(300));
     }
 
     #[test]

@@ -176,6 +176,9 @@ pub enum LostReason {
 pub enum CandidateEvent {
     Elected(Lease),
     Renewed(Lease),
+    /// A write whose outcome is unknown may have shortened the store's hold:
+    /// the lease now ends earlier.
+    LeaseShortened(Lease),
     LeadershipLost(LostReason),
     RenewalFailed(ElectionError),
     CampaignResult(CampaignResponse),

@@ -75,17 +75,37 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         let deadline = timeout.map(|t| self.clock.now().saturating_add(t));
         let mut unconfirmed: Option<Unconfirmed> = None;
         loop {
-            self.campaign_until(max_term_ms, deadline, cancel, false)
-                .await?;
+            let campaign = self
+                .campaign_until(max_term_ms, deadline, cancel, false)
+                .await;
+            if let Err(error) = campaign {
+                return Err(self.unless_in_doubt(error, &unconfirmed));
+            }
             let round = self.update_as_leader(key, updater, &mut unconfirmed).await;
             // Resign on every path; a failed resignation only means the
             // position is released by expiry instead.
             let _ = self.resign(true).await;
             self.disarm_renewal();
-            match round? {
-                Round::Done => return Ok(()),
-                Round::Again => continue,
+            match round {
+                Ok(Round::Done) => return Ok(()),
+                Ok(Round::Again) => continue,
+                Err(error) => return Err(self.unless_in_doubt(error, &unconfirmed)),
             }
+        }
+    }
+
+    /// The error to end with: `outcome-unknown` while a write whose answer
+    /// was lost is still unsettled, since a caller that retries on any
+    /// other error would apply the update twice.
+    fn unless_in_doubt(
+        &self,
+        error: ElectionError,
+        unconfirmed: &Option<Unconfirmed>,
+    ) -> ElectionError {
+        if unconfirmed.is_some() && !self.sabotaged(|s| s.forget_unconfirmed_update) {
+            ElectionError::OutcomeUnknown
+        } else {
+            error
         }
     }
 
@@ -147,9 +167,11 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
                 // Created or deleted by someone else since the read.
                 Ok(false) => continue,
                 Err(error) => {
-                    // A lost answer or a dropped link: the write may have
-                    // landed; find out before applying the update again.
-                    if error.is_transient() {
+                    // A lost answer, a dropped link or an answer that made
+                    // no sense: the write may have landed; find out before
+                    // applying the update again. Only a refusal says it
+                    // did not.
+                    if !matches!(error, StoreError::Refused(_)) {
                         *unconfirmed = Some(Unconfirmed {
                             intended: new,
                             token,
@@ -217,7 +239,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         let options = SetOptions {
             condition,
             expiry_ms: None,
-            fencing_token: (!self.sabotage.no_fencing).then(|| token.clone()),
+            fencing_token: (!self.sabotaged(|s| s.no_fencing)).then(|| token.clone()),
         };
         self.store
             .set(key, value, &options)

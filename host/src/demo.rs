@@ -286,6 +286,9 @@ fn report_events(
                         Some(format!("{error:?}")),
                     );
                 }
+                CandidateEvent::LeaseShortened(lease) => {
+                    timeline.print("shortened", Some(&name), Some(&lease.fencing_token), None);
+                }
                 CandidateEvent::CampaignResult(_) | CandidateEvent::LeadershipChanged(_) => {}
             }
         }

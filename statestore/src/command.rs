@@ -71,6 +71,18 @@ impl Command {
         }
     }
 
+    /// The command's verb as it travels (`SET`, `GET`, `DEL`, `VDEL`,
+    /// `KEYNOTIFY`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Set { .. } => "SET",
+            Self::Get { .. } => "GET",
+            Self::Del { .. } => "DEL",
+            Self::VDel { .. } => "VDEL",
+            Self::KeyNotify { .. } => "KEYNOTIFY",
+        }
+    }
+
     /// True for the commands that change data and so obey fencing tokens
     /// (SET, DEL, VDEL).
     pub fn is_write(&self) -> bool {

@@ -60,6 +60,26 @@ pub const STATUS_OK: &str = "200";
 /// The content type of every payload (or none at all).
 pub const CONTENT_TYPE: &str = "application/octet-stream";
 
+/// The longest a request written to the broker connection may take to reach
+/// the broker, as this project assumes it (a stated assumption, not a
+/// guarantee of MQTT): a request either arrives within it or not at all.
+pub const TRANSIT_BOUND: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// How long after a client sent a request the store may still apply it,
+/// for a client that gives up after `timeout` and whose requests take at
+/// most `transit` to reach the broker: the timeout (the request is handed
+/// to the connection no later), the whole second its message expiry is
+/// rounded up to (the broker drops it once that passed, counted from
+/// receipt), and the transit. A request whose answer was lost can land
+/// until then and no later; one formula for the MQTT client and the
+/// simulator, so they cannot drift apart.
+pub fn request_lifetime(
+    timeout: core::time::Duration,
+    transit: core::time::Duration,
+) -> core::time::Duration {
+    timeout + core::time::Duration::from_secs(1) + transit
+}
+
 /// The response topic a client subscribes to and names in its requests, in
 /// the form Microsoft's Rust SDK uses:
 /// `clients/{clientId}/services/statestore/v1/FA9AE35F-…/command/invoke/response`.

@@ -12,3 +12,4 @@ mod observe;
 mod renewal;
 mod support;
 mod update;
+mod windows;

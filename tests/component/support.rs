@@ -93,3 +93,163 @@ impl StateStoreBackend for DeafStore {
         Ok(WatchGuard::new(()))
     }
 }
+
+/// What [`FaultyStore`] does to the requests a [`Rule`] selects.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Apply the request, then wait this long and answer `timeout`: a lost
+    /// answer, as a real transport has them.
+    LoseAnswer(Duration),
+    /// Apply the request at once and answer after this long.
+    SlowAnswer(Duration),
+}
+
+/// Which requests a fault applies to: a verb (`SET`, `GET`, `VDEL`) on one
+/// key.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub verb: &'static str,
+    pub key: Vec<u8>,
+    pub fault: Fault,
+}
+
+/// The embedded store with a fault a test can set and clear while
+/// candidates run: writes whose answers are lost or slow.
+pub struct FaultyStore {
+    pub inner: EmbeddedStore,
+    rule: std::sync::Mutex<Option<Rule>>,
+}
+
+impl FaultyStore {
+    pub fn new() -> Arc<FaultyStore> {
+        Arc::new(FaultyStore {
+            inner: EmbeddedStore::new(),
+            rule: std::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn set_fault(&self, verb: &'static str, key: &[u8], fault: Fault) {
+        *self.rule.lock().unwrap() = Some(Rule {
+            verb,
+            key: key.to_vec(),
+            fault,
+        });
+    }
+
+    pub fn clear_fault(&self) {
+        *self.rule.lock().unwrap() = None;
+    }
+
+    /// Runs `request` (already applied when it returns) through the fault
+    /// for `verb` on `key`, if one is set.
+    async fn through<T>(
+        &self,
+        verb: &str,
+        key: &[u8],
+        request: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let fault = self
+            .rule
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|rule| rule.verb == verb && rule.key == key)
+            .map(|rule| rule.fault);
+        let result = request.await;
+        match fault {
+            None => result,
+            Some(Fault::LoseAnswer(after)) => {
+                tokio::time::sleep(after).await;
+                Err(StoreError::Timeout)
+            }
+            Some(Fault::SlowAnswer(after)) => {
+                tokio::time::sleep(after).await;
+                result
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StateStoreBackend for FaultyStore {
+    async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        options: &SetOptions,
+    ) -> Result<SetResponse, StoreError> {
+        self.through("SET", key, self.inner.set(key, value, options))
+            .await
+    }
+    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+        self.through("GET", key, self.inner.get(key)).await
+    }
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+        self.through("DEL", key, self.inner.del(key, token)).await
+    }
+    async fn vdel(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        token: Option<&Hlc>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        self.through("VDEL", key, self.inner.vdel(key, value, token))
+            .await
+    }
+    async fn watch(
+        &self,
+        key: &[u8],
+        queue: Arc<NotificationQueue>,
+    ) -> Result<WatchGuard, StoreError> {
+        self.inner.watch(key, queue).await
+    }
+}
+
+/// An event and when it arrived.
+pub type Timed = (std::time::Instant, CandidateEvent);
+
+/// Collects a client's events with their arrival times, in the background.
+pub fn record_events(client: &LeaderElectionClient) -> Arc<std::sync::Mutex<Vec<Timed>>> {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut events = client.events();
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            sink.lock()
+                .unwrap()
+                .push((std::time::Instant::now(), event));
+        }
+    });
+    log
+}
+
+/// When the first event matching `wanted` was recorded, waiting for it for
+/// up to [`PATIENCE`] (events reach the recorder a moment after they
+/// happen).
+pub async fn recorded(
+    log: &std::sync::Mutex<Vec<Timed>>,
+    wanted: impl Fn(&CandidateEvent) -> bool,
+) -> std::time::Instant {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(at) = first_event(log, &wanted) {
+                return at;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("the event was recorded in time")
+}
+
+/// The first recorded event matching `wanted`, if any.
+pub fn first_event(
+    log: &std::sync::Mutex<Vec<Timed>>,
+    wanted: impl Fn(&CandidateEvent) -> bool,
+) -> Option<std::time::Instant> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .find(|(_, event)| wanted(event))
+        .map(|(at, _)| *at)
+}

@@ -159,6 +159,10 @@ impl Transcript {
                     token(&lease.fencing_token)
                 )
             }
+            CandidateEvent::LeaseShortened(lease) => format!(
+                "lease shortened by a write in doubt, fencing token {}",
+                token(&lease.fencing_token)
+            ),
             CandidateEvent::LeadershipLost(reason) => format!("lost leadership ({reason:?})"),
             CandidateEvent::RenewalFailed(error) => format!("renewal failed: {error:?}"),
             CandidateEvent::CampaignResult(result) => {

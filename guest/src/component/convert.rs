@@ -92,6 +92,7 @@ pub mod to_wit {
         match event {
             CandidateEvent::Elected(l) => W::Elected(lease(l)),
             CandidateEvent::Renewed(l) => W::Renewed(lease(l)),
+            CandidateEvent::LeaseShortened(l) => W::LeaseShortened(lease(l)),
             CandidateEvent::LeadershipLost(reason) => W::LeadershipLost(match reason {
                 LostReason::Resigned => wit::LostReason::Resigned,
                 LostReason::LeaseExpired => wit::LostReason::LeaseExpired,

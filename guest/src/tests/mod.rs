@@ -5,6 +5,7 @@ mod campaign;
 mod operations;
 mod renewal;
 mod update;
+mod windows;
 
 use core::time::Duration;
 use std::cell::RefCell;

@@ -18,7 +18,7 @@ fn options(position: &str, name: &str) -> CandidateOptions {
 }
 
 fn create(sim: &Sim, options: CandidateOptions) -> Result<crate::sim::SimCandidate, ElectionError> {
-    crate::Candidate::new(options, sim.store(), sim.clock(), EventLog::default())
+    crate::Candidate::new(options, sim.store(), sim.clock(), sim.event_log())
 }
 
 #[test]

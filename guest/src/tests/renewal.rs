@@ -54,7 +54,7 @@ fn automatic_renewal_holds_the_position_for_many_terms_while_idle() {
 }
 
 #[test]
-fn renewal_stops_at_the_first_attempt_that_finds_another_holder() {
+fn a_leader_learns_at_once_that_its_hold_was_removed_behind_its_back() {
     let sim = Sim::new();
     let (mut a, log) = sim.candidate("p", "a");
     let (mut b, _) = sim.candidate("p", "b");
@@ -74,6 +74,41 @@ fn renewal_stops_at_the_first_attempt_that_finds_another_holder() {
             let sim = sim.clone();
             async move {
                 // Someone removes a's hold behind its back, and b takes it.
+                sim.sleep(Duration::from_millis(450)).await;
+                sim.store().del(b"p", None).await.unwrap();
+                assert!(b.try_campaign(10_000).await.unwrap().is_leader);
+            }
+        }),
+    ];
+    sim.run(tasks, LIMIT);
+    // Renewed at 300 ms; the leader's own watch reports the delete at
+    // 450 ms (a release, long before the term could have run out), not its
+    // next renewal at 600 ms.
+    assert_eq!(transitions(&log), ["elected", "renewed", "lost:resigned"]);
+}
+
+#[test]
+fn renewal_stops_at_the_first_attempt_that_finds_another_holder() {
+    let sim = Sim::new();
+    let (mut a, log) = sim.candidate("p", "a");
+    let (mut b, _) = sim.candidate("p", "b");
+    let until = Duration::from_secs(3);
+    // No notifications: a learns of b only by renewing.
+    sim.set_notifications(false);
+    let tasks = vec![
+        task({
+            let sim = sim.clone();
+            async move {
+                a.set_automatic_renewal(Some(RENEWAL)).unwrap();
+                a.try_campaign(TERM_MS).await.unwrap();
+                drive_until(&mut a, &sim, until).await;
+                assert!(!a.is_leader());
+                assert!(!a.last_known_campaign_result().unwrap().is_leader);
+            }
+        }),
+        task({
+            let sim = sim.clone();
+            async move {
                 sim.sleep(Duration::from_millis(450)).await;
                 sim.store().del(b"p", None).await.unwrap();
                 assert!(b.try_campaign(10_000).await.unwrap().is_leader);
@@ -191,7 +226,9 @@ fn enabling_renewal_while_leading_schedules_it_from_now() {
             assert!(!a.is_leader());
         }
     });
-    // Renewals at 0.8, 1.1, 1.4, 1.7 s; then the lease lapses.
-    assert_eq!(renewals(&log), 4);
+    // The lease (won at 0, valid to 0.9 s) has 0.4 s left at 0.5 s, so the
+    // first renewal comes halfway there, at 0.7 s, not a period later;
+    // then 1.0, 1.3, 1.6 and 1.9 s, after which the lease lapses.
+    assert_eq!(renewals(&log), 5);
     assert_eq!(transitions(&log).last(), Some(&"lost:expired"));
 }

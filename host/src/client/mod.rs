@@ -146,6 +146,7 @@ impl LeaderElectionClient {
             .map_err(failed)??;
         let (jobs, mailbox) = mpsc::unbounded_channel();
         tokio::spawn(driver::drive(sandbox, candidate, mailbox, mirror.clone()));
+        tokio::spawn(mirror::watch_lease_end(Arc::downgrade(&mirror)));
         Ok(LeaderElectionClient {
             name: options.name.into(),
             jobs,
@@ -159,16 +160,22 @@ impl LeaderElectionClient {
     }
 
     /// One attempt to become (or stay) leader for `term`. Returns after one
-    /// store round trip.
+    /// store round trip. Dropping the future before it returns gives up a
+    /// win it may have had (see [`campaign`](Self::campaign)).
     pub async fn try_campaign(&self, term: Duration) -> Result<CampaignResponse, ClientError> {
         let term_ms = millis(term);
-        self.call(move |sandbox, c| Box::pin(sandbox.try_campaign(c, term_ms)))
-            .await?
-            .map_err(Into::into)
+        self.call_undoing_abandoned_win(move |sandbox, c| {
+            Box::pin(sandbox.try_campaign(c, term_ms))
+        })
+        .await?
+        .map_err(Into::into)
     }
 
     /// Blocks until this candidate leads for `term`, or `timeout` passes
-    /// (`ElectionError::Timeout`). Dropping the future cancels the campaign.
+    /// (`ElectionError::Timeout`). Dropping the future cancels the campaign;
+    /// if the candidate won in the instant the future was dropped, nobody
+    /// is told of the win, so it resigns (automatic renewal stays
+    /// configured but unarmed).
     pub async fn campaign(
         &self,
         term: Duration,
@@ -178,9 +185,47 @@ impl LeaderElectionClient {
         let timeout_ms = timeout.map(millis);
         let cancel = CancellationToken::new();
         let _cancel_on_drop = cancel.clone().drop_guard();
-        self.call(move |sandbox, c| Box::pin(sandbox.campaign(c, term_ms, timeout_ms, cancel)))
-            .await?
-            .map_err(Into::into)
+        self.call_undoing_abandoned_win(move |sandbox, c| {
+            Box::pin(sandbox.campaign(c, term_ms, timeout_ms, cancel))
+        })
+        .await?
+        .map_err(Into::into)
+    }
+
+    /// Runs a campaign call; if its caller is gone by the time it wins,
+    /// resigns the win nobody will act on (and keep renewing).
+    async fn call_undoing_abandoned_win(
+        &self,
+        call: impl for<'a> FnOnce(
+            &'a mut Sandbox,
+            CandidateHandle,
+        ) -> BoxFuture<
+            'a,
+            wasmtime::Result<Result<CampaignResponse, ElectionError>>,
+        > + Send
+        + 'static,
+    ) -> Result<Result<CampaignResponse, ElectionError>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |sandbox, candidate| {
+            Box::pin(async move {
+                let result = match call(sandbox, candidate).await {
+                    Ok(result) => result,
+                    Err(trap) => {
+                        let reason = format!("{trap:?}");
+                        let _ = reply.send(Err(reason.clone()));
+                        return Err(reason);
+                    }
+                };
+                let won = matches!(&result, Ok(response) if response.is_leader);
+                if reply.send(Ok(result)).is_err() && won {
+                    give_up_unwanted_win(sandbox, candidate)
+                        .await
+                        .map_err(|trap| format!("{trap:?}"))?;
+                }
+                Ok(())
+            })
+        });
+        self.run_job(job, answer).await
     }
 
     /// Gives up the position if this candidate holds it; `success` is false
@@ -316,6 +361,15 @@ impl LeaderElectionClient {
                 }
             })
         });
+        self.run_job(job, answer).await
+    }
+
+    /// Queues `job` and waits for what it sends to `answer`.
+    async fn run_job<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, String>>,
+    ) -> Result<T, ClientError> {
         if self.jobs.send(job).is_err() {
             return Err(self.stopped());
         }
@@ -333,6 +387,18 @@ impl LeaderElectionClient {
                 .unwrap_or_else(|| "the candidate is no longer running".into()),
         )
     }
+}
+
+/// Resigns a win whose campaign's caller went away, keeping the renewal
+/// options but not their schedule.
+async fn give_up_unwanted_win(
+    sandbox: &mut Sandbox,
+    candidate: CandidateHandle,
+) -> wasmtime::Result<()> {
+    let renewal = sandbox.automatic_renewal(candidate).await?;
+    let _ = sandbox.resign(candidate, false).await?;
+    let _ = sandbox.set_automatic_renewal(candidate, renewal).await?;
+    Ok(())
 }
 
 /// [`LeaderElectionClient::set_automatic_renewal`]'s options.

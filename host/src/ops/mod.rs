@@ -49,7 +49,9 @@ pub fn watch_candidate(
                     metrics.lost(&labels, *reason).inc();
                     health.lost(&labels, *reason);
                 }
-                CandidateEvent::CampaignResult(_) | CandidateEvent::LeadershipChanged(_) => {}
+                CandidateEvent::LeaseShortened(_)
+                | CandidateEvent::CampaignResult(_)
+                | CandidateEvent::LeadershipChanged(_) => {}
             }
         }
         metrics.leader.get_or_create(&labels).set(0);

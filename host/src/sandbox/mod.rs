@@ -182,6 +182,13 @@ impl Sandbox {
         call_candidate!(self, call_set_automatic_renewal, c.0, options)
     }
 
+    pub async fn automatic_renewal(
+        &mut self,
+        c: CandidateHandle,
+    ) -> wasmtime::Result<Option<RenewalOptions>> {
+        call_candidate!(self, call_automatic_renewal, c.0)
+    }
+
     pub async fn last_known_campaign_result(
         &mut self,
         c: CandidateHandle,

@@ -7,13 +7,7 @@ use crate::error::StoreErrorKind;
 /// The verb of `command` as it goes on the wire, also used to name the
 /// command in errors.
 pub(super) fn verb(command: &Command) -> &'static str {
-    match command {
-        Command::Set { .. } => "SET",
-        Command::Get { .. } => "GET",
-        Command::Del { .. } => "DEL",
-        Command::VDel { .. } => "VDEL",
-        Command::KeyNotify { .. } => "KEYNOTIFY",
-    }
+    command.verb()
 }
 
 /// Encodes `command` as a request payload, in the form Microsoft's SDKs
