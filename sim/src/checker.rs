@@ -1,22 +1,36 @@
-//! The safety and liveness properties every schedule must keep.
+//! The safety and liveness properties every schedule must keep. Each one
+//! holds a candidate's claims, or the system's progress, against the
+//! store's own record of what happened (see `history.rs`), never against
+//! what the elector says about itself.
 //!
-//! (a) Fenced writes the store accepted come in fencing-token order: no
-//!     older term's write lands after a newer term's.
-//! (b) campaign-and-update-value loses and duplicates nothing: every write
-//!     to the counter is the previous value plus one (or a same-value
-//!     claim), and the final count lies between the updates acknowledged
-//!     and those plus the ones whose outcome is unknown.
-//! (c) No candidate acts as leader while the store says it is not: checked
-//!     each time a candidate is about to write as leader.
-//! (d) Once the faults stop, nobody-holds-the-position never lasts longer
-//!     than a term plus a bound.
+//! (a) **Tokens come from the store.** Every fenced write the store
+//!     accepted carries a token the store issued to that same writer, for a
+//!     write of the position that applied. (The store's fencing keeps
+//!     accepted tokens rising by construction; what it cannot check is
+//!     where a token came from.)
+//! (b) **No update lost or applied twice.** campaign-and-update-value
+//!     increments a counter: every write is the previous value plus one (or
+//!     the same value, a claim), and the final count lies between the
+//!     updates acknowledged and those plus the ones whose outcome is
+//!     unknown.
+//! (c) **No belief the store contradicts.** Whenever a candidate acts as
+//!     leader, and throughout every lease it reported (`elected`,
+//!     `renewed`, `lease-shortened`, until `leadership-lost` or the lease's
+//!     deadline, as the host reports them), the store holds that
+//!     candidate's value. The one exemption: a hold an operator released
+//!     (`elector resign --name`), which a leader can only learn of.
+//! (d) **Progress.** Once the faults stop, the position is never free for
+//!     longer than a bound; and a campaigning candidate whose own value is
+//!     in the store claims it within a bound.
+//! (e) **Well-formed events.** No `elected` while a lease reported before
+//!     was not reported lost; no `renewed` or `lease-shortened` without one.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
 use elector_statestore as ss;
 
-use crate::history::History;
-use crate::world::Nanos;
+use crate::history::{Claim, History};
+use crate::world::{MS, Nanos};
 
 /// One broken property.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +39,48 @@ pub struct Violation {
     pub detail: String,
 }
 
-pub fn check(history: &History, final_counter: u64, liveness_bound: Duration) -> Vec<Violation> {
+/// What progress must look like (property (d)).
+#[derive(Clone, Copy, Debug)]
+pub struct Liveness {
+    /// Longest stretch with nobody holding the position after the faults.
+    pub gap_bound: Nanos,
+    /// Longest a campaigning candidate may leave its own value unclaimed.
+    pub own_value_bound: Nanos,
+}
+
+/// What the run measured for property (d).
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Longest stretch with nobody holding the position after the faults.
+    pub longest_gap: Nanos,
+    /// Longest a campaigning candidate left its own value unclaimed, and
+    /// who.
+    pub longest_unclaimed: Nanos,
+    pub unclaimed_by: String,
+}
+
+pub fn check(
+    history: &History,
+    final_counter: u64,
+    progress: &Progress,
+    liveness: Liveness,
+) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut report = |property, detail: String| violations.push(Violation { property, detail });
+    tokens_come_from_the_store(history, &mut report);
+    no_update_lost_or_doubled(history, final_counter, &mut report);
+    beliefs_match_the_store(history, &mut report);
+    progress_is_made(progress, liveness, &mut report);
+    events_are_well_formed(history, &mut report);
+    violations
+}
 
-    // (a)
-    let mut newest: Option<(ss::Hlc, &str)> = None;
+fn text(value: &[u8]) -> String {
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// (a)
+fn tokens_come_from_the_store(history: &History, report: &mut impl FnMut(char, String)) {
     for write in &history.shared_writes {
         let mut parts = write.value.split('|');
         let (writer, token) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -38,22 +88,34 @@ pub fn check(history: &History, final_counter: u64, liveness_bound: Duration) ->
             report('a', format!("unreadable shared write {:?}", write.value));
             continue;
         };
-        if let Some((previous, previous_writer)) = &newest
-            && token.cmp_version(previous).is_lt()
-        {
-            report(
+        match history.issued.get(&token) {
+            Some(holder) if holder == writer.as_bytes() => {}
+            Some(holder) => report(
                 'a',
                 format!(
-                    "at {} ms {writer} wrote with token {token} after {previous_writer} had written with the newer {previous}",
-                    write.at / 1_000_000
+                    "at {} ms {writer} wrote with token {token}, which the store issued to {}",
+                    write.at / MS,
+                    text(holder)
                 ),
-            );
-            continue;
+            ),
+            None => report(
+                'a',
+                format!(
+                    "at {} ms {writer} wrote with token {token}, which the store never issued \
+                     for the position",
+                    write.at / MS
+                ),
+            ),
         }
-        newest = Some((token, writer));
     }
+}
 
-    // (b)
+/// (b)
+fn no_update_lost_or_doubled(
+    history: &History,
+    final_counter: u64,
+    report: &mut impl FnMut(char, String),
+) {
     let mut previous = 0u64;
     for &value in &history.counter_writes {
         if value != previous && value != previous + 1 {
@@ -72,29 +134,148 @@ pub fn check(history: &History, final_counter: u64, liveness_bound: Duration) ->
         report(
             'b',
             format!(
-                "the counter is {final_counter} but only {acknowledged} (+{unknown} unknown) updates ran: duplicated"
+                "the counter is {final_counter} but only {acknowledged} (+{unknown} unknown) \
+                 updates ran: applied twice"
             ),
         );
     }
+}
 
-    // (c)
-    for belief in &history.false_beliefs {
-        report('c', belief.clone());
+/// (c)
+fn beliefs_match_the_store(history: &History, report: &mut impl FnMut(char, String)) {
+    // Leases reported and not yet over, by lock value: (since, until).
+    let mut leases: HashMap<&[u8], (Nanos, Nanos)> = HashMap::new();
+    let mut judge = |value: &[u8], from: Nanos, to: Nanos, what: &str| {
+        if let Some(problem) = contradiction(history, value, from, to) {
+            report('c', format!("{} {what}, but {problem}", text(value)));
+        }
+    };
+    for claimed in &history.claims {
+        let value = claimed.lock_value.as_slice();
+        match &claimed.claim {
+            Claim::Acting { token } => judge(
+                value,
+                claimed.at,
+                claimed.at,
+                &format!("acts as leader at {} ms (token {token})", claimed.at / MS),
+            ),
+            Claim::LeadsUntil { event, until } => {
+                if let Some((since, old_until)) = leases.remove(value) {
+                    let end = old_until.min(claimed.at);
+                    judge(value, since, end, &lease_text(since, end));
+                }
+                leases.insert(value, (claimed.at, *until));
+                let _ = event;
+            }
+            Claim::Lost => {
+                if let Some((since, until)) = leases.remove(value) {
+                    let end = until.min(claimed.at);
+                    judge(value, since, end, &lease_text(since, end));
+                }
+            }
+        }
     }
+    for (value, (since, until)) in leases {
+        judge(value, since, until, &lease_text(since, until));
+    }
+}
 
-    // (d)
-    let bound = liveness_bound.as_nanos() as Nanos;
-    if history.longest_gap > bound {
+fn lease_text(since: Nanos, until: Nanos) -> String {
+    format!(
+        "reported leading from {:.3} to {:.3} ms",
+        since as f64 / 1e6,
+        until as f64 / 1e6
+    )
+}
+
+/// Why the store's record contradicts `value` leading from `from` to `to`
+/// (inclusive of `from`, exclusive of `to` unless both are equal), if it
+/// does.
+fn contradiction(history: &History, value: &[u8], from: Nanos, to: Nanos) -> Option<String> {
+    if to < from {
+        return None;
+    }
+    let describe = |at: Nanos, holder: Option<&[u8]>| match holder {
+        Some(other) => format!(
+            "the store let {} in at {:.3} ms",
+            text(other),
+            at as f64 / 1e6
+        ),
+        None => format!("the store had nobody at {:.3} ms", at as f64 / 1e6),
+    };
+    if history.holder_at(from) != Some(value) {
+        return match history.end_of_hold_before(value, from) {
+            Some(end) if end.external => None,
+            Some(end) => Some(describe(end.at, end.holder.as_deref())),
+            None => Some(describe(from, history.holder_at(from))),
+        };
+    }
+    let first = history.position.partition_point(|c| c.at <= from);
+    for change in &history.position[first..] {
+        if change.at >= to {
+            break;
+        }
+        if change.holder.as_deref() != Some(value) {
+            return (!change.external).then(|| describe(change.at, change.holder.as_deref()));
+        }
+    }
+    None
+}
+
+/// (d)
+fn progress_is_made(progress: &Progress, bounds: Liveness, report: &mut impl FnMut(char, String)) {
+    if progress.longest_gap > bounds.gap_bound {
         report(
             'd',
             format!(
                 "after the faults stopped nobody held the position for {} ms (bound {} ms)",
-                history.longest_gap / 1_000_000,
-                bound / 1_000_000
+                progress.longest_gap / MS,
+                bounds.gap_bound / MS
             ),
         );
     }
-    violations
+    if progress.longest_unclaimed > bounds.own_value_bound {
+        report(
+            'd',
+            format!(
+                "{} campaigned for {} ms while the store held its own value (bound {} ms)",
+                progress.unclaimed_by,
+                progress.longest_unclaimed / MS,
+                bounds.own_value_bound / MS
+            ),
+        );
+    }
+}
+
+/// (e)
+fn events_are_well_formed(history: &History, report: &mut impl FnMut(char, String)) {
+    let mut leading: HashMap<&[u8], bool> = HashMap::new();
+    for claimed in &history.claims {
+        let value = claimed.lock_value.as_slice();
+        let was = leading.get(value).copied().unwrap_or(false);
+        let problem = match &claimed.claim {
+            Claim::LeadsUntil { event, .. } => {
+                leading.insert(value, true);
+                match (*event, was) {
+                    ("elected", true) => Some("elected again with no loss reported between"),
+                    ("renewed", false) => Some("renewed with no lease"),
+                    ("lease-shortened", false) => Some("shortened a lease it did not hold"),
+                    _ => None,
+                }
+            }
+            Claim::Lost => {
+                leading.insert(value, false);
+                None
+            }
+            Claim::Acting { .. } => None,
+        };
+        if let Some(problem) = problem {
+            report(
+                'e',
+                format!("{} {problem} at {} ms", text(value), claimed.at / MS),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -102,61 +283,129 @@ mod tests {
     use super::*;
     use crate::history::SharedWrite;
 
-    fn write(writer: &str, wall: u64, counter: u32) -> SharedWrite {
-        SharedWrite {
-            at: 0,
-            client: 0,
-            value: format!("{writer}|{}|1", ss::Hlc::new(wall, counter, "store")),
-        }
+    const LIVENESS: Liveness = Liveness {
+        gap_bound: 1_000 * MS,
+        own_value_bound: 1_000 * MS,
+    };
+
+    fn token(wall: u64) -> ss::Hlc {
+        ss::Hlc::new(wall, 0, "store")
     }
 
-    fn properties(history: &History, final_counter: u64) -> Vec<char> {
-        check(history, final_counter, Duration::from_secs(1))
+    fn properties(history: &History, final_counter: u64, progress: &Progress) -> Vec<char> {
+        check(history, final_counter, progress, LIVENESS)
             .into_iter()
             .map(|v| v.property)
             .collect()
     }
 
-    #[test]
-    fn a_clean_history_passes() {
-        let history = History {
-            shared_writes: vec![write("a", 10, 0), write("a", 10, 0), write("b", 20, 1)],
-            counter_writes: vec![1, 1, 2, 3],
-            updates_acknowledged: 2,
-            updates_unknown: 1,
-            ..History::default()
+    /// `a` wins at 10 ms (token 10), holds until 100 ms.
+    fn clean() -> History {
+        let mut history = History::default();
+        history.issued.insert(token(10), b"a:1".to_vec());
+        history.position_changed(10 * MS, Some(b"a:1".to_vec()), false);
+        history.position_changed(100 * MS, None, false);
+        let lease_until = |until| Claim::LeadsUntil {
+            event: "elected",
+            until,
         };
-        assert_eq!(properties(&history, 3), Vec::<char>::new());
+        history.claim(11 * MS, b"a:1", lease_until(90 * MS));
+        history.claim(20 * MS, b"a:1", Claim::Acting { token: token(10) });
+        history.claim(95 * MS, b"a:1", Claim::Lost);
+        history.shared_writes.push(SharedWrite {
+            at: 21 * MS,
+            client: 0,
+            value: format!("a:1|{}|1", token(10)),
+        });
+        history
     }
 
     #[test]
-    fn each_property_bites() {
-        let mut history = History {
-            shared_writes: vec![write("b", 20, 1), write("a", 10, 0)],
-            ..History::default()
-        };
-        assert_eq!(properties(&history, 0), vec!['a']);
-        history.shared_writes.clear();
+    fn a_clean_history_passes() {
+        assert_eq!(
+            properties(&clean(), 0, &Progress::default()),
+            Vec::<char>::new()
+        );
+    }
+
+    #[test]
+    fn a_token_the_store_did_not_issue_to_the_writer_is_caught() {
+        let mut history = clean();
+        history.shared_writes[0].value = format!("a:1|{}|1", token(11));
+        assert_eq!(properties(&history, 0, &Progress::default()), ['a']);
+        history.issued.insert(token(11), b"b:1".to_vec());
+        assert_eq!(properties(&history, 0, &Progress::default()), ['a']);
+    }
+
+    #[test]
+    fn lost_and_doubled_updates_are_caught() {
+        let mut history = clean();
         history.counter_writes = vec![1, 3];
         history.updates_acknowledged = 3;
-        assert_eq!(properties(&history, 3), vec!['b']);
+        assert_eq!(properties(&history, 3, &Progress::default()), ['b']);
         history.counter_writes = vec![1, 2];
-        assert_eq!(
-            properties(&history, 2),
-            vec!['b'],
-            "an acknowledged update is missing"
-        );
+        assert_eq!(properties(&history, 2, &Progress::default()), ['b']);
         history.updates_acknowledged = 1;
-        assert_eq!(
-            properties(&history, 2),
-            vec!['b'],
-            "one update counted twice"
+        assert_eq!(properties(&history, 2, &Progress::default()), ['b']);
+    }
+
+    #[test]
+    fn a_belief_past_the_stores_hold_is_caught() {
+        // Acting after the store freed the position.
+        let mut history = clean();
+        history.claim(101 * MS, b"a:1", Claim::Acting { token: token(10) });
+        assert_eq!(properties(&history, 0, &Progress::default()), ['c']);
+        // A lease reported past the store's expiry, never reported lost.
+        let mut history = clean();
+        history.claims.pop();
+        history.claims.pop();
+        history.claim(
+            50 * MS,
+            b"a:1",
+            Claim::LeadsUntil {
+                event: "renewed",
+                until: 120 * MS,
+            },
         );
-        history.updates_acknowledged = 2;
-        history.false_beliefs.push("x acts as leader".into());
-        assert_eq!(properties(&history, 2), vec!['c']);
-        history.false_beliefs.clear();
-        history.longest_gap = 5_000_000_000;
-        assert_eq!(properties(&history, 2), vec!['d']);
+        assert_eq!(properties(&history, 0, &Progress::default()), ['c']);
+        // The same after an operator's release is not the elector's fault.
+        let mut history = clean();
+        history.position.pop();
+        history.position_changed(100 * MS, None, true);
+        history.claim(101 * MS, b"a:1", Claim::Acting { token: token(10) });
+        assert_eq!(
+            properties(&history, 0, &Progress::default()),
+            Vec::<char>::new()
+        );
+    }
+
+    #[test]
+    fn stalls_are_caught() {
+        let stalled = Progress {
+            longest_gap: 2_000 * MS,
+            ..Progress::default()
+        };
+        assert_eq!(properties(&clean(), 0, &stalled), ['d']);
+        let unclaimed = Progress {
+            longest_unclaimed: 2_000 * MS,
+            unclaimed_by: "a:2".into(),
+            ..Progress::default()
+        };
+        assert_eq!(properties(&clean(), 0, &unclaimed), ['d']);
+    }
+
+    #[test]
+    fn two_elections_without_a_loss_are_caught() {
+        let mut history = clean();
+        history.claims.pop();
+        history.claim(
+            80 * MS,
+            b"a:1",
+            Claim::LeadsUntil {
+                event: "elected",
+                until: 90 * MS,
+            },
+        );
+        assert_eq!(properties(&history, 0, &Progress::default()), ['e']);
     }
 }

@@ -1,7 +1,15 @@
 //! A candidate's view of the simulated world: a state-store client that
-//! behaves as the host's MQTT client does (timeouts, failing fast when
-//! disconnected, registering watches again and catching up after a
-//! reconnect), and a clock that drifts.
+//! behaves as the host's MQTT client does, and a clock that drifts.
+//!
+//! Like the host's client, a request waits for the link to be up (within
+//! its timeout), then goes out once and is never re-sent; it fails with
+//! `disconnected` at once when the link drops with it in flight (it may
+//! still land: it may have left already), with `timeout` when no answer
+//! comes in time. After a reconnect the client registers its watches again
+//! and catches up on changes it missed. The window in which a request may
+//! still land is `elector_statestore::protocol::request_lifetime`, the
+//! formula the host's client uses, with the world's largest link delay as
+//! the transit bound.
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
@@ -12,7 +20,7 @@ use elector_guest::types::*;
 use elector_guest::{Clock, KeyWatch, Store};
 use elector_statestore as ss;
 
-use crate::world::{EPOCH_MS, Envelope, Event, LinkState, MS, Nanos, Watched, World};
+use crate::world::{Direction, EPOCH_MS, Envelope, Event, LinkState, MS, Nanos, Watched, World};
 
 /// A client's own clocks: a wall clock offset from the store's (as far as
 /// the protocol's one-minute bound allows) and a monotonic clock that runs
@@ -32,10 +40,24 @@ pub struct SimClient {
     clock: Rc<RefCell<ss::HlcClock>>,
     next_request: Rc<RefCell<u64>>,
     pub request_timeout: Nanos,
+    /// The longest a message can take on this world's links.
+    pub transit_bound: Nanos,
+    /// Tells candidates the lifetime the host's client told before it was
+    /// fixed (the timeout rounded up, plus a second), which the transport
+    /// can outlive.
+    pub understate_lifetime: bool,
+    /// Until when a resignation whose answer was lost may still land.
+    pub release_in_doubt_until: Rc<std::cell::Cell<Nanos>>,
 }
 
 impl SimClient {
-    pub fn new(world: Rc<World>, id: u32, skew: Skew, request_timeout: Nanos) -> SimClient {
+    pub fn new(
+        world: Rc<World>,
+        id: u32,
+        skew: Skew,
+        request_timeout: Nanos,
+        transit_bound: Nanos,
+    ) -> SimClient {
         SimClient {
             world,
             id,
@@ -43,35 +65,58 @@ impl SimClient {
             clock: Rc::new(RefCell::new(ss::HlcClock::new(format!("client{id}")))),
             next_request: Rc::new(RefCell::new(0)),
             request_timeout,
+            transit_bound,
+            understate_lifetime: false,
+            release_in_doubt_until: Rc::new(std::cell::Cell::new(0)),
         }
     }
 
-    /// The message expiry of a request: the timeout rounded up to whole
-    /// seconds, as the host's MQTT client sets it.
+    /// How long after sending a request the store may still apply it.
     pub fn request_lifetime(&self) -> Nanos {
-        self.request_timeout.div_ceil(1_000 * MS) * 1_000 * MS
+        if self.understate_lifetime {
+            return self.request_timeout.div_ceil(1_000 * MS) * 1_000 * MS + 1_000 * MS;
+        }
+        let lifetime = ss::protocol::request_lifetime(
+            std::time::Duration::from_nanos(self.request_timeout),
+            std::time::Duration::from_nanos(self.transit_bound),
+        );
+        u64::try_from(lifetime.as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn wall_ms(&self) -> u64 {
         (self.world.store_ms() as i64 + self.skew.wall_offset_ms).max(0) as u64
     }
 
-    /// Sends a request and waits for its answer, within the timeout.
+    /// Waits (within the request's deadline) for the link to be connected,
+    /// as the host's client does; returns its generation, or `None` when
+    /// the deadline passed first.
+    async fn link_up(&self, deadline: Nanos) -> Option<u64> {
+        let world = self.world.clone();
+        let client = self.id as usize;
+        poll_fn(move |_| {
+            let link = &world.links.borrow()[client];
+            if link.state != LinkState::Down {
+                return Poll::Ready(Some(link.generation));
+            }
+            if world.now.get() >= deadline {
+                return Poll::Ready(None);
+            }
+            world.wake_at(deadline);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Sends a request and waits for its answer, both within the timeout.
     pub async fn request(
         &self,
         command: ss::Command,
         fencing_token: Option<&Hlc>,
     ) -> Result<ss::Response, StoreError> {
-        let (state, generation) = {
-            let links = self.world.links.borrow();
-            (
-                links[self.id as usize].state,
-                links[self.id as usize].generation,
-            )
-        };
-        if state == LinkState::Down {
+        let deadline = self.world.now.get() + self.request_timeout;
+        let Some(generation) = self.link_up(deadline).await else {
             return Err(StoreError::Disconnected);
-        }
+        };
         let id = {
             let mut next = self.next_request.borrow_mut();
             *next += 1;
@@ -87,11 +132,10 @@ impl SimClient {
             id,
             generation,
             request,
-            expires_at: self.world.now.get() + self.request_lifetime(),
         };
-        self.world
-            .transmit(self.id, || Event::Request(envelope.clone()));
-        let deadline = self.world.now.get() + self.request_timeout;
+        self.world.transmit(self.id, Direction::ToStore, || {
+            Event::Request(envelope.clone())
+        });
         let world = self.world.clone();
         let client = self.id as usize;
         let answer = poll_fn(move |_| {
@@ -232,7 +276,13 @@ impl Store for SimClient {
             key: key.to_vec(),
             value: value.to_vec(),
         };
-        delete_outcome(self.request(command, token).await?)
+        let sent_at = self.world.now.get();
+        let result = self.request(command, token).await;
+        if result.is_err() {
+            self.release_in_doubt_until
+                .set(sent_at + self.request_lifetime());
+        }
+        delete_outcome(result?)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
@@ -339,9 +389,10 @@ impl Drop for SimWatch {
                 id,
                 generation,
                 request,
-                expires_at: world.now.get() + self.client.request_lifetime(),
             };
-            world.transmit(self.client.id, || Event::Request(envelope.clone()));
+            world.transmit(self.client.id, Direction::ToStore, || {
+                Event::Request(envelope.clone())
+            });
         }
     }
 }

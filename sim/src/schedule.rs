@@ -1,24 +1,27 @@
 //! One schedule: a seed picks the candidates, their clocks, the network and
 //! every fault; the world runs; the checker judges the history.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::Duration;
 
+use elector_guest::Store;
 use elector_guest::sabotage::Sabotage;
 
-use crate::checker::{self, Violation};
+use crate::checker::{self, Liveness, Progress, Violation};
 use crate::client::{SimClient, Skew, sleep};
-use crate::history::{COUNTER, POSITION};
+use crate::history::{COUNTER, Claim, POSITION};
 use crate::rng::Rng;
-use crate::workload::{self, Params};
+use crate::workload::{self, Campaigning, Params};
 use crate::world::{Event, Link, LinkState, MS, Nanos, Task, World};
 
 /// Simulated time a schedule runs.
-pub const DURATION: Nanos = 20_000 * MS;
+pub const DURATION: Nanos = 30_000 * MS;
 /// Faults (and crashes) happen before this; after it the system must heal.
 pub const QUIET: Nanos = 13_000 * MS;
+/// The slowest a link gets (a slow-link fault): the transit bound the
+/// candidates' request lifetime is computed with.
+pub const SLOWEST_LINK: Nanos = 3_000 * MS;
 
 /// Knobs beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -26,6 +29,9 @@ pub struct Options {
     pub sabotage: Sabotage,
     /// Lose every notification (to show the expiry timer matters).
     pub lose_all_notifications: bool,
+    /// Tell candidates the request lifetime the host's MQTT client told
+    /// before it was fixed, which the transport can outlive.
+    pub understate_lifetime: bool,
 }
 
 /// What a schedule did, and what broke.
@@ -33,15 +39,15 @@ pub struct Options {
 pub struct Outcome {
     pub seed: u64,
     pub candidates: usize,
-    pub term_ms: u64,
+    pub terms_ms: Vec<u64>,
     pub faults: u64,
     pub crashes: u64,
+    pub external_releases: u64,
     pub requests: u64,
     pub elections: u64,
     pub shared_writes: usize,
     pub updates: u64,
-    pub leader_actions: u64,
-    pub contradicted_beliefs: u64,
+    pub claims: u64,
     pub violations: Vec<Violation>,
 }
 
@@ -49,17 +55,19 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {}: {} candidates, term {} ms, {} faults, {} crashes, {} requests, {} elections, \
-             {} fenced writes, {} updates",
+            "seed {}: {} candidates, terms {:?} ms, {} faults, {} crashes, {} operator releases, \
+             {} requests, {} elections, {} fenced writes, {} updates, {} claims checked",
             self.seed,
             self.candidates,
-            self.term_ms,
+            self.terms_ms,
             self.faults,
             self.crashes,
+            self.external_releases,
             self.requests,
             self.elections,
             self.shared_writes,
-            self.updates
+            self.updates,
+            self.claims
         )?;
         for violation in &self.violations {
             write!(f, "\n  ({}) {}", violation.property, violation.detail)?;
@@ -67,7 +75,7 @@ impl fmt::Display for Outcome {
         if !self.violations.is_empty() {
             write!(
                 f,
-                "\n  reproduce: cargo run --release -p elector-sim -- --seed {}",
+                "\n  reproduce: ELECTOR_SIM_TRACE=1 cargo run --release -p elector-sim -- --seed {}",
                 self.seed
             )?;
         }
@@ -75,10 +83,37 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// Draws one candidate's configuration: most use the schedule's term, some
+/// a shorter or longer one; renewal periods and safety margins vary too,
+/// within what the timing contract allows (a margin covers the clocks'
+/// rate error of at most 0.5 %, plus the store's whole milliseconds).
+fn draw_params(rng: &mut Rng, base_term_ms: u64, sabotage: Sabotage) -> Params {
+    let term_ms = match rng.between(0, 9) {
+        0 => base_term_ms / 2,
+        1 => base_term_ms * 2,
+        2 => base_term_ms * rng.between(3, 5),
+        _ => base_term_ms,
+    }
+    .max(100);
+    let margin_ms = rng.chance(0.3).then(|| term_ms / 150 + 2);
+    let lease_ms = elector_guest::timing::lease_length(term_ms, margin_ms).as_millis() as u64;
+    let renewal_period_ms = if rng.chance(0.5) {
+        elector_guest::timing::default_renewal_period_ms(term_ms)
+    } else {
+        rng.between(lease_ms / 5, lease_ms / 2).max(1)
+    };
+    Params {
+        term_ms,
+        renewal_period_ms,
+        margin_ms,
+        sabotage,
+    }
+}
+
 pub fn run(seed: u64, options: Options) -> Outcome {
     let mut rng = Rng::new(seed);
     let candidates = rng.between(2, 5) as usize;
-    let term_ms = rng.between(300, 2_000);
+    let base_term_ms = rng.between(300, 2_000);
     let link = Link {
         state: LinkState::Up,
         generation: 0,
@@ -91,45 +126,87 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         delay_min: rng.between(50_000, 500_000),
         delay_max: rng.between(MS, 20 * MS),
     };
-    let world = World::new(rng.next_u64(), candidates, link);
+    // One more link: the operator's.
+    let world = World::new(rng.next_u64(), candidates + 1, link);
     if options.lose_all_notifications {
         world.drop_notifications.set(true);
     }
     let request_timeout = rng.between(200, 1_000) * MS;
-    let params = Params {
-        term_ms,
-        sabotage: options.sabotage,
-    };
+    let params: Vec<Params> = (0..candidates)
+        .map(|_| draw_params(&mut rng, base_term_ms, options.sabotage))
+        .collect();
     plan_faults(&world, &mut rng, candidates);
 
     let mut tasks: Vec<Option<Task>> = Vec::new();
-    let clients: Vec<SimClient> = (0..candidates)
+    let clients: Vec<SimClient> = (0..=candidates)
         .map(|index| {
+            // Wall clocks within 25 s of the store's: a client may push the
+            // store's versions ahead by its offset, and another must still
+            // see them within the protocol's minute.
             let skew = Skew {
-                wall_offset_ms: rng.between(0, 100_000) as i64 - 50_000,
+                wall_offset_ms: rng.between(0, 50_000) as i64 - 25_000,
                 rate: 1.0 + (rng.unit() - 0.5) * 0.01,
             };
-            SimClient::new(world.clone(), index as u32, skew, request_timeout)
+            let mut client = SimClient::new(
+                world.clone(),
+                index as u32,
+                skew,
+                request_timeout,
+                SLOWEST_LINK,
+            );
+            client.understate_lifetime = options.understate_lifetime;
+            client
         })
         .collect();
-    for (index, client) in clients.iter().cloned().enumerate() {
-        let crashes = plan_crashes(&mut rng, term_ms);
+    let campaigning: Campaigning = Rc::new(RefCell::new(vec![None; candidates]));
+    for (index, client) in clients[..candidates].iter().cloned().enumerate() {
+        let crashes = plan_crashes(&mut rng, params[index].term_ms);
         tasks.push(Some(Box::pin(supervise(
             world.clone(),
             client,
             format!("c{index}"),
-            params,
+            params[index],
             crashes,
+            campaigning.clone(),
             rng.fork(),
         ))));
     }
-    tasks.push(Some(Box::pin(reconnect_agent(world.clone(), clients))));
+    let operator = clients[candidates].clone();
+    world.operators.borrow_mut().push(operator.id);
+    let releases = plan_releases(&mut rng);
+    tasks.push(Some(Box::pin(operate(world.clone(), operator, releases))));
+    tasks.push(Some(Box::pin(reconnect_agent(
+        world.clone(),
+        clients.clone(),
+    ))));
 
-    let gap_since: Rc<Cell<Option<Nanos>>> = Rc::new(Cell::new(None));
-    world.run(&mut tasks, DURATION, |world| {
-        watch_liveness(world, &gap_since)
-    });
-    watch_liveness(&world, &gap_since);
+    let longest_term_ms = params
+        .iter()
+        .map(|p| p.term_ms)
+        .max()
+        .unwrap_or(base_term_ms);
+    let lifetime = clients[0].request_lifetime();
+    let liveness = Liveness {
+        // Nobody holds the position for longer than the longest term (the
+        // holder's key expires), plus the jittered grace, the longest
+        // store backoff (2 s) of a candidate that met the faults, a
+        // resignation in doubt from before the quiet, and two requests.
+        gap_bound: longest_term_ms * MS + 100 * MS + 2_000 * MS + lifetime + 2 * request_timeout,
+        // A lost answer costs a timeout; the notification of the
+        // candidate's own value then makes it try again at once. Up to
+        // four answers in a row may be lost at random.
+        own_value_bound: 5 * request_timeout + 200 * MS,
+    };
+    let watch = Rc::new(RefCell::new(Watch::default()));
+    {
+        let watch = watch.clone();
+        let clients = clients.clone();
+        let campaigning = campaigning.clone();
+        world.run(&mut tasks, DURATION, move |world| {
+            watch.borrow_mut().step(world, &clients, &campaigning)
+        });
+    }
+    let progress = watch.borrow().progress.clone();
 
     let final_counter = world
         .store
@@ -137,79 +214,97 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         .peek(world.store_ms(), COUNTER)
         .and_then(|(value, _)| String::from_utf8_lossy(value).parse().ok())
         .unwrap_or(0);
-    // Nobody holds the position for longer than a term (the holder's key
-    // expires), plus the jittered grace, a request timeout, and the longest
-    // store backoff (2 s) of a candidate that met the faults.
-    let bound = Duration::from_millis(term_ms + 50)
-        + Duration::from_nanos(request_timeout) * 2
-        + Duration::from_secs(2);
     let history = world.history.borrow();
-    let violations = checker::check(&history, final_counter, bound);
+    let violations = checker::check(&history, final_counter, &progress, liveness);
     Outcome {
         seed,
         candidates,
-        term_ms,
+        terms_ms: params.iter().map(|p| p.term_ms).collect(),
         faults: history.faults,
         crashes: history.crashes,
+        external_releases: history.external_releases,
         requests: history.requests,
         elections: history.elections,
         shared_writes: history.shared_writes.len(),
         updates: history.updates_acknowledged,
-        leader_actions: history.leader_actions,
-        contradicted_beliefs: history.contradicted_beliefs,
+        claims: history.claims.len() as u64,
         violations,
     }
 }
 
-/// Tracks the longest stretch after [`QUIET`] with nobody holding the
-/// position.
-fn watch_liveness(world: &World, gap_since: &Cell<Option<Nanos>>) {
-    let now = world.now.get();
-    let held = world
-        .store
-        .borrow()
-        .peek(world.store_ms(), POSITION.as_bytes())
-        .is_some();
-    match (held, gap_since.get()) {
-        (true, _) => gap_since.set(None),
-        (false, None) => gap_since.set(Some(now)),
-        (false, Some(_)) => {}
-    }
-    if let Some(since) = gap_since.get()
-        && now > QUIET
-    {
-        let gap = now - since.max(QUIET);
-        let mut history = world.history.borrow_mut();
-        if gap > history.longest_gap {
-            history.longest_gap = gap;
+/// Property (d)'s measurements, taken after every step of the world.
+#[derive(Default)]
+struct Watch {
+    progress: Progress,
+    /// Since when nobody holds the position.
+    free_since: Option<Nanos>,
+    /// Per candidate: since when the store holds its value while it
+    /// campaigns.
+    unclaimed_since: Vec<Option<Nanos>>,
+}
+
+impl Watch {
+    fn step(&mut self, world: &World, clients: &[SimClient], campaigning: &Campaigning) {
+        let now = world.now.get();
+        let holder = world
+            .store
+            .borrow()
+            .peek(world.store_ms(), POSITION.as_bytes())
+            .map(|(value, _)| value.to_vec());
+        match (&holder, self.free_since) {
+            (Some(_), _) => self.free_since = None,
+            (None, None) => self.free_since = Some(now),
+            (None, Some(_)) => {}
+        }
+        if let Some(since) = self.free_since
+            && now > QUIET
+        {
+            self.progress.longest_gap = self.progress.longest_gap.max(now - since.max(QUIET));
+        }
+        let campaigning = campaigning.borrow();
+        self.unclaimed_since.resize(campaigning.len(), None);
+        for (index, wanted) in campaigning.iter().enumerate() {
+            let unclaimed = now > QUIET
+                && wanted.is_some()
+                && *wanted == holder
+                && now >= clients[index].release_in_doubt_until.get();
+            if !unclaimed {
+                self.unclaimed_since[index] = None;
+                continue;
+            }
+            let since = *self.unclaimed_since[index].get_or_insert(now);
+            if now - since > self.progress.longest_unclaimed {
+                self.progress.longest_unclaimed = now - since;
+                self.progress.unclaimed_by =
+                    String::from_utf8_lossy(wanted.as_deref().unwrap_or_default()).into_owned();
+            }
         }
     }
 }
 
 /// Network faults before [`QUIET`]: disconnects (the store forgets the
-/// client's watches), partitions (silent black holes), broker restarts
-/// (everyone disconnects at once), registrations lost silently, and slow
-/// links (messages delayed up to 3 s, so writes land long after they were
-/// sent).
+/// client's watches), partitions (silent black holes), deaf links (writes
+/// land, answers and notifications are lost), broker restarts (everyone
+/// disconnects at once), registrations lost silently, and slow links
+/// (messages delayed up to 3 s, so writes land long after they were sent).
 fn plan_faults(world: &World, rng: &mut Rng, candidates: usize) {
-    let faults = rng.between(0, 8);
-    world.history.borrow_mut().faults = faults;
-    for _ in 0..faults {
+    for _ in 0..rng.between(0, 8) {
         let start = rng.between(500 * MS, QUIET - 3_000 * MS);
         let length = rng.between(100 * MS, 2_500 * MS);
         let client = rng.between(0, candidates as u64 - 1) as u32;
-        match rng.between(0, 4) {
+        match rng.between(0, 5) {
             0 => link_outage(world, client, LinkState::Down, start, length),
             1 => link_outage(world, client, LinkState::Blackhole, start, length),
-            2 => {
+            2 => link_outage(world, client, LinkState::Deaf, start, length),
+            3 => {
                 for client in 0..candidates as u32 {
                     link_outage(world, client, LinkState::Down, start, length / 2);
                 }
             }
-            3 => world.schedule(start, Event::ForgetRegistrations { client }),
+            4 => world.schedule(start, Event::ForgetRegistrations { client }),
             _ => {
                 let normal = world.links.borrow()[client as usize].delay_max;
-                let slow = rng.between(200 * MS, 3_000 * MS);
+                let slow = rng.between(200 * MS, SLOWEST_LINK);
                 world.schedule(
                     start,
                     Event::Delay {
@@ -241,30 +336,71 @@ fn plan_crashes(rng: &mut Rng, term_ms: u64) -> Vec<(Nanos, Nanos)> {
     crashes
 }
 
+/// When an operator releases whoever holds the position (as `elector
+/// resign --name` from another process does): now and then, before the
+/// quiet.
+fn plan_releases(rng: &mut Rng) -> Vec<Nanos> {
+    let mut releases: Vec<Nanos> = (0..rng.between(0, 2))
+        .map(|_| rng.between(500 * MS, QUIET - 3_000 * MS))
+        .collect();
+    releases.sort();
+    releases
+}
+
+/// The operator: at each planned time, releases the position's holder.
+async fn operate(world: Rc<World>, client: SimClient, releases: Vec<Nanos>) {
+    for at in releases {
+        if at > world.now.get() {
+            sleep(&world, at - world.now.get()).await;
+        }
+        let holder = world
+            .store
+            .borrow()
+            .peek(world.store_ms(), POSITION.as_bytes())
+            .map(|(value, _)| value.to_vec());
+        if let Some(holder) = holder {
+            let _ = client.vdel(POSITION.as_bytes(), &holder, None).await;
+        }
+    }
+}
+
 /// Runs a candidate's lives: each crash drops the candidate and everything
-/// it was doing; it starts afresh after the downtime.
+/// it was doing; it starts afresh after the downtime, as a new process
+/// with a lock value of its own.
 async fn supervise(
     world: Rc<World>,
     client: SimClient,
     name: String,
     params: Params,
     crashes: Vec<(Nanos, Nanos)>,
+    campaigning: Campaigning,
     mut rng: Rng,
 ) {
+    let mut life = 0;
     for (at, down) in crashes {
         if at <= world.now.get() {
             continue;
         }
-        let life = workload::live(
+        life += 1;
+        let lived = workload::live(
             world.clone(),
             client.clone(),
             name.clone(),
+            life,
             params,
+            campaigning.clone(),
             rng.fork(),
         );
         let crash = sleep(&world, at - world.now.get());
-        workload::first_of(life, crash).await;
-        world.history.borrow_mut().crashes += 1;
+        workload::first_of(lived, crash).await;
+        campaigning.borrow_mut()[client.id as usize] = None;
+        // A dead process claims nothing from now on.
+        let lock_value = format!("{name}:{life}");
+        {
+            let mut history = world.history.borrow_mut();
+            history.crashes += 1;
+            history.claim(world.now.get(), lock_value.as_bytes(), Claim::Lost);
+        }
         if crate::history::trace_enabled() {
             eprintln!(
                 "{:>9.3} ms {name}: crashes for {} ms",
@@ -274,7 +410,16 @@ async fn supervise(
         }
         sleep(&world, down).await;
     }
-    workload::live(world.clone(), client, name, params, rng.fork()).await;
+    workload::live(
+        world.clone(),
+        client,
+        name,
+        life + 1,
+        params,
+        campaigning,
+        rng.fork(),
+    )
+    .await;
 }
 
 /// The host client's reconnect behaviour: after a reconnect, register the

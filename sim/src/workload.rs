@@ -1,54 +1,78 @@
-//! What each simulated candidate does: campaign and, while leading, write
-//! the shared key under its fencing token; or run campaign-and-update-value
-//! on the counter. It also plays the host's part: it calls `tick` when the
+//! What each simulated candidate does, as users drive the elector: campaign
+//! and, while leading, write the shared key under its fencing token (now
+//! and then reading the leader, a call that can hold up its ticks, or
+//! trying again with a shorter term); or run campaign-and-update-value on
+//! the counter. It also plays the host's part: it calls `tick` when the
 //! candidate asks, so automatic renewal runs.
+//!
+//! Every claim a candidate makes goes into the history: its events, and
+//! each time it says it leads before acting. Each life of a candidate has
+//! its own lock value (`name:life`, a session id per process, as
+//! `elector campaign` uses), so a claim is always tied to one life.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use elector_guest::sabotage::Sabotage;
 use elector_guest::types::*;
-use elector_guest::{Candidate, Clock, EventSink, NeverCancel, Store};
+use elector_guest::{Candidate, Clock, EventSink, KeyWatch, NeverCancel, Store};
 
 use crate::client::{SimClient, SimClock, sleep};
-use crate::history::{COUNTER, POSITION, SHARED};
+use crate::history::{COUNTER, Claim, POSITION, SHARED};
 use crate::rng::Rng;
 use crate::world::{MS, Nanos, World};
 
+/// How one candidate is configured: candidates on one position may differ.
 #[derive(Clone, Copy, Debug)]
 pub struct Params {
     pub term_ms: u64,
+    pub renewal_period_ms: u64,
+    pub margin_ms: Option<u64>,
     pub sabotage: Sabotage,
 }
 
-/// Events go nowhere (the checker looks at the store, not at what
-/// candidates say about themselves), except into the trace.
-pub struct Quiet {
+/// Which candidate campaigns now, with which lock value: what property
+/// (d) watches.
+pub type Campaigning = Rc<RefCell<Vec<Option<Vec<u8>>>>>;
+
+/// The event sink: every lease event becomes a claim, in true time.
+pub struct Claims {
     world: Rc<World>,
-    name: String,
-    /// The local end of the latest lease, as the candidate announced it.
-    lease_end: Rc<std::cell::Cell<Option<Instant>>>,
+    clock: SimClock,
+    lock_value: Vec<u8>,
 }
 
-impl EventSink for Quiet {
+impl EventSink for Claims {
     fn deliver(&mut self, event: CandidateEvent) {
-        match &event {
-            CandidateEvent::Elected(lease) | CandidateEvent::Renewed(lease) => {
-                self.lease_end.set(Some(lease.valid_until));
-            }
-            _ => {}
+        let leads_until = |event, lease: &Lease| Claim::LeadsUntil {
+            event,
+            until: self.clock.true_time(lease.valid_until.0),
+        };
+        let claim = match &event {
+            CandidateEvent::Elected(lease) => Some(leads_until("elected", lease)),
+            CandidateEvent::Renewed(lease) => Some(leads_until("renewed", lease)),
+            CandidateEvent::LeaseShortened(lease) => Some(leads_until("lease-shortened", lease)),
+            CandidateEvent::LeadershipLost(_) => Some(Claim::Lost),
+            _ => None,
+        };
+        let now = self.world.now.get();
+        if let Some(claim) = claim {
+            self.world
+                .history
+                .borrow_mut()
+                .claim(now, &self.lock_value, claim);
         }
         if crate::history::trace_enabled() && !matches!(event, CandidateEvent::CampaignResult(_)) {
             eprintln!(
                 "{:>9.3} ms {}: {event:?}",
-                self.world.now.get() as f64 / 1e6,
-                self.name
+                now as f64 / 1e6,
+                String::from_utf8_lossy(&self.lock_value)
             );
         }
     }
 }
 
-type SimCandidate = Candidate<SimClient, SimClock, Quiet>;
+type SimCandidate = Candidate<SimClient, SimClock, Claims>;
 
 fn increment(current: Option<&[u8]>) -> Option<Vec<u8>> {
     let value: u64 = current
@@ -60,7 +84,15 @@ fn increment(current: Option<&[u8]>) -> Option<Vec<u8>> {
 
 /// One life of a candidate, from start to crash (the future is dropped) or
 /// forever.
-pub async fn live(world: Rc<World>, client: SimClient, name: String, params: Params, mut rng: Rng) {
+pub async fn live(
+    world: Rc<World>,
+    client: SimClient,
+    name: String,
+    life: u32,
+    params: Params,
+    campaigning: Campaigning,
+    mut rng: Rng,
+) {
     let clock = SimClock {
         world: world.clone(),
         skew: client.skew,
@@ -69,175 +101,181 @@ pub async fn live(world: Rc<World>, client: SimClient, name: String, params: Par
     let options = CandidateOptions {
         position: POSITION.into(),
         name: name.clone(),
-        session_id: None,
-        safety_margin_ms: None,
+        session_id: Some(life.to_string()),
+        safety_margin_ms: params.margin_ms,
         request_lifetime_ms: Some(client.request_lifetime() / MS),
     };
-    let lease_end = Rc::new(std::cell::Cell::new(None));
-    let mut candidate = Candidate::new(
-        options,
-        client.clone(),
-        clock.clone(),
-        Quiet {
-            world: world.clone(),
-            name: name.clone(),
-            lease_end: lease_end.clone(),
-        },
-    )
-    .expect("valid candidate options");
+    let lock_value = format!("{name}:{life}").into_bytes();
+    let claims = Claims {
+        world: world.clone(),
+        clock: clock.clone(),
+        lock_value: lock_value.clone(),
+    };
+    let mut candidate =
+        Candidate::new(options, client.clone(), clock.clone(), claims).expect("valid options");
     candidate.sabotage(params.sabotage);
     let renewal = RenewalOptions {
         term_ms: params.term_ms,
-        period_ms: params.term_ms / 3,
+        period_ms: params.renewal_period_ms,
+    };
+    let mut me = Me {
+        world: &world,
+        client: &client,
+        clock: &clock,
+        candidate: &mut candidate,
+        lock_value: &lock_value,
+        params,
+        rng: &mut rng,
+        sequence: 0,
+        campaigning: &campaigning,
     };
     let term = params.term_ms * MS;
-    let mut sequence = 0u64;
     loop {
-        if rng.chance(0.35) {
-            update_counter(&world, &mut candidate, params).await;
+        if me.rng.chance(0.3) {
+            me.update_counter().await;
         } else {
-            candidate
+            me.candidate
                 .set_automatic_renewal(Some(renewal))
                 .expect("valid renewal options");
-            lead(
-                &world,
-                &client,
-                &clock,
-                &mut candidate,
-                &name,
-                params,
-                &mut rng,
-                &mut sequence,
-                term,
-                &lease_end,
-            )
-            .await;
+            me.lead().await;
         }
         // A little breathing room between operations.
-        drive(&mut candidate, &clock, rng.between(0, term / 4)).await;
+        let pause = me.rng.between(0, term / 4);
+        drive(me.candidate, me.clock, pause).await;
     }
 }
 
-async fn update_counter(world: &Rc<World>, candidate: &mut SimCandidate, params: Params) {
-    world.history.borrow_mut().updates_unknown += 1;
-    let result = candidate
-        .campaign_and_update_value(
-            COUNTER,
-            &mut increment,
-            params.term_ms,
-            None,
-            None::<&NeverCancel>,
-        )
-        .await;
-    if std::env::var_os("ELECTOR_SIM_TRACE").is_some() {
-        eprintln!(
-            "{:>8.3} ms update by {} -> {result:?}",
-            world.now.get() as f64 / 1e6,
-            candidate.candidate_name()
-        );
-    }
-    if result.is_ok() {
-        let mut history = world.history.borrow_mut();
-        history.updates_unknown -= 1;
-        history.updates_acknowledged += 1;
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn lead(
-    world: &Rc<World>,
-    client: &SimClient,
-    clock: &SimClock,
-    candidate: &mut SimCandidate,
-    name: &str,
+/// One life's state, for its operations.
+struct Me<'a> {
+    world: &'a Rc<World>,
+    client: &'a SimClient,
+    clock: &'a SimClock,
+    candidate: &'a mut SimCandidate,
+    lock_value: &'a [u8],
     params: Params,
-    rng: &mut Rng,
-    sequence: &mut u64,
-    term: Nanos,
-    lease_end: &Rc<std::cell::Cell<Option<Instant>>>,
-) {
-    // No timeout: a campaign blocks until elected, as users run it, so a
-    // campaign that cannot wake up shows as a liveness violation.
-    if candidate
-        .campaign(params.term_ms, None, None::<&NeverCancel>)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let end = world.now.get() + rng.between(term / 2, term * 3);
-    while world.now.get() < end {
-        if !candidate.is_leader() {
-            return;
-        }
-        // (c): acting as leader now, is that what the store says?
+    rng: &'a mut Rng,
+    sequence: u64,
+    campaigning: &'a Campaigning,
+}
+
+impl Me<'_> {
+    /// campaign-and-update-value on the counter, sometimes with a timeout,
+    /// counted as a caller would: acknowledged, unknown (`outcome-unknown`,
+    /// or a crash mid-call), or not applied (any other error, as the API
+    /// promises).
+    async fn update_counter(&mut self) {
+        self.world.history.borrow_mut().updates_unknown += 1;
+        let term_ms = self.params.term_ms;
+        let timeout = self
+            .rng
+            .chance(0.5)
+            .then(|| std::time::Duration::from_millis(self.rng.between(term_ms, 4 * term_ms)));
+        let result = self
+            .candidate
+            .campaign_and_update_value(
+                COUNTER,
+                &mut increment,
+                term_ms,
+                timeout,
+                None::<&NeverCancel>,
+            )
+            .await;
         if crate::history::trace_enabled() {
             eprintln!(
-                "{:>9.3} ms {name}: writes as leader",
-                world.now.get() as f64 / 1e6
+                "{:>8.3} ms update by {} -> {result:?}",
+                self.world.now.get() as f64 / 1e6,
+                String::from_utf8_lossy(self.lock_value)
             );
         }
-        check_belief(world, name, clock, lease_end.get(), params.term_ms);
-        let token = candidate
+        let mut history = self.world.history.borrow_mut();
+        match result {
+            Ok(()) => {
+                history.updates_unknown -= 1;
+                history.updates_acknowledged += 1;
+            }
+            Err(ElectionError::OutcomeUnknown) => {}
+            Err(_) => history.updates_unknown -= 1,
+        }
+    }
+
+    /// Campaigns, then acts as leader for a while, then maybe resigns.
+    async fn lead(&mut self) {
+        // No timeout: a campaign blocks until elected, as users run it, so
+        // a campaign that cannot wake up shows as a liveness violation.
+        self.campaigning.borrow_mut()[self.client.id as usize] = Some(self.lock_value.to_vec());
+        let elected = self
+            .candidate
+            .campaign(self.params.term_ms, None, None::<&NeverCancel>)
+            .await;
+        self.campaigning.borrow_mut()[self.client.id as usize] = None;
+        if elected.is_err() {
+            return;
+        }
+        let term = self.params.term_ms * MS;
+        let end = self.world.now.get() + self.rng.between(term / 2, term * 3);
+        while self.world.now.get() < end {
+            if !self.candidate.is_leader() {
+                return;
+            }
+            self.act_as_leader().await;
+            let roll = self.rng.unit();
+            if roll < 0.1 {
+                // A call that holds up the candidate's ticks while the
+                // store is slow to answer.
+                let _ = self.candidate.current_leader().await;
+            } else if roll < 0.14 {
+                let shorter = self.rng.between(term / MS / 3, term / MS).max(2);
+                let _ = self.candidate.try_campaign(shorter).await;
+            } else if roll < 0.17 {
+                self.update_counter().await;
+            }
+            drive(self.candidate, self.clock, term / 5).await;
+        }
+        if self.rng.chance(0.5) {
+            let _ = self.candidate.resign(false).await;
+        }
+    }
+
+    /// Writes the shared key with the current fencing token, after
+    /// claiming (in the history) to lead now.
+    async fn act_as_leader(&mut self) {
+        let now = self.world.now.get();
+        let token = self
+            .candidate
             .current_fencing_token()
             .expect("a leader has a token");
-        *sequence += 1;
-        let value = format!("{name}|{token}|{sequence}");
+        self.world.history.borrow_mut().claim(
+            now,
+            self.lock_value,
+            Claim::Acting {
+                token: token.clone(),
+            },
+        );
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms {}: writes as leader",
+                now as f64 / 1e6,
+                String::from_utf8_lossy(self.lock_value)
+            );
+        }
+        self.sequence += 1;
+        let value = format!(
+            "{}|{token}|{}",
+            String::from_utf8_lossy(self.lock_value),
+            self.sequence
+        );
         let options = SetOptions {
             condition: SetCondition::Unconditional,
             expiry_ms: None,
-            fencing_token: (!params.sabotage.no_fencing).then_some(token),
+            fencing_token: (!self.params.sabotage.no_fencing).then_some(token),
         };
-        let _ = client.set(SHARED, value.as_bytes(), &options).await;
-        drive(candidate, clock, term / 5).await;
-    }
-    if rng.chance(0.5) {
-        let _ = candidate.resign(false).await;
+        let _ = self.client.set(SHARED, value.as_bytes(), &options).await;
     }
 }
 
-/// Judges a candidate about to act as leader. Property (c): it must not
-/// act past the end of its term (the last winning write's send time plus
-/// the term), give or take 2% for the drift of its clock. Also counts the
-/// times the store already disagrees within the term.
-fn check_belief(
-    world: &World,
-    name: &str,
-    clock: &SimClock,
-    lease_end: Option<Instant>,
-    term_ms: u64,
-) {
-    let now = world.now.get();
-    let mut history = world.history.borrow_mut();
-    history.leader_actions += 1;
-    if let Some(valid_until) = lease_end {
-        // The lease ends margin before the term: add it back for the term's end.
-        let margin = elector_guest::timing::safety_margin(term_ms, None);
-        let term_end = clock.true_time(valid_until.saturating_add(margin).0);
-        let tolerance = term_ms * MS / 50;
-        if now > term_end + tolerance {
-            history.false_beliefs.push(format!(
-                "at {} ms {name} acts as leader {} ms after its term ended",
-                now / MS,
-                (now - term_end) / MS
-            ));
-        }
-    }
-    let store = world.store.borrow();
-    let holder = store.peek(world.store_ms(), POSITION.as_bytes());
-    if holder.map(|(value, _)| value) != Some(name.as_bytes()) {
-        history.contradicted_beliefs += 1;
-        if crate::history::trace_enabled() {
-            eprintln!(
-                "{:>9.3} ms {name}: acts as leader but the store disagrees",
-                now as f64 / 1e6
-            );
-        }
-    }
-}
-
-/// Runs the candidate's background work (renewal, lease end) for
-/// `duration` of true time, as a host driver would.
+/// Runs the candidate's background work (renewal, lease end, news on its
+/// watch) for `duration` of true time, as the host's driver does: a tick
+/// when the candidate asked for one and whenever its watch has news.
 async fn drive(candidate: &mut SimCandidate, clock: &SimClock, duration: Nanos) {
     let until = clock.world.now.get() + duration;
     loop {
@@ -246,13 +284,19 @@ async fn drive(candidate: &mut SimCandidate, clock: &SimClock, duration: Nanos) 
             return;
         }
         let wait = sleep(&clock.world, until - clock.world.now.get());
-        match next {
-            Some(next) => {
-                let tick_due = clock.sleep_until(next);
-                first_of(wait, tick_due).await;
+        let tick_due = async {
+            match next {
+                Some(next) => clock.sleep_until(next).await,
+                None => std::future::pending().await,
             }
-            None => wait.await,
-        }
+        };
+        let news = async {
+            match candidate.watched() {
+                Some(watch) => watch.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        first_of(wait, first_of(tick_due, news)).await;
     }
 }
 
@@ -272,7 +316,3 @@ pub(crate) async fn first_of(
     })
     .await
 }
-
-/// Shared between a supervisor and the schedule: whether the candidate is
-/// alive now.
-pub type Alive = Rc<RefCell<bool>>;

@@ -17,7 +17,7 @@ use std::task::{Context, Waker};
 use elector_guest::types::{KeyChange, KeyNotification};
 use elector_statestore as ss;
 
-use crate::history::History;
+use crate::history::{History, POSITION};
 use crate::rng::Rng;
 
 /// Wall-clock milliseconds of the store at true time zero.
@@ -37,6 +37,16 @@ pub enum LinkState {
     Down,
     /// Messages vanish both ways; nobody knows.
     Blackhole,
+    /// Requests reach the store, answers and notifications vanish: writes
+    /// land and their senders never learn it.
+    Deaf,
+}
+
+/// Which way a message travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToStore,
+    ToClient,
 }
 
 #[derive(Clone, Debug)]
@@ -57,8 +67,6 @@ pub struct Envelope {
     pub id: u64,
     pub generation: u64,
     pub request: ss::Request<u32>,
-    /// The broker drops the request after this (MQTT message expiry).
-    pub expires_at: Nanos,
 }
 
 /// Something that happens at an instant.
@@ -167,6 +175,9 @@ pub struct World {
     reconnected: RefCell<Vec<u32>>,
     /// When set, every notification is lost.
     pub drop_notifications: Cell<bool>,
+    /// Clients that send releases on an operator's behalf: their releases
+    /// of a position are external (see `history::Change`).
+    pub operators: RefCell<Vec<u32>>,
     /// First answers by (client, request id): a duplicated request gets the
     /// same answer again, as `elector statestore` does for a re-sent one.
     answered: RefCell<HashMap<(u32, u64), ss::Response>>,
@@ -189,6 +200,7 @@ impl World {
             progress: Cell::new(0),
             reconnected: RefCell::new(Vec::new()),
             drop_notifications: Cell::new(false),
+            operators: RefCell::new(Vec::new()),
             answered: RefCell::new(HashMap::new()),
         })
     }
@@ -216,11 +228,16 @@ impl World {
         self.timers.borrow_mut().push(at);
     }
 
-    /// Sends `event` over `client`'s link: delayed, maybe lost, maybe
-    /// duplicated, or dropped if the link is not up.
-    pub fn transmit(&self, client: u32, event: impl Fn() -> Event) {
+    /// Sends `event` over `client`'s link in `direction`: delayed, maybe
+    /// lost, maybe duplicated, or dropped if the link does not carry it.
+    pub fn transmit(&self, client: u32, direction: Direction, event: impl Fn() -> Event) {
         let link = self.links.borrow()[client as usize].clone();
-        if link.state != LinkState::Up {
+        let carried = match link.state {
+            LinkState::Up => true,
+            LinkState::Deaf => direction == Direction::ToStore,
+            LinkState::Down | LinkState::Blackhole => false,
+        };
+        if !carried {
             return;
         }
         let mut rng = self.rng.borrow_mut();
@@ -272,17 +289,17 @@ impl World {
                 .borrow()
                 .next_expiry()
                 .map(|ms| (ms.saturating_sub(EPOCH_MS)) * MS);
-            let Some(next) = [next_timer, next_event, next_expiry]
+            let next = [next_timer, next_event, next_expiry]
                 .into_iter()
                 .flatten()
-                .min()
-            else {
-                return; // everyone waits forever: a liveness check will say so
-            };
-            if next > until {
+                .min();
+            // Nothing left to happen: everyone waits forever. Time still
+            // runs to the end, so a stall shows in the liveness checks.
+            let Some(next) = next.filter(|next| *next <= until) else {
                 self.now.set(until);
+                after_step(self);
                 return;
-            }
+            };
             self.now.set(next.max(self.now.get()));
             self.bump();
             self.expire_keys();
@@ -302,7 +319,22 @@ impl World {
 
     fn expire_keys(&self) {
         let notifications = self.store.borrow_mut().expire(self.store_ms());
+        self.record_position(None);
         self.notify(notifications);
+    }
+
+    /// Records a change of the position's holder, if there was one, and
+    /// who made it (`None`: the store's expiry).
+    fn record_position(&self, by: Option<(u32, &ss::Command)>) {
+        let holder = self
+            .store
+            .borrow()
+            .peek(self.store_ms(), POSITION.as_bytes())
+            .map(|(value, _)| value.to_vec());
+        let external = by.is_some_and(|(client, _)| self.operators.borrow().contains(&client));
+        self.history
+            .borrow_mut()
+            .position_changed(self.now.get(), holder, external);
     }
 
     fn notify(&self, notifications: Vec<ss::Notification<u32>>) {
@@ -312,7 +344,7 @@ impl World {
         for notification in notifications {
             let generation = self.links.borrow()[notification.client as usize].generation;
             let client = notification.client;
-            self.transmit(client, || Event::Notification {
+            self.transmit(client, Direction::ToClient, || Event::Notification {
                 client,
                 generation,
                 key: notification.key.clone(),
@@ -325,13 +357,10 @@ impl World {
     fn handle(&self, event: Event) {
         match event {
             Event::Request(envelope) => {
-                if self.now.get() > envelope.expires_at {
-                    return; // expired in the broker
-                }
                 let (client, id, generation) = (envelope.client, envelope.id, envelope.generation);
                 let replay = self.answered.borrow().get(&(client, id)).cloned();
                 if let Some(response) = replay {
-                    self.transmit(client, || Event::Response {
+                    self.transmit(client, Direction::ToClient, || Event::Response {
                         client,
                         id,
                         generation,
@@ -352,12 +381,15 @@ impl World {
                     fencing_token.as_ref(),
                     &response,
                 );
+                if command.key() == POSITION.as_bytes() {
+                    self.record_position(Some((client, &command)));
+                }
                 // Notifications first, as the service sends them.
                 self.notify(notifications);
                 self.answered
                     .borrow_mut()
                     .insert((client, id), response.clone());
-                self.transmit(client, || Event::Response {
+                self.transmit(client, Direction::ToClient, || Event::Response {
                     client,
                     id,
                     generation,
@@ -398,12 +430,22 @@ impl World {
                     watched.deliver(value, version);
                 }
             }
-            Event::Link { client, state } => self.set_link(client, state),
+            Event::Link { client, state } => {
+                if state != LinkState::Up {
+                    self.history.borrow_mut().faults += 1;
+                }
+                self.set_link(client, state);
+            }
             Event::ForgetRegistrations { client } => {
+                self.history.borrow_mut().faults += 1;
                 self.store.borrow_mut().forget_client(&client);
             }
             Event::Delay { client, delay_max } => {
-                self.links.borrow_mut()[client as usize].delay_max = delay_max;
+                let mut links = self.links.borrow_mut();
+                if delay_max > links[client as usize].delay_max {
+                    self.history.borrow_mut().faults += 1;
+                }
+                links[client as usize].delay_max = delay_max;
             }
         }
     }

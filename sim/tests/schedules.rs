@@ -1,6 +1,7 @@
 //! The fault simulation as part of the test suite: many schedules must
-//! keep every property, the broken variants must be caught, and a seed must
-//! replay exactly.
+//! keep every property, every deliberately broken variant must be caught —
+//! by the property meant to catch it, and by that one alone — and a seed
+//! must replay exactly.
 //!
 //! `ELECTOR_SIM_SCHEDULES=N` runs N schedules instead of 10,000 (a soak);
 //! `ELECTOR_SIM_FIRST_SEED=S` starts elsewhere.
@@ -29,13 +30,27 @@ fn ten_thousand_schedules_keep_every_property() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(totals.faults > schedules, "faults were injected");
+    assert!(totals.faults > schedules, "faults happened");
     assert!(totals.crashes > schedules / 2, "candidates crashed");
+    assert!(
+        totals.external_releases > schedules / 2,
+        "operators released"
+    );
     assert!(totals.fenced_writes > schedules * 20, "leaders wrote");
     assert!(totals.updates > schedules, "updates ran");
+    assert!(totals.claims > schedules * 50, "claims were checked");
 }
 
-/// Properties the broken variant violates within the first `seeds` seeds.
+#[test]
+fn the_real_elector_survives_losing_every_notification() {
+    let options = Options {
+        lose_all_notifications: true,
+        ..Options::default()
+    };
+    assert_eq!(caught(options, 2_000), Vec::<char>::new());
+}
+
+/// Properties the variant violates within the first `seeds` seeds.
 fn caught(options: Options, seeds: u64) -> Vec<char> {
     let mut properties = Vec::new();
     run_many(0, seeds, options, |outcome| {
@@ -46,62 +61,117 @@ fn caught(options: Options, seeds: u64) -> Vec<char> {
     properties
 }
 
+fn sabotaged(sabotage: Sabotage, seeds: u64) -> Vec<char> {
+    caught(
+        Options {
+            sabotage,
+            ..Options::default()
+        },
+        seeds,
+    )
+}
+
 #[test]
-fn writing_without_fencing_tokens_is_caught() {
+fn a_forged_fencing_token_is_caught_by_a_alone() {
+    let sabotage = Sabotage {
+        forged_token: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 100), ['a']);
+}
+
+#[test]
+fn updating_without_fencing_tokens_is_caught_by_b_alone() {
     let sabotage = Sabotage {
         no_fencing: true,
         ..Sabotage::default()
     };
-    let properties = caught(
-        Options {
-            sabotage,
-            ..Options::default()
-        },
-        2_000,
-    );
-    assert!(
-        properties.contains(&'a'),
-        "out-of-order fenced writes: {properties:?}"
-    );
-    assert!(properties.contains(&'b'), "lost updates: {properties:?}");
+    assert_eq!(sabotaged(sabotage, 2_000), ['b']);
 }
 
 #[test]
-fn campaigning_without_the_expiry_timer_is_caught_when_notifications_are_lost() {
+fn forgetting_an_update_in_doubt_is_caught_by_b_alone() {
     let sabotage = Sabotage {
-        no_expiry_timer: true,
+        forget_unconfirmed_update: true,
         ..Sabotage::default()
     };
-    let options = Options {
-        sabotage,
-        lose_all_notifications: true,
-    };
-    assert!(caught(options, 2_000).contains(&'d'), "a stalled election");
-    // The real elector survives the same loss.
-    let sound = Options {
-        lose_all_notifications: true,
-        ..Options::default()
-    };
-    assert_eq!(caught(sound, 2_000), Vec::<char>::new());
+    assert_eq!(sabotaged(sabotage, 2_000), ['b']);
 }
 
 #[test]
-fn renewing_past_a_lost_lease_is_caught() {
+fn a_lease_measured_from_the_reply_is_caught_by_c_alone() {
+    let sabotage = Sabotage {
+        lease_from_reply: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 1_000), ['c']);
+}
+
+#[test]
+fn a_lease_that_never_ends_is_caught_by_c_alone() {
     let sabotage = Sabotage {
         lease_never_ends: true,
         ..Sabotage::default()
     };
-    let properties = caught(
-        Options {
-            sabotage,
-            ..Options::default()
+    assert_eq!(sabotaged(sabotage, 500), ['c']);
+}
+
+#[test]
+fn keeping_the_lease_after_a_shorter_write_is_caught_by_c_alone() {
+    let sabotage = Sabotage {
+        keep_lease_on_unknown_write: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 1_000), ['c']);
+}
+
+#[test]
+fn ending_the_lease_after_the_resignation_answer_is_caught_by_c_alone() {
+    let sabotage = Sabotage {
+        end_lease_after_resign_answer: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 200), ['c']);
+}
+
+#[test]
+fn an_understated_request_lifetime_is_caught_by_c_alone() {
+    let options = Options {
+        understate_lifetime: true,
+        ..Options::default()
+    };
+    assert_eq!(caught(options, 4_000), ['c']);
+}
+
+#[test]
+fn campaigning_without_the_expiry_timer_is_caught_by_d_alone_when_notifications_are_lost() {
+    let options = Options {
+        sabotage: Sabotage {
+            no_expiry_timer: true,
+            ..Sabotage::default()
         },
-        500,
-    );
-    assert!(
-        properties.contains(&'c'),
-        "a leader acting after its lease: {properties:?}"
-    );
+        lose_all_notifications: true,
+        ..Options::default()
+    };
+    assert_eq!(caught(options, 1_000), ['d']);
+}
+
+#[test]
+fn ignoring_its_own_value_is_caught_by_d_alone() {
+    let sabotage = Sabotage {
+        ignore_own_value: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 4_000), ['d']);
+}
+
+#[test]
+fn renewing_before_expiring_is_caught_by_e_alone() {
+    let sabotage = Sabotage {
+        renew_before_expiry: true,
+        ..Sabotage::default()
+    };
+    assert_eq!(sabotaged(sabotage, 1_000), ['e']);
 }
 
 #[test]

@@ -14,30 +14,51 @@ struct Args {
     /// How many schedules, from --seed on.
     #[arg(long, default_value_t = 1)]
     schedules: u64,
-    /// Break the elector on purpose: campaign-and-update-value and leaders
-    /// write without fencing tokens.
+    /// Break the elector on purpose (comma-separated): no-fencing,
+    /// no-expiry-timer, lease-never-ends, lease-from-reply, forged-token,
+    /// keep-lease-on-unknown-write, end-lease-after-resign-answer,
+    /// renew-before-expiry, ignore-own-value, forget-unconfirmed-update.
+    #[arg(long, value_delimiter = ',')]
+    sabotage: Vec<String>,
+    /// Tell candidates a request lifetime shorter than the transport's.
     #[arg(long)]
-    sabotage_no_fencing: bool,
-    /// Break the elector on purpose: no timer at the holder's expiry.
-    #[arg(long)]
-    sabotage_no_expiry_timer: bool,
-    /// Break the elector on purpose: leases never end locally.
-    #[arg(long)]
-    sabotage_lease_never_ends: bool,
+    understate_lifetime: bool,
     /// Lose every notification.
     #[arg(long)]
     lose_all_notifications: bool,
 }
 
+fn sabotage(names: &[String]) -> Result<Sabotage, String> {
+    let mut sabotage = Sabotage::default();
+    for name in names {
+        let switch = match name.as_str() {
+            "no-fencing" => &mut sabotage.no_fencing,
+            "no-expiry-timer" => &mut sabotage.no_expiry_timer,
+            "lease-never-ends" => &mut sabotage.lease_never_ends,
+            "lease-from-reply" => &mut sabotage.lease_from_reply,
+            "forged-token" => &mut sabotage.forged_token,
+            "keep-lease-on-unknown-write" => &mut sabotage.keep_lease_on_unknown_write,
+            "end-lease-after-resign-answer" => &mut sabotage.end_lease_after_resign_answer,
+            "renew-before-expiry" => &mut sabotage.renew_before_expiry,
+            "ignore-own-value" => &mut sabotage.ignore_own_value,
+            "forget-unconfirmed-update" => &mut sabotage.forget_unconfirmed_update,
+            other => return Err(format!("unknown sabotage {other:?}")),
+        };
+        *switch = true;
+    }
+    Ok(sabotage)
+}
+
 fn main() {
     let args = Args::parse();
+    let sabotage = sabotage(&args.sabotage).unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        std::process::exit(2);
+    });
     let options = Options {
-        sabotage: Sabotage {
-            no_fencing: args.sabotage_no_fencing,
-            no_expiry_timer: args.sabotage_no_expiry_timer,
-            lease_never_ends: args.sabotage_lease_never_ends,
-        },
+        sabotage,
         lose_all_notifications: args.lose_all_notifications,
+        understate_lifetime: args.understate_lifetime,
     };
     let started = std::time::Instant::now();
     let totals = elector_sim::run_many(args.seed, args.schedules, options, |outcome| {
