@@ -11,7 +11,7 @@
 //! The crate does no IO, starts no threads and never reads the system clock:
 //! every operation takes the wall-clock time as a parameter, and returns the
 //! response plus the notifications to deliver. Drivers own sockets, timers
-//! and clocks (see `shared/docs/state-store-protocol.md` for the wire
+//! and clocks (see `docs/state-store-protocol.md` for the wire
 //! contract this implements).
 //!
 //! - [`hlc`]: hybrid-logical-clock versions ([`Hlc`]), their text form, and

@@ -1,7 +1,7 @@
 //! The RESP3-style codec of the state store's MQTT payloads.
 //!
 //! Requests, replies and KEYNOTIFY notifications travel as RESP3 values (see
-//! `shared/docs/state-store-protocol.md`). The MQTT client, the MQTT
+//! `docs/state-store-protocol.md`). The MQTT client, the MQTT
 //! state-store service and fuzz targets all need the same bytes, so the
 //! codec lives here, once, as plain functions: bytes in, values out.
 //!

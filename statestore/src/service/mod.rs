@@ -4,7 +4,7 @@
 //! this; tests and fuzzers drive it directly.
 //!
 //! It answers as the AIO service does (see
-//! `shared/docs/state-store-protocol.md`): the reply payload with `__stat`
+//! `docs/state-store-protocol.md`): the reply payload with `__stat`
 //! 200, `__protVer` 1.0 and the version in `__ts`, the correlation data
 //! echoed, notifications (published before the answer to the change that
 //! caused them, so a client that reads the answer and then stops watching has
