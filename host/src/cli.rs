@@ -240,8 +240,14 @@ impl BenchArgs {
     }
 }
 
-/// A duration such as `5s`, `500ms` or `2m`.
-fn duration(text: &str) -> Result<Duration, String> {
+/// A duration such as `5s`, `500ms` or `2m`. Every duration flag takes
+/// this one form; a bare number is refused rather than guessed at.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} has no unit: write it as {text}ms or {text}s, for example"
+        ));
+    }
     humantime::parse_duration(text).map_err(|e| e.to_string())
 }
 
@@ -257,14 +263,24 @@ pub struct ConnectionArgs {
     pub json: bool,
 }
 
+/// The demo's term: long enough that renewals show, short enough that the
+/// demo ends in a minute or so.
+fn demo_term(text: &str) -> Result<Duration, String> {
+    let term = duration(text)?;
+    if !(Duration::from_millis(30)..=Duration::from_secs(60)).contains(&term) {
+        return Err(format!("{text} is outside 30ms..60s"));
+    }
+    Ok(term)
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// How many candidates campaign (each in its own sandbox).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=1000))]
     pub candidates: u16,
-    /// Election term in milliseconds; renewals run every third of it.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(30..=60_000))]
-    pub term: u64,
+    /// Election term, 30ms to 60s; renewals run every third of it.
+    #[arg(long, default_value = "1s", value_parser = demo_term)]
+    pub term: Duration,
     /// Print the timeline as JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -295,7 +311,7 @@ impl DemoArgs {
             store,
             store_name,
             candidates: usize::from(self.candidates),
-            term: Duration::from_millis(self.term),
+            term: self.term,
             json: self.json,
             position: self.position,
         })
