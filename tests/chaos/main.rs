@@ -90,7 +90,7 @@ const READ_DEADLINE: Duration = Duration::from_secs(15);
 async fn read(store: &MqttStore, key: &str, deadline: Duration) -> Result<Option<String>, String> {
     let key = format!("module/log/{key}");
     let started = Instant::now();
-    let mut last_error = String::from("none finished");
+    let mut last_error = String::from("no request finished in time");
     loop {
         let left = deadline.saturating_sub(started.elapsed());
         if left.is_zero() {
@@ -104,7 +104,7 @@ async fn read(store: &MqttStore, key: &str, deadline: Duration) -> Result<Option
                 return Ok(found.map(|v| String::from_utf8_lossy(&v.value).into_owned()));
             }
             Ok(Err(error)) => last_error = format!("{error:?}"),
-            Err(_) => last_error = "the request outlived the deadline".into(),
+            Err(_) => {} // the deadline has passed; the loop says so
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -249,6 +249,16 @@ const CYCLES_PER_HAND_OVER: u64 = 15;
 /// Faults struck, by kind.
 type Tally = std::collections::BTreeMap<&'static str, u32>;
 
+/// What happened while the faults ran.
+struct FaultRun {
+    tally: Tally,
+    progress: Progress,
+    /// Committed entries written meanwhile.
+    entries: u64,
+    /// Changes of writer meanwhile (not those of the start-up).
+    hand_overs: u64,
+}
+
 /// `cycles` cycles of faults, the log read and audited after each, and
 /// its growth held to [`PROGRESS_MINIMUM`] per [`PROGRESS_WINDOW`].
 async fn faults(
@@ -256,10 +266,11 @@ async fn faults(
     rng: &mut Rng,
     cycles: u64,
     audit: &mut LogAudit,
-) -> Result<(Tally, Progress), String> {
+) -> Result<FaultRun, String> {
     let store = connect(world.broker.port, Duration::from_secs(2)).await;
     catch_up(&store, audit).await?;
-    let mut progress = Progress::new(PROGRESS_WINDOW, PROGRESS_MINIMUM, audit.written());
+    let (written, hand_overs) = (audit.written(), audit.hand_overs());
+    let mut progress = Progress::new(PROGRESS_WINDOW, PROGRESS_MINIMUM, written);
     let mut tally = Tally::new();
     for _cycle in 0..cycles {
         world.heal();
@@ -268,7 +279,12 @@ async fn faults(
         catch_up(&store, audit).await?;
         progress.cycle_done(audit.written())?;
     }
-    Ok((tally, progress))
+    Ok(FaultRun {
+        tally,
+        progress,
+        entries: audit.written() - written,
+        hand_overs: audit.hand_overs() - hand_overs,
+    })
 }
 
 /// Waits for the counter to pass `at_least`, for at most `patience`.
@@ -303,8 +319,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
     );
 
     let mut audit = LogAudit::default();
-    let (tally, progress) = checked(faults(&mut world, &mut rng, cycles, &mut audit).await, seed);
-    let during_faults = audit.written();
+    let run = checked(faults(&mut world, &mut rng, cycles, &mut audit).await, seed);
 
     // Faults over: everyone back, and the log grows again.
     world.heal();
@@ -321,20 +336,24 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
     // from its first read.
     checked(catch_up(&store, &mut audit).await, seed);
     checked(reread_all(&store, &audit).await, seed);
-    let hand_overs = audit.hand_overs();
     eprintln!(
-        "chaos (seed {seed}): {cycles} cycles {tally:?}; {} entries ({during_faults} while \
-         the faults ran, at least {} in every {PROGRESS_WINDOW} cycles), {hand_overs} \
-         hand-overs, {} tokens, writing again {recovered_in:?} after the faults stopped",
+        "chaos (seed {seed}): {cycles} cycles {:?}; {} entries, {} of them while the faults \
+         ran (at least {} in every {PROGRESS_WINDOW} cycles), {} hand-overs under the faults \
+         ({} in all), {} tokens, writing again {recovered_in:?} after the faults stopped",
+        run.tally,
         audit.written(),
-        progress.least().unwrap_or(0),
+        run.entries,
+        run.progress.least().unwrap_or(0),
+        run.hand_overs,
+        audit.hand_overs(),
         audit.tokens(),
     );
     let wanted = hand_overs_wanted(cycles, CYCLES_PER_HAND_OVER);
     assert!(
-        hand_overs >= wanted,
-        "only {hand_overs} hand-overs in {cycles} cycles, at least {wanted} wanted: the \
-         faults did not move leadership (seed {seed})"
+        run.hand_overs >= wanted,
+        "only {} hand-overs in {cycles} cycles of faults, at least {wanted} wanted: the \
+         faults did not move leadership (seed {seed})",
+        run.hand_overs
     );
 }
 
