@@ -99,6 +99,17 @@ fn every_scenario_runs_and_reports_on_the_embedded_store() {
     ] {
         assert!(seen.contains(expected), "{expected} missing from {seen:?}");
     }
+    // CPU per renewal is divided by the renewals counted, not a nominal
+    // number: the row says how many there were.
+    let density = rows
+        .iter()
+        .find(|row| row["scenario"].as_str().unwrap().starts_with("density"))
+        .expect("a density row");
+    let renewals = density["figures"]["renewals_per_s"].as_f64();
+    assert!(
+        renewals.is_some_and(|r| r > 0.0),
+        "no renewals counted: {density}"
+    );
     for prefix in [
         "start to first leader",
         "state-store request round trip",

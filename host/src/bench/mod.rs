@@ -24,7 +24,7 @@ pub use crash::failover_after_crash;
 pub use density::{DensityOptions, density};
 pub use failover::{FailoverRun, failover_after_resign};
 pub use overhead::wasm_overhead;
-pub use report::{Figure, Goal, Row, print};
+pub use report::{Figure, Goal, Row, Violation, print};
 pub use rtt::request_round_trip;
 pub use startup::{StartupOptions, startup};
 pub use stats::Summary;
@@ -158,9 +158,18 @@ struct Results {
 }
 
 impl Results {
+    /// Keeps a scenario's rows. A row that carries a violation is printed
+    /// like the others (its numbers are the evidence) and fails the run.
     fn keep(&mut self, what: &str, outcome: anyhow::Result<Vec<Row>>) {
         match outcome {
-            Ok(rows) => self.rows.extend(rows),
+            Ok(rows) => {
+                for violation in rows.iter().filter_map(|row| row.violation.as_ref()) {
+                    eprintln!("bench: {what} failed: {}", violation.describe());
+                    self.failed
+                        .push(format!("{what} ({})", violation.describe()));
+                }
+                self.rows.extend(rows);
+            }
             Err(error) => {
                 eprintln!("bench: {what} failed: {error:#}");
                 self.failed.push(what.to_owned());
@@ -172,4 +181,30 @@ impl Results {
 /// Long runs say what they are doing (on stderr, apart from the results).
 fn progress(what: &str) {
     eprintln!("bench: {what} …");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_with_a_violation_is_kept_and_fails_the_run() {
+        let mut results = Results::default();
+        let good = Row::figures("good", "embedded", vec![Figure::new("x_us", 1.0)]);
+        results.keep("good", Ok(vec![good]));
+        assert!(results.failed.is_empty());
+        let bad = Row::figures("bad", "embedded", Vec::new()).with_violation(Violation {
+            what: "early takeover".into(),
+            count: 1,
+            worst_us: 20.0,
+        });
+        results.keep("bad", Ok(vec![bad]));
+        assert_eq!(results.rows.len(), 2, "the violating row is still printed");
+        assert_eq!(results.failed.len(), 1);
+        assert!(
+            results.failed[0].contains("1 × early takeover"),
+            "{:?}",
+            results.failed
+        );
+    }
 }

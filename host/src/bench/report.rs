@@ -20,6 +20,10 @@ pub struct Row {
     pub figures: Vec<Figure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goal: Option<Goal>,
+    /// Samples that broke a safety property. They are never folded into
+    /// the figures above, and a row with one fails its scenario.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<Violation>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +99,29 @@ impl Goal {
     }
 }
 
+/// Samples that broke a safety property: what broke, how often, and by how
+/// much at worst. A bench that folded such a sample into a latency (as a
+/// clamped 0 µs, say) would report an anomaly as a perfect result.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Violation {
+    pub what: String,
+    pub count: usize,
+    /// The worst sample's distance past what is allowed, in µs.
+    pub worst_us: f64,
+}
+
+impl Violation {
+    /// One line for the table and for the error the run ends with.
+    pub fn describe(&self) -> String {
+        format!(
+            "VIOLATION: {} × {}, worst by {}",
+            self.count,
+            self.what,
+            stats::human(self.worst_us)
+        )
+    }
+}
+
 impl Row {
     pub fn latency(
         scenario: impl Into<String>,
@@ -110,6 +137,7 @@ impl Row {
             }),
             figures: Vec::new(),
             goal: None,
+            violation: None,
         }
     }
 
@@ -124,6 +152,7 @@ impl Row {
             latency: None,
             figures,
             goal: None,
+            violation: None,
         }
     }
 
@@ -134,6 +163,15 @@ impl Row {
 
     pub fn with_goal(mut self, goal: Goal) -> Row {
         self.goal = Some(goal);
+        self
+    }
+
+    /// Records a violation; the goal, if any, can then no longer be met.
+    pub fn with_violation(mut self, violation: Violation) -> Row {
+        if let Some(goal) = &mut self.goal {
+            goal.met = false;
+        }
+        self.violation = Some(violation);
         self
     }
 
@@ -155,6 +193,7 @@ impl Row {
             ));
         }
         parts.extend(self.figures.iter().map(Figure::human));
+        parts.extend(self.violation.iter().map(Violation::describe));
         parts.join("; ")
     }
 }
@@ -215,6 +254,22 @@ mod tests {
         assert_eq!(json["figures"]["size_kib"], 128.0);
         assert_eq!(json["goal"]["met"], true);
         assert!(json.get("latency").is_none());
+    }
+
+    #[test]
+    fn a_violation_shows_in_the_table_and_unmeets_the_goal() {
+        let row = Row::figures("s", "mqtt", vec![Figure::new("x_us", 1.0)])
+            .with_goal(Goal::at_most("≤ 2 µs", 1.0, 2.0))
+            .with_violation(Violation {
+                what: "early takeover".into(),
+                count: 3,
+                worst_us: 1_500.0,
+            });
+        assert_eq!(
+            row.result_text(),
+            "x 1.0 µs; VIOLATION: 3 × early takeover, worst by 1.50 ms"
+        );
+        assert!(!row.goal.unwrap().met);
     }
 
     #[test]
