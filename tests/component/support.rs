@@ -118,6 +118,8 @@ pub struct Rule {
 pub struct FaultyStore {
     pub inner: EmbeddedStore,
     rule: std::sync::Mutex<Option<Rule>>,
+    /// SET requests received, by key.
+    sets: std::sync::Mutex<std::collections::HashMap<Vec<u8>, u64>>,
 }
 
 impl FaultyStore {
@@ -125,7 +127,13 @@ impl FaultyStore {
         Arc::new(FaultyStore {
             inner: EmbeddedStore::new(),
             rule: std::sync::Mutex::new(None),
+            sets: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// SET requests received for `key` so far.
+    pub fn sets(&self, key: &[u8]) -> u64 {
+        self.sets.lock().unwrap().get(key).copied().unwrap_or(0)
     }
 
     pub fn set_fault(&self, verb: &'static str, key: &[u8], fault: Fault) {
@@ -178,6 +186,7 @@ impl StateStoreBackend for FaultyStore {
         value: &[u8],
         options: &SetOptions,
     ) -> Result<SetResponse, StoreError> {
+        *self.sets.lock().unwrap().entry(key.to_vec()).or_default() += 1;
         self.through("SET", key, self.inner.set(key, value, options))
             .await
     }

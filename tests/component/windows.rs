@@ -252,6 +252,35 @@ async fn an_update_in_doubt_ends_as_outcome_unknown() {
     );
 }
 
+/// Finding 7: a waiter with a short term next to a holder that renews
+/// slowly learns the holder's cadence instead of polling at its own term.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_polls_no_more_than_the_holder_renews() {
+    let store = FaultyStore::new();
+    let holder = client(&shared(&store), "holder").await;
+    let waiter = client(&shared(&store), "waiter").await;
+    holder
+        .set_automatic_renewal(Some(AutomaticRenewal {
+            term: Duration::from_secs(3),
+            period: Duration::from_secs(1),
+        }))
+        .await
+        .unwrap();
+    holder.try_campaign(Duration::from_secs(3)).await.unwrap();
+    let waited = waiter
+        .campaign(Duration::from_millis(50), Some(Duration::from_secs(5)))
+        .await;
+    assert!(matches!(
+        waited,
+        Err(ClientError::Election(ElectionError::Timeout))
+    ));
+    // The holder: one win and about five renewals. The waiter: one attempt
+    // per 50 ms until it has seen two of the holder's writes (1 s), then
+    // none; at its own term it would send about 95.
+    let waiter_sets = store.sets(POSITION) - 6;
+    assert!(waiter_sets <= 30, "{waiter_sets} attempts by the waiter");
+}
+
 /// Finding 9: a leader learns at once that another process released its
 /// hold (`elector resign --name a`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
