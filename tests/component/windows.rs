@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use elector_host::bindings::{CandidateEvent, ElectionError, LostReason, StoreError};
-use elector_host::{AutomaticRenewal, ClientError, ResignOptions, StateStoreBackend};
+use elector_host::{
+    AutomaticRenewal, ClientError, LeaderElectionClient, ResignOptions, StateStoreBackend,
+};
 
 use crate::support::*;
 
@@ -19,6 +21,14 @@ const POSITION: &[u8] = b"position";
 
 fn shared(store: &Arc<FaultyStore>) -> Arc<dyn StateStoreBackend> {
     store.clone()
+}
+
+/// Turns on automatic renewal: `term`, every `period`.
+async fn renew_every(client: &LeaderElectionClient, term: Duration, period: Duration) {
+    client
+        .set_automatic_renewal(Some(AutomaticRenewal { term, period }))
+        .await
+        .unwrap();
 }
 
 fn is_lost(event: &CandidateEvent) -> bool {
@@ -121,12 +131,7 @@ async fn a_busy_leader_is_reported_lost_at_its_lease_end() {
     let store = FaultyStore::new();
     let a = client(&shared(&store), "a").await;
     let a_log = record_events(&a);
-    a.set_automatic_renewal(Some(AutomaticRenewal {
-        term: Duration::from_secs(1),
-        period: Duration::from_millis(300),
-    }))
-    .await
-    .unwrap();
+    renew_every(&a, Duration::from_secs(1), Duration::from_millis(300)).await;
     a.try_campaign(Duration::from_secs(1)).await.unwrap();
     let won = Instant::now();
     store.set_fault("GET", POSITION, Fault::SlowAnswer(Duration::from_secs(2)));
@@ -259,13 +264,7 @@ async fn a_waiter_polls_no_more_than_the_holder_renews() {
     let store = FaultyStore::new();
     let holder = client(&shared(&store), "holder").await;
     let waiter = client(&shared(&store), "waiter").await;
-    holder
-        .set_automatic_renewal(Some(AutomaticRenewal {
-            term: Duration::from_secs(3),
-            period: Duration::from_secs(1),
-        }))
-        .await
-        .unwrap();
+    renew_every(&holder, Duration::from_secs(3), Duration::from_secs(1)).await;
     holder.try_campaign(Duration::from_secs(3)).await.unwrap();
     let waited = waiter
         .campaign(Duration::from_millis(50), Some(Duration::from_secs(5)))
@@ -288,12 +287,7 @@ async fn a_release_by_another_process_ends_the_lease_at_once() {
     let store = FaultyStore::new();
     let a = client(&shared(&store), "a").await;
     let a_log = record_events(&a);
-    a.set_automatic_renewal(Some(AutomaticRenewal {
-        term: Duration::from_secs(30),
-        period: Duration::from_secs(10),
-    }))
-    .await
-    .unwrap();
+    renew_every(&a, Duration::from_secs(30), Duration::from_secs(10)).await;
     a.try_campaign(Duration::from_secs(30)).await.unwrap();
     let operator = client(&shared(&store), "a").await;
     let released = Instant::now();
@@ -319,12 +313,7 @@ async fn the_first_renewal_after_a_short_campaign_comes_in_time() {
     let (_, store) = embedded();
     let a = client(&store, "a").await;
     let mut events = a.events();
-    a.set_automatic_renewal(Some(AutomaticRenewal {
-        term: Duration::from_secs(60),
-        period: Duration::from_secs(20),
-    }))
-    .await
-    .unwrap();
+    renew_every(&a, Duration::from_secs(60), Duration::from_secs(20)).await;
     a.campaign(Duration::from_secs(3), None).await.unwrap();
     let renewed = tokio::time::timeout(
         Duration::from_secs(2_700) / 1_000,

@@ -34,6 +34,17 @@ pub fn shared<T>(value: T) -> Rc<RefCell<T>> {
     Rc::new(RefCell::new(value))
 }
 
+/// Options with nothing but a position and a name.
+pub fn options(position: &str, name: &str) -> crate::CandidateOptions {
+    crate::CandidateOptions {
+        position: position.into(),
+        name: name.into(),
+        session_id: None,
+        safety_margin_ms: None,
+        request_lifetime_ms: None,
+    }
+}
+
 pub fn candidates(sim: &Sim, names: &[&str]) -> Vec<(SimCandidate, EventLog)> {
     names.iter().map(|n| sim.candidate("position", n)).collect()
 }

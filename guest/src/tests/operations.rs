@@ -7,16 +7,6 @@ use crate::{
     RenewalOptions,
 };
 
-fn options(position: &str, name: &str) -> CandidateOptions {
-    CandidateOptions {
-        position: position.into(),
-        name: name.into(),
-        session_id: None,
-        safety_margin_ms: None,
-        request_lifetime_ms: None,
-    }
-}
-
 fn create(sim: &Sim, options: CandidateOptions) -> Result<crate::sim::SimCandidate, ElectionError> {
     crate::Candidate::new(options, sim.store(), sim.clock(), sim.event_log())
 }

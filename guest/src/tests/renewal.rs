@@ -53,9 +53,11 @@ fn automatic_renewal_holds_the_position_for_many_terms_while_idle() {
     assert!(!transitions(&log).iter().any(|t| t.starts_with("lost")));
 }
 
-#[test]
-fn a_leader_learns_at_once_that_its_hold_was_removed_behind_its_back() {
+/// A renewing leader whose hold someone deletes behind its back at 450 ms,
+/// after which `b` takes the position; returns the leader's transitions.
+fn hold_removed_behind_its_back(notifications: bool) -> Vec<&'static str> {
     let sim = Sim::new();
+    sim.set_notifications(notifications);
     let (mut a, log) = sim.candidate("p", "a");
     let (mut b, _) = sim.candidate("p", "b");
     let until = Duration::from_secs(3);
@@ -73,7 +75,6 @@ fn a_leader_learns_at_once_that_its_hold_was_removed_behind_its_back() {
         task({
             let sim = sim.clone();
             async move {
-                // Someone removes a's hold behind its back, and b takes it.
                 sim.sleep(Duration::from_millis(450)).await;
                 sim.store().del(b"p", None).await.unwrap();
                 assert!(b.try_campaign(10_000).await.unwrap().is_leader);
@@ -81,43 +82,28 @@ fn a_leader_learns_at_once_that_its_hold_was_removed_behind_its_back() {
         }),
     ];
     sim.run(tasks, LIMIT);
+    transitions(&log)
+}
+
+#[test]
+fn a_leader_learns_at_once_that_its_hold_was_removed_behind_its_back() {
     // Renewed at 300 ms; the leader's own watch reports the delete at
     // 450 ms (a release, long before the term could have run out), not its
     // next renewal at 600 ms.
-    assert_eq!(transitions(&log), ["elected", "renewed", "lost:resigned"]);
+    assert_eq!(
+        hold_removed_behind_its_back(true),
+        ["elected", "renewed", "lost:resigned"]
+    );
 }
 
 #[test]
 fn renewal_stops_at_the_first_attempt_that_finds_another_holder() {
-    let sim = Sim::new();
-    let (mut a, log) = sim.candidate("p", "a");
-    let (mut b, _) = sim.candidate("p", "b");
-    let until = Duration::from_secs(3);
-    // No notifications: a learns of b only by renewing.
-    sim.set_notifications(false);
-    let tasks = vec![
-        task({
-            let sim = sim.clone();
-            async move {
-                a.set_automatic_renewal(Some(RENEWAL)).unwrap();
-                a.try_campaign(TERM_MS).await.unwrap();
-                drive_until(&mut a, &sim, until).await;
-                assert!(!a.is_leader());
-                assert!(!a.last_known_campaign_result().unwrap().is_leader);
-            }
-        }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(450)).await;
-                sim.store().del(b"p", None).await.unwrap();
-                assert!(b.try_campaign(10_000).await.unwrap().is_leader);
-            }
-        }),
-    ];
-    sim.run(tasks, LIMIT);
-    // Renewed at 300 ms; the attempt at 600 ms finds b and ends it.
-    assert_eq!(transitions(&log), ["elected", "renewed", "lost:taken"]);
+    // No notifications: a learns of b only by renewing. Renewed at 300 ms;
+    // the attempt at 600 ms finds b and ends it.
+    assert_eq!(
+        hold_removed_behind_its_back(false),
+        ["elected", "renewed", "lost:taken"]
+    );
 }
 
 /// A renewing leader through a store outage from `down_at` for `outage`,

@@ -138,16 +138,6 @@ fn a_win_counts_the_shortest_term_that_may_still_land_after_it() {
     assert_eq!(transitions(&log), ["elected"]);
 }
 
-fn options(position: &str, name: &str) -> CandidateOptions {
-    CandidateOptions {
-        position: position.into(),
-        name: name.into(),
-        session_id: None,
-        safety_margin_ms: None,
-        request_lifetime_ms: None,
-    }
-}
-
 /// Finding 3: the store releases at once but its answer takes 500 ms.
 /// Returns when `a` reported the loss and when `b` was elected.
 fn slow_resignation(sabotage: Sabotage) -> (Duration, Duration) {
@@ -403,27 +393,28 @@ fn forgetting_the_update_in_doubt_invites_a_second_application() {
     );
 }
 
+/// A holder that wins `p` for `term_ms`, renews every `period_ms`, and
+/// stops (as if hung) at `until`.
+fn renewing_holder(sim: &Sim, term_ms: u64, period_ms: u64, until: Duration) -> Task {
+    let (mut holder, _) = sim.candidate("p", "holder");
+    let sim = sim.clone();
+    task(async move {
+        holder
+            .set_automatic_renewal(Some(RenewalOptions { term_ms, period_ms }))
+            .unwrap();
+        holder.try_campaign(term_ms).await.unwrap();
+        drive_until(&mut holder, &sim, until).await;
+    })
+}
+
 /// Finding 7: a waiter with a 1 s term next to a holder with a 60 s term
 /// that renews every 20 s. Returns the SETs the waiter sent in 100 s.
 #[test]
 fn a_waiter_learns_the_holders_cadence_instead_of_polling_at_its_own_term() {
     let sim = Sim::new();
-    let (mut holder, _) = sim.candidate("p", "holder");
     let (mut waiter, _) = sim.candidate("p", "waiter");
     let tasks = vec![
-        task({
-            let sim = sim.clone();
-            async move {
-                holder
-                    .set_automatic_renewal(Some(RenewalOptions {
-                        term_ms: 60_000,
-                        period_ms: 20_000,
-                    }))
-                    .unwrap();
-                holder.try_campaign(60_000).await.unwrap();
-                drive_until(&mut holder, &sim, Duration::from_secs(100)).await;
-            }
-        }),
+        renewing_holder(&sim, 60_000, 20_000, Duration::from_secs(100)),
         task(async move {
             let result = waiter
                 .campaign(1_000, Some(Duration::from_secs(99)), None::<&NeverCancel>)
@@ -447,23 +438,10 @@ fn a_waiter_learns_the_holders_cadence_instead_of_polling_at_its_own_term() {
 #[test]
 fn a_long_term_waiter_tells_a_short_holders_expiry_from_a_release() {
     let sim = Sim::new();
-    let (mut holder, _) = sim.candidate("p", "holder");
     let (mut waiter, log) = sim.candidate("p", "waiter");
     let tasks = vec![
-        task({
-            let sim = sim.clone();
-            async move {
-                holder
-                    .set_automatic_renewal(Some(RenewalOptions {
-                        term_ms: 1_000,
-                        period_ms: 300,
-                    }))
-                    .unwrap();
-                holder.try_campaign(1_000).await.unwrap();
-                // Stops renewing (as if hung) at 2 s.
-                drive_until(&mut holder, &sim, Duration::from_secs(2)).await;
-            }
-        }),
+        // Stops renewing (as if hung) at 2 s.
+        renewing_holder(&sim, 1_000, 300, Duration::from_secs(2)),
         task(async move {
             waiter
                 .campaign(60_000, None, None::<&NeverCancel>)
