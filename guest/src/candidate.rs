@@ -1,24 +1,12 @@
-//! A candidate for one position: the single-shot operations, the local
-//! lease, automatic renewal and observation. The blocking operations live
-//! in `campaign.rs` and `update.rs`.
-//!
-//! The lease rules, each closing a window in which a candidate could call
-//! itself leader while the store already let someone else in:
-//!
-//! - a lease counts from the *send* time of the winning write;
-//! - a write with a shorter term than the lease cuts the lease to that
-//!   term before it is sent (its answer may never come), and while one
-//!   whose answer was lost may still land, later wins count its term
-//!   (`doubt.rs`);
-//! - a resignation ends the lease before it is sent;
-//! - every entry point ends a lease that ran out before doing anything
-//!   else, so a late `tick` reports the loss before it renews;
-//! - a leader watches its position, so a release or takeover by anyone
-//!   else ends the lease as soon as the store says so.
+//! A candidate for one position: its state, the single-shot operations and
+//! its view of the position (watch and notifications). The lease lives in
+//! `lease.rs`, automatic renewal in `renewal.rs`, the blocking operations in
+//! `campaign.rs` and `update.rs`.
 
 use core::time::Duration;
 
 use crate::doubt::{InDoubt, landing_deadline};
+use crate::lease::Held;
 use crate::ports::{Clock, EventSink, KeyWatch, Store};
 use crate::position::News;
 use crate::position::PositionView;
@@ -26,16 +14,8 @@ use crate::sabotage::Sabotage;
 use crate::timing::{self, Jitter};
 use crate::types::{
     CampaignResponse, CandidateEvent, CandidateOptions, DeleteOutcome, ElectionError, Hlc, Instant,
-    Leader, Lease, LostReason, RenewalOptions, ResignationResponse, SetCondition, SetOptions,
-    StoreError,
+    Leader, LostReason, RenewalOptions, ResignationResponse, StoreError,
 };
-
-/// The lease held now, with the term it was won for.
-#[derive(Clone, Debug)]
-struct Held {
-    lease: Lease,
-    term_ms: u64,
-}
 
 /// One candidate for one position.
 ///
@@ -44,23 +24,23 @@ struct Held {
 pub struct Candidate<S: Store, C: Clock, E: EventSink> {
     pub(crate) store: S,
     pub(crate) clock: C,
-    events: E,
+    pub(crate) events: E,
     pub(crate) position: Vec<u8>,
-    name: String,
+    pub(crate) name: String,
     pub(crate) lock_value: Vec<u8>,
-    margin_ms: Option<u64>,
-    request_lifetime: Duration,
+    pub(crate) margin_ms: Option<u64>,
+    pub(crate) request_lifetime: Duration,
     /// This candidate's writes that may still land.
-    doubt: InDoubt,
-    renewal: Option<RenewalOptions>,
+    pub(crate) doubt: InDoubt,
+    pub(crate) renewal: Option<RenewalOptions>,
     /// When the next automatic renewal is due; `None` while not armed.
-    next_renewal: Option<Instant>,
-    held: Option<Held>,
-    last_result: Option<CampaignResponse>,
+    pub(crate) next_renewal: Option<Instant>,
+    pub(crate) held: Option<Held>,
+    pub(crate) last_result: Option<CampaignResponse>,
     pub(crate) view: PositionView,
     /// Registered while campaigning, observing or leading.
     pub(crate) watch: Option<S::Watch>,
-    observing: bool,
+    pub(crate) observing: bool,
     pub(crate) jitter: Jitter,
     #[cfg(feature = "sabotage")]
     sabotage: Sabotage,
@@ -163,41 +143,6 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         self.last_result.clone()
     }
 
-    pub fn automatic_renewal(&self) -> Option<RenewalOptions> {
-        self.renewal
-    }
-
-    /// Turns automatic renewal on or off. When already leading, the first
-    /// renewal is due one period from now, or halfway to the lease's end if
-    /// that comes sooner.
-    pub fn set_automatic_renewal(
-        &mut self,
-        options: Option<RenewalOptions>,
-    ) -> Result<(), ElectionError> {
-        self.expire_if_due();
-        if let Some(options) = options {
-            timing::validate_term("renewal term", options.term_ms)?;
-            let lease_ms = timing::lease_length(options.term_ms, self.margin_ms).as_millis();
-            if options.period_ms == 0 || u128::from(options.period_ms) >= lease_ms {
-                return Err(invalid(&format!(
-                    "renewal period {} ms must be at least 1 ms and shorter than the term minus \
-                     the safety margin ({lease_ms} ms), or the lease would lapse between renewals",
-                    options.period_ms
-                )));
-            }
-        }
-        self.renewal = options;
-        let now = self.clock.now();
-        self.next_renewal = match (options, self.valid_lease()) {
-            (Some(options), Some(lease)) => {
-                let halfway = lease.valid_until.saturating_duration_since(now) / 2;
-                Some(now.saturating_add(Duration::from_millis(options.period_ms).min(halfway)))
-            }
-            _ => None,
-        };
-        Ok(())
-    }
-
     /// One attempt: `SET <position> <value> NEX PX <term>`.
     pub async fn try_campaign(&mut self, term_ms: u64) -> Result<CampaignResponse, ElectionError> {
         timing::validate_term("term", term_ms)?;
@@ -283,237 +228,6 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         self.release_watch();
     }
 
-    /// Runs what is due (the end of a lease, renewal, observed changes) and
-    /// says when to run again. A lease that ran out is reported lost before
-    /// any renewal, so a late tick never turns into `elected` twice.
-    pub async fn tick(&mut self) -> Option<Instant> {
-        let term_ms = self.term_guess();
-        self.absorb_notifications(term_ms);
-        self.expire_if_due();
-        let now = self.clock.now();
-        if self.next_renewal.is_some_and(|due| due <= now) {
-            self.renew().await;
-        }
-        self.end_lease_if_past();
-        self.release_watch();
-        let lease_end = self
-            .held
-            .as_ref()
-            .filter(|_| !self.sabotaged(|s| s.lease_never_ends))
-            .map(|h| h.lease.valid_until);
-        match (self.next_renewal, lease_end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    async fn renew(&mut self) {
-        let Some(options) = self.renewal else {
-            self.next_renewal = None;
-            return;
-        };
-        let result = self.attempt(options.term_ms, true).await;
-        self.watch_while_leading().await;
-        if let Err(error) = result {
-            // Transient store failures are retried soon so a short outage
-            // does not cost the lease; anything else waits a full period.
-            let pause = match &error {
-                ElectionError::Store(e) if e.is_transient() => {
-                    timing::renewal_retry(options.period_ms)
-                }
-                _ => Duration::from_millis(options.period_ms),
-            };
-            self.events.deliver(CandidateEvent::RenewalFailed(error));
-            self.next_renewal = Some(self.clock.now().saturating_add(pause));
-        }
-    }
-
-    /// The write behind every campaign. `arm_renewal` is false for the
-    /// short leadership of campaign-and-update-value.
-    pub(crate) async fn attempt(
-        &mut self,
-        term_ms: u64,
-        arm_renewal: bool,
-    ) -> Result<CampaignResponse, ElectionError> {
-        // A lost resignation may still land: winning before it no longer
-        // can would let it delete the new hold.
-        if let Some(until) = self.doubt.release_open_until(self.clock.now()) {
-            self.clock.sleep_until(until).await;
-        }
-        let options = SetOptions {
-            condition: SetCondition::OnlyIfAbsentOrEqual,
-            expiry_ms: Some(term_ms),
-            fencing_token: None,
-        };
-        let sent_at = self.clock.now();
-        // Once sent, this write may land whatever becomes of its answer,
-        // and the store then frees the position `term_ms` after it.
-        self.bound_lease_by_write(sent_at, term_ms);
-        let response = match self
-            .store
-            .set(&self.position, &self.lock_value, &options)
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => {
-                if outcome_unknown(&error) {
-                    self.write_in_doubt(sent_at, term_ms);
-                }
-                return Err(error.into());
-            }
-        };
-        if !response.applied {
-            let result = CampaignResponse {
-                is_leader: false,
-                fencing_token: None,
-            };
-            self.record(result.clone());
-            self.next_renewal = None;
-            self.end_lease(LostReason::TakenOver);
-            return Ok(result);
-        }
-        let Some(token) = response.version else {
-            // Applied, so the store holds the position for this term, but
-            // without a token nothing may be done as its leader.
-            self.write_in_doubt(sent_at, term_ms);
-            return Err(ElectionError::Store(StoreError::Protocol(
-                "an applied SET carried no version".into(),
-            )));
-        };
-        let counted_ms = self.doubt.term_for_write_sent_at(term_ms, sent_at);
-        let starts = if self.sabotaged(|s| s.lease_from_reply) {
-            self.clock.now()
-        } else {
-            sent_at
-        };
-        let lease = Lease {
-            fencing_token: token.clone(),
-            valid_until: starts.saturating_add(timing::lease_length(counted_ms, self.margin_ms)),
-        };
-        self.learn_position(Some(self.lock_value.clone()), Some(token.clone()));
-        let result = CampaignResponse {
-            is_leader: true,
-            fencing_token: Some(token),
-        };
-        // A lease that ran out while the write was on its way is reported
-        // lost before the new one is reported won.
-        self.expire_if_due();
-        let leading = if self.sabotaged(|s| s.renew_before_expiry) {
-            self.is_leader()
-        } else {
-            self.held.is_some()
-        };
-        let event = if leading {
-            CandidateEvent::Renewed(lease.clone())
-        } else {
-            CandidateEvent::Elected(lease.clone())
-        };
-        self.held = Some(Held {
-            lease,
-            term_ms: counted_ms,
-        });
-        self.record(result.clone());
-        self.events.deliver(event);
-        if arm_renewal && let Some(renewal) = self.renewal {
-            let delay = if term_ms >= renewal.term_ms {
-                Duration::from_millis(renewal.period_ms)
-            } else {
-                timing::first_renewal_delay(term_ms, renewal.period_ms)
-            };
-            let mut due = sent_at.saturating_add(delay);
-            // Once a shorter write in doubt can no longer land, a renewal
-            // wins the full term back.
-            if let Some(until) = self.doubt.write_open_until(sent_at)
-                && counted_ms < term_ms
-            {
-                due = due.min(until);
-            }
-            self.next_renewal = Some(due);
-        }
-        Ok(result)
-    }
-
-    /// A write of `term_ms` sent at `sent_at` may have landed, or may still
-    /// land: later wins count with its term until it no longer can.
-    fn write_in_doubt(&mut self, sent_at: Instant, term_ms: u64) {
-        if !self.request_lifetime.is_zero() {
-            self.doubt
-                .write_sent(term_ms, landing_deadline(sent_at, self.request_lifetime));
-        }
-    }
-
-    /// A write of `term_ms` sent at `sent_at` that lands resets the store's
-    /// hold to end `term_ms` after it arrived, which is no earlier than
-    /// `sent_at + term`: the lease is cut to that before the write is sent,
-    /// since its answer may never come (or come after that instant).
-    fn bound_lease_by_write(&mut self, sent_at: Instant, term_ms: u64) {
-        if self.sabotaged(|s| s.keep_lease_on_unknown_write) {
-            return;
-        }
-        let bound = sent_at.saturating_add(timing::lease_length(term_ms, self.margin_ms));
-        let Some(held) = self.held.as_mut() else {
-            return;
-        };
-        if bound >= held.lease.valid_until {
-            return;
-        }
-        held.lease.valid_until = bound;
-        held.term_ms = held.term_ms.min(term_ms);
-        let lease = held.lease.clone();
-        if !self.expire_if_due() {
-            self.events.deliver(CandidateEvent::LeaseShortened(lease));
-        }
-    }
-
-    fn record(&mut self, result: CampaignResponse) {
-        self.last_result = Some(result.clone());
-        self.events.deliver(CandidateEvent::CampaignResult(result));
-    }
-
-    fn valid_lease(&self) -> Option<&Lease> {
-        let never_ends = self.sabotaged(|s| s.lease_never_ends);
-        self.held
-            .as_ref()
-            .map(|held| &held.lease)
-            .filter(|lease| self.clock.now() < lease.valid_until || never_ends)
-    }
-
-    /// Ends a lease whose time is up; true if it did. Every entry point
-    /// calls it first.
-    pub(crate) fn expire_if_due(&mut self) -> bool {
-        if self.sabotaged(|s| s.renew_before_expiry) {
-            return false;
-        }
-        self.end_lease_if_past()
-    }
-
-    fn end_lease_if_past(&mut self) -> bool {
-        if self.sabotaged(|s| s.lease_never_ends) {
-            return false;
-        }
-        let due = self
-            .held
-            .as_ref()
-            .is_some_and(|h| h.lease.valid_until <= self.clock.now());
-        if due {
-            self.end_lease(LostReason::LeaseExpired);
-        }
-        due
-    }
-
-    /// Ends the local lease, telling the caller if there was one.
-    pub(crate) fn end_lease(&mut self, reason: LostReason) {
-        if self.held.take().is_some() {
-            if self.last_result.as_ref().is_some_and(|r| r.is_leader) {
-                self.last_result = Some(CampaignResponse {
-                    is_leader: false,
-                    fencing_token: None,
-                });
-            }
-            self.events.deliver(CandidateEvent::LeadershipLost(reason));
-        }
-    }
-
     pub(crate) async fn ensure_watch(&mut self) -> Result<(), ElectionError> {
         if self.watch.is_none() {
             self.watch = Some(self.store.watch(&self.position).await?);
@@ -525,7 +239,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// anyone else (an operator's `resign`, say) ends its lease at once
     /// instead of at its next renewal. Without a watch (the store refused
     /// one) the lease still ends by its clock.
-    async fn watch_while_leading(&mut self) {
+    pub(crate) async fn watch_while_leading(&mut self) {
         if self.is_leader() && self.watch.is_none() {
             let _ = self.ensure_watch().await;
         }
@@ -546,16 +260,6 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         if !self.observing && self.held.is_none() {
             self.watch = None;
         }
-    }
-
-    /// The best guess of the holder's term for reading notifications: the
-    /// lease's own term while leading, else the renewal term.
-    fn term_guess(&self) -> u64 {
-        self.held
-            .as_ref()
-            .map(|h| h.term_ms)
-            .or(self.renewal.map(|r| r.term_ms))
-            .unwrap_or(0)
     }
 
     /// Applies every queued notification: reports changes to observers and
@@ -600,19 +304,14 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         }
         news
     }
-
-    /// Stops a scheduled renewal without forgetting the renewal options.
-    pub(crate) fn disarm_renewal(&mut self) {
-        self.next_renewal = None;
-    }
 }
 
 /// Whether a failed request may still have been (or still be) applied: all
 /// but a refusal, which the store sends instead of applying.
-fn outcome_unknown(error: &StoreError) -> bool {
+pub(crate) fn outcome_unknown(error: &StoreError) -> bool {
     !matches!(error, StoreError::Refused(_))
 }
 
-fn invalid(text: &str) -> ElectionError {
+pub(crate) fn invalid(text: &str) -> ElectionError {
     ElectionError::InvalidArgument(text.to_owned())
 }

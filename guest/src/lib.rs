@@ -48,8 +48,10 @@
 pub mod campaign;
 pub mod candidate;
 pub mod doubt;
+mod lease;
 pub mod ports;
 pub mod position;
+mod renewal;
 pub mod sabotage;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
