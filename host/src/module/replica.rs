@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
+use super::{Crash, CrashCause, LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
 use crate::bindings::{CandidateEvent, LostReason};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
 use crate::ops::{Health, Metrics, ReplicaLabels};
@@ -93,12 +93,15 @@ pub async fn run(
             Ok(instance) => {
                 serve(&config, &client, instance, &environment, &labels, &shutdown).await
             }
-            Err(trap) => Outcome::Crashed(format!("{trap:?}")),
+            Err(crash) => Outcome::Crashed(crash),
         };
         match outcome {
             Outcome::Stopped => return Ok(()),
-            Outcome::Crashed(reason) => {
-                tracing::warn!(replica = %config.replica, %reason, "module crashed; restarting it");
+            Outcome::Crashed(crash) => {
+                tracing::warn!(
+                    replica = %config.replica, cause = ?crash.cause, detail = %crash.detail,
+                    "module crashed; restarting it"
+                );
                 environment
                     .metrics
                     .module_restarts
@@ -129,8 +132,8 @@ pub async fn run(
 enum Outcome {
     /// Shut down on request.
     Stopped,
-    /// The module trapped; the reason.
-    Crashed(String),
+    /// The module instance is unusable.
+    Crashed(Crash),
 }
 
 /// Campaigns and works with one module instance until it crashes or the
@@ -171,7 +174,7 @@ async fn serve(
         match module.on_elected(&grant).await {
             Ok(Ok(())) => {}
             Ok(Err(message)) => hook_error(config, environment, labels, "on-elected", &message),
-            Err(trap) => return Outcome::Crashed(format!("{trap:?}")),
+            Err(crash) => return Outcome::Crashed(crash),
         }
         let reason = match lead(
             config,
@@ -193,15 +196,15 @@ async fn serve(
             }
         };
         tracing::info!(replica = %config.replica, ?reason, "no longer leads");
-        if let Err(trap) = module.on_lost(reason).await {
-            return Outcome::Crashed(format!("{trap:?}"));
+        if let Err(crash) = module.on_lost(reason).await {
+            return Outcome::Crashed(crash);
         }
     }
 }
 
 enum Leading {
     Lost(LostReason),
-    Crashed(String),
+    Crashed(Crash),
     Stopping,
 }
 
@@ -223,7 +226,10 @@ async fn lead(
             event = events.recv() => match event {
                 Some(CandidateEvent::LeadershipLost(reason)) => return Leading::Lost(reason),
                 Some(_) => {}
-                None => return Leading::Crashed("the elector sandbox stopped".into()),
+                None => return Leading::Crashed(Crash {
+                    cause: CrashCause::ElectorStopped,
+                    detail: "the elector sandbox stopped".into(),
+                }),
             },
             _ = ticks.tick() => {
                 // Never past the lease's local end, whatever the timers do.
@@ -233,7 +239,7 @@ async fn lead(
                 match module.on_tick().await {
                     Ok(Ok(())) => {}
                     Ok(Err(message)) => hook_error(config, environment, labels, "on-tick", &message),
-                    Err(trap) => return Leading::Crashed(format!("{trap:?}")),
+                    Err(crash) => return Leading::Crashed(crash),
                 }
             }
         }
