@@ -60,7 +60,7 @@ pub async fn run(
     let renewal_period = request.term / 3;
     let names = replica_names(&request.name, request.replicas);
     let monitor = Monitor::new(request.request_timeout);
-    // Every replica's series and readiness exist before the first scrape,
+    // Every series and readiness condition exists before the first scrape,
     // and the endpoint answers while the store connects and the module
     // compiles, so `/readyz` can say what it waits for.
     for replica in &names {
@@ -71,6 +71,12 @@ pub async fn run(
         monitor.candidate(&labels, request.term);
         monitor.module(&labels);
     }
+    let store_state = if broker.names_a_broker() {
+        Err("connecting to the broker".into())
+    } else {
+        Ok(())
+    };
+    monitor.readiness.set(STORE, store_state);
     if let Some(address) = request.metrics_addr {
         let bound = crate::ops::serve(address, monitor.endpoints(), shutdown.clone()).await?;
         tracing::info!(%bound, "serving /metrics, /healthz and /readyz");
@@ -135,12 +141,8 @@ async fn connect(
     monitor: &Monitor,
 ) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
     if !broker.names_a_broker() {
-        monitor.readiness.set(STORE, Ok(()));
         return Ok(Arc::new(EmbeddedStore::new()));
     }
-    monitor
-        .readiness
-        .set(STORE, Err("connecting to the broker".into()));
     let store = crate::commands::connect(broker, request_timeout).await?;
     let link = store.clone();
     // `connections` counts links that came up, and is 0 while the link is

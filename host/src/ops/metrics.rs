@@ -43,6 +43,36 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+/// The requests a state-store client makes, one latency series each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOperation {
+    Set,
+    Get,
+    Del,
+    Vdel,
+    Keynotify,
+}
+
+impl StoreOperation {
+    const ALL: [StoreOperation; 5] = [
+        StoreOperation::Set,
+        StoreOperation::Get,
+        StoreOperation::Del,
+        StoreOperation::Vdel,
+        StoreOperation::Keynotify,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            StoreOperation::Set => "set",
+            StoreOperation::Get => "get",
+            StoreOperation::Del => "del",
+            StoreOperation::Vdel => "vdel",
+            StoreOperation::Keynotify => "keynotify",
+        }
+    }
+}
+
 /// Every reason a leadership can end, each a series of its own.
 const LOST_REASONS: [LostReason; 3] = [
     LostReason::Resigned,
@@ -206,6 +236,13 @@ impl Metrics {
             Unit::Seconds,
             store_latency.clone(),
         );
+        // Created here rather than with the store client, which exists only
+        // once the broker answers: the endpoint serves before that.
+        for operation in StoreOperation::ALL {
+            store_latency.get_or_create_owned(&OperationLabels {
+                operation: operation.label(),
+            });
+        }
         Metrics {
             registry,
             leader,
@@ -253,10 +290,11 @@ impl Metrics {
         }
     }
 
-    /// The latency histogram of one state-store operation, created now.
-    pub fn store_operation(&self, operation: &'static str) -> Histogram {
-        self.store_latency
-            .get_or_create_owned(&OperationLabels { operation })
+    /// The latency histogram of one state-store operation.
+    pub fn store_operation(&self, operation: StoreOperation) -> Histogram {
+        self.store_latency.get_or_create_owned(&OperationLabels {
+            operation: operation.label(),
+        })
     }
 }
 
@@ -283,7 +321,6 @@ mod tests {
         let metrics = Metrics::default();
         metrics.candidate(&labels());
         metrics.module(&labels());
-        metrics.store_operation("get");
         let text = metrics.encode();
         let replica = r#"{position="job",replica="r1"}"#;
         for series in [
@@ -295,8 +332,12 @@ mod tests {
             format!("elector_module_restarts_total{replica} 0"),
             format!("elector_module_budget_overruns_total{replica} 0"),
             format!("elector_module_hook_errors_total{replica} 0"),
-            r#"elector_state_store_request_seconds_count{operation="get"} 0"#.into(),
         ] {
+            assert!(text.contains(&series), "{series} missing from\n{text}");
+        }
+        for operation in ["set", "get", "del", "vdel", "keynotify"] {
+            let series =
+                format!("elector_state_store_request_seconds_count{{operation=\"{operation}\"}} 0");
             assert!(text.contains(&series), "{series} missing from\n{text}");
         }
         for reason in ["resigned", "lease-expired", "taken-over"] {
@@ -333,7 +374,7 @@ mod tests {
         assert!(largest(Duration::ZERO) >= 1.0);
         // As exported, for the default timeout.
         let metrics = Metrics::default();
-        metrics.store_operation("get").observe(5.01);
+        metrics.store_operation(StoreOperation::Get).observe(5.01);
         let text = metrics.encode();
         let finite_bounds: Vec<f64> = text
             .lines()

@@ -19,7 +19,7 @@ mod store;
 pub use build_info::register as register_build_info;
 pub use candidate::CandidateMonitor;
 pub use health::Health;
-pub use metrics::{CandidateMetrics, Metrics, ModuleMetrics, ReplicaLabels};
+pub use metrics::{CandidateMetrics, Metrics, ModuleMetrics, ReplicaLabels, StoreOperation};
 pub use module::ModuleMonitor;
 pub use readiness::Readiness;
 pub use server::{Check, Endpoints, Exposition, serve};
