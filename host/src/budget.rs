@@ -19,6 +19,9 @@ pub const TICK: Duration = Duration::from_millis(10);
 pub struct CpuBudget {
     max_ticks: u64,
     ticks_without_progress: u64,
+    /// The guest was stopped for running past the budget. Kept so a host
+    /// can tell this trap from the guest's own without reading messages.
+    overran: bool,
 }
 
 impl CpuBudget {
@@ -27,7 +30,13 @@ impl CpuBudget {
         CpuBudget {
             max_ticks: u64::try_from(max_ticks).unwrap_or(u64::MAX),
             ticks_without_progress: 0,
+            overran: false,
         }
+    }
+
+    /// Whether the guest was stopped for computing past the budget.
+    pub fn overran(&self) -> bool {
+        self.overran
     }
 
     /// The guest reached the host: its compute streak ends.
@@ -39,6 +48,7 @@ impl CpuBudget {
     pub fn on_deadline(&mut self) -> wasmtime::Result<UpdateDeadline> {
         self.ticks_without_progress += 1;
         if self.ticks_without_progress > self.max_ticks {
+            self.overran = true;
             return Err(wasmtime::Error::msg(format!(
                 "guest computed for more than {} ms without returning to the host",
                 self.max_ticks * TICK.as_millis() as u64
@@ -62,6 +72,8 @@ mod tests {
         for _ in 0..3 {
             assert!(budget.on_deadline().is_ok());
         }
+        assert!(!budget.overran(), "within the budget");
         assert!(budget.on_deadline().is_err());
+        assert!(budget.overran());
     }
 }

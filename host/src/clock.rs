@@ -25,6 +25,27 @@ pub fn to_instant(guest_ns: u64) -> Instant {
     origin() + Duration::from_nanos(guest_ns)
 }
 
+/// Seconds since the Unix epoch at which the system clock will read (or
+/// read) the shared clock's instant `guest_ns`: how an instant the host
+/// only knows monotonically (a lease's local end) is shown to people and
+/// to monitoring, which compare it with their own wall clocks. Both clocks
+/// are read back to back, so the offset between them is taken now; a later
+/// step of the system clock is not followed.
+pub fn unix_seconds(guest_ns: u64) -> f64 {
+    let now_ns = now_ns();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    // In f64 seconds a difference of a few nanoseconds is lost below the
+    // precision of the epoch time itself, so the sign is what matters.
+    let ahead = if guest_ns >= now_ns {
+        Duration::from_nanos(guest_ns - now_ns).as_secs_f64()
+    } else {
+        -Duration::from_nanos(now_ns - guest_ns).as_secs_f64()
+    };
+    wall + ahead
+}
+
 /// Wall-clock milliseconds that advance with the monotonic clock: a store's
 /// time. Anchored to the system clock once, so keys expire after their full
 /// time even if the system clock is stepped.
@@ -81,5 +102,29 @@ mod tests {
         assert!(b >= a + 2_000_000);
         assert!(to_instant(b) > to_instant(a));
         assert!(to_instant(b) <= Instant::now());
+    }
+
+    #[test]
+    fn instants_convert_to_the_epoch_time_they_will_be_reached_at() {
+        let wall = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        };
+        let ahead = unix_seconds(now_ns() + 2_000_000_000);
+        assert!(
+            (ahead - (wall() + 2.0)).abs() < 0.05,
+            "{ahead} vs {}",
+            wall()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        let past = unix_seconds(now_ns() - 1_000_000);
+        assert!(
+            (past - (wall() - 0.001)).abs() < 0.05,
+            "{past} vs {}",
+            wall()
+        );
+        assert!(past < wall());
     }
 }

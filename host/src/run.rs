@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use crate::module::{Grants, ModuleLimits, ModuleRuntime};
 use crate::mqtt::BrokerArgs;
-use crate::ops::{Health, InstrumentedStore, Metrics};
+use crate::ops::{InstrumentedStore, Monitor, ReplicaLabels};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
 use crate::store::{EmbeddedStore, StateStoreBackend};
 
@@ -58,15 +58,33 @@ pub async fn run(
         anyhow::bail!("--tick must be longer than zero");
     }
     let renewal_period = request.term / 3;
-    let metrics = Arc::new(Metrics::default());
-    let health = Arc::new(Health::default());
-    let store: Arc<dyn StateStoreBackend> = if broker.names_a_broker() {
-        Arc::new(crate::commands::connect(broker, request.request_timeout).await?)
+    let names = replica_names(&request.name, request.replicas);
+    let monitor = Monitor::new(request.request_timeout);
+    // Every series and readiness condition exists before the first scrape,
+    // and the endpoint answers while the store connects and the module
+    // compiles, so `/readyz` can say what it waits for.
+    for replica in &names {
+        let labels = ReplicaLabels {
+            position: request.position.clone(),
+            replica: replica.clone(),
+        };
+        monitor.candidate(&labels, request.term);
+        monitor.module(&labels);
+    }
+    let store_state = if broker.names_a_broker() {
+        Err("connecting to the broker".into())
     } else {
-        Arc::new(EmbeddedStore::new())
+        Ok(())
     };
+    monitor.readiness.set(STORE, store_state);
+    if let Some(address) = request.metrics_addr {
+        let bound = crate::ops::serve(address, monitor.endpoints(), shutdown.clone()).await?;
+        tracing::info!(%bound, "serving /metrics, /healthz and /readyz");
+        eprintln!("metrics and health on http://{bound}/metrics, /healthz and /readyz");
+    }
+    let store = connect(broker, request.request_timeout, &monitor).await?;
     let store: Arc<dyn StateStoreBackend> =
-        Arc::new(InstrumentedStore::new(store, metrics.clone()));
+        Arc::new(InstrumentedStore::new(store, &monitor.metrics));
     let module_name = request
         .module
         .file_stem()
@@ -84,19 +102,13 @@ pub async fn run(
             request.grants.clone(),
         )?,
         store,
-        metrics: metrics.clone(),
-        health: health.clone(),
+        monitor,
     });
-    if let Some(address) = request.metrics_addr {
-        let bound = crate::ops::serve(address, metrics, health, shutdown.clone()).await?;
-        tracing::info!(%bound, "serving /metrics and /healthz");
-        eprintln!("metrics and health on http://{bound}/metrics and /healthz");
-    }
     let prefix = request
         .prefix
         .unwrap_or_else(|| default_prefix(&request.position));
     let mut replicas = Vec::new();
-    for replica in replica_names(&request.name, request.replicas) {
+    for replica in names {
         let config = ReplicaConfig {
             position: request.position.clone(),
             replica,
@@ -116,4 +128,31 @@ pub async fn run(
         replica.await.context("a replica task failed")??;
     }
     Ok(())
+}
+
+/// Readiness names the store link by this.
+const STORE: &str = "state store";
+
+/// The broker's state store if the flags name one, else the embedded one;
+/// readiness follows the broker link from now on.
+async fn connect(
+    broker: &BrokerArgs,
+    request_timeout: Duration,
+    monitor: &Monitor,
+) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
+    if !broker.names_a_broker() {
+        return Ok(Arc::new(EmbeddedStore::new()));
+    }
+    let store = crate::commands::connect(broker, request_timeout).await?;
+    let link = store.clone();
+    // `connections` counts links that came up, and is 0 while the link is
+    // down or still subscribing, when no request can flow.
+    monitor.readiness.probe(STORE, move || {
+        if link.connections() > 0 {
+            Ok(())
+        } else {
+            Err("not connected to the broker".into())
+        }
+    });
+    Ok(Arc::new(store))
 }

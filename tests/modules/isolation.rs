@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use elector_host::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use elector_host::module::{Grants, ModuleLimits, ModuleRuntime};
-use elector_host::ops::{Health, Metrics, ReplicaLabels};
+use elector_host::ops::{Monitor, ReplicaLabels};
 use elector_host::{ElectorRuntime, EmbeddedStore, RuntimeConfig, StateStoreBackend};
 use tokio_util::sync::CancellationToken;
 
@@ -21,8 +21,7 @@ fn environment(store: &EmbeddedStore) -> Arc<ReplicaEnvironment> {
         elector: ElectorRuntime::new(RuntimeConfig::default()).unwrap(),
         module: ModuleRuntime::load(ROGUE_MODULE.as_ref(), limits, Grants::default()).unwrap(),
         store: Arc::new(store.clone()),
-        metrics: Arc::new(Metrics::default()),
-        health: Arc::new(Health::default()),
+        monitor: Monitor::default(),
     })
 }
 
@@ -82,12 +81,13 @@ async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working
     );
     let restarts = |replica: &str, position: &str| {
         environment
+            .monitor
             .metrics
-            .module_restarts
-            .get_or_create(&ReplicaLabels {
+            .module(&ReplicaLabels {
                 position: position.into(),
                 replica: replica.into(),
             })
+            .restarts
             .get()
     };
     for (replica, position) in [("trap", "t"), ("spin", "s"), ("hog", "h")] {

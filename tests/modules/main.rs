@@ -4,9 +4,11 @@
 #[allow(dead_code)]
 mod support;
 
+mod endpoint;
 mod failover;
 mod isolation;
 mod operability;
+mod probes;
 
 /// The example module (`examples/fenced-log`) and the misbehaving one
 /// (`tests/rogue-module`), as built by the host's build script.

@@ -143,10 +143,7 @@ impl ModuleRuntime {
     }
 
     /// A fresh instance of the module for `replica`.
-    pub async fn instantiate(
-        &self,
-        replica: Arc<ReplicaContext>,
-    ) -> wasmtime::Result<ModuleInstance> {
+    pub async fn instantiate(&self, replica: Arc<ReplicaContext>) -> Result<ModuleInstance, Crash> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.shared.limits.memory)
             .trap_on_grow_failure(true)
@@ -162,13 +159,51 @@ impl ModuleRuntime {
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|mut context| context.data_mut().budget.on_deadline());
         store.set_epoch_deadline(1);
-        let module = self.shared.pre.instantiate_async(&mut store).await?;
-        Ok(ModuleInstance { store, module })
+        match self.shared.pre.instantiate_async(&mut store).await {
+            Ok(module) => Ok(ModuleInstance { store, module }),
+            Err(trap) => Err(Crash::of(&store, trap)),
+        }
     }
 }
 
-/// One live module instance. An `Err` from a hook is a trap (or an
-/// exhausted budget): the instance is unusable afterwards.
+/// Why a module instance was dropped: a crash loop of one cause calls for
+/// a different fix than one of another, so the host tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashCause {
+    /// The module trapped: a panic, an invalid access, memory it could not
+    /// get, a failed start.
+    Trapped,
+    /// A hook computed for longer than the CPU budget without calling the
+    /// host, and was stopped.
+    OverranBudget,
+    /// The replica's elector sandbox stopped under the module.
+    ElectorStopped,
+}
+
+/// A module instance that cannot be used any more.
+#[derive(Debug)]
+pub struct Crash {
+    pub cause: CrashCause,
+    /// The trap, for the log.
+    pub detail: String,
+}
+
+impl Crash {
+    fn of(store: &Store<ModuleState>, trap: wasmtime::Error) -> Crash {
+        let cause = if store.data().budget.overran() {
+            CrashCause::OverranBudget
+        } else {
+            CrashCause::Trapped
+        };
+        Crash {
+            cause,
+            detail: format!("{trap:?}"),
+        }
+    }
+}
+
+/// One live module instance. An `Err` from a hook is a crash: the instance
+/// is unusable afterwards.
 pub struct ModuleInstance {
     store: Store<ModuleState>,
     module: EdgeModule,
@@ -178,27 +213,33 @@ impl ModuleInstance {
     pub async fn on_elected(
         &mut self,
         grant: &LeadershipGrant,
-    ) -> wasmtime::Result<Result<(), String>> {
+    ) -> Result<Result<(), String>, Crash> {
         self.store.data_mut().budget.progress();
-        self.module
+        let called = self
+            .module
             .elector_election_lifecycle()
             .call_on_elected(&mut self.store, grant)
-            .await
+            .await;
+        called.map_err(|trap| Crash::of(&self.store, trap))
     }
 
-    pub async fn on_tick(&mut self) -> wasmtime::Result<Result<(), String>> {
+    pub async fn on_tick(&mut self) -> Result<Result<(), String>, Crash> {
         self.store.data_mut().budget.progress();
-        self.module
+        let called = self
+            .module
             .elector_election_lifecycle()
             .call_on_tick(&mut self.store)
-            .await
+            .await;
+        called.map_err(|trap| Crash::of(&self.store, trap))
     }
 
-    pub async fn on_lost(&mut self, reason: crate::bindings::LostReason) -> wasmtime::Result<()> {
+    pub async fn on_lost(&mut self, reason: crate::bindings::LostReason) -> Result<(), Crash> {
         self.store.data_mut().budget.progress();
-        self.module
+        let called = self
+            .module
             .elector_election_lifecycle()
             .call_on_lost(&mut self.store, reason)
-            .await
+            .await;
+        called.map_err(|trap| Crash::of(&self.store, trap))
     }
 }

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
+use super::{Crash, CrashCause, LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
 use crate::bindings::{CandidateEvent, LostReason};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
-use crate::ops::{Health, Metrics, ReplicaLabels};
+use crate::ops::{ModuleMonitor, Monitor, ReplicaLabels};
 use crate::runtime::ElectorRuntime;
 use crate::store::StateStoreBackend;
 
@@ -42,12 +42,12 @@ pub struct ReplicaEnvironment {
     pub elector: ElectorRuntime,
     pub module: ModuleRuntime,
     pub store: Arc<dyn StateStoreBackend>,
-    pub metrics: Arc<Metrics>,
-    pub health: Arc<Health>,
+    pub monitor: Monitor,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait before restarting a crashed module.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Runs a replica until `shutdown` fires.
 pub async fn run(
@@ -55,6 +55,12 @@ pub async fn run(
     environment: Arc<ReplicaEnvironment>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let labels = ReplicaLabels {
+        position: config.position.clone(),
+        replica: config.replica.clone(),
+    };
+    let candidate = environment.monitor.candidate(&labels, config.term);
+    let monitor = environment.monitor.module(&labels);
     let client = LeaderElectionClient::start(
         &environment.elector,
         environment.store.clone(),
@@ -67,17 +73,7 @@ pub async fn run(
             period: config.renewal_period,
         }))
         .await?;
-    let labels = ReplicaLabels {
-        position: config.position.clone(),
-        replica: config.replica.clone(),
-    };
-    crate::ops::watch_candidate(
-        &client,
-        labels.clone(),
-        config.term,
-        environment.metrics.clone(),
-        environment.health.clone(),
-    );
+    candidate.watch(&client);
     let context = Arc::new(ReplicaContext {
         position: config.position.clone(),
         replica: config.replica.clone(),
@@ -91,19 +87,19 @@ pub async fn run(
         let started = Instant::now();
         let outcome = match environment.module.instantiate(context.clone()).await {
             Ok(instance) => {
-                serve(&config, &client, instance, &environment, &labels, &shutdown).await
+                monitor.started();
+                serve(&config, &client, instance, &monitor, &shutdown).await
             }
-            Err(trap) => Outcome::Crashed(format!("{trap:?}")),
+            Err(crash) => Outcome::Crashed(crash),
         };
         match outcome {
             Outcome::Stopped => return Ok(()),
-            Outcome::Crashed(reason) => {
-                tracing::warn!(replica = %config.replica, %reason, "module crashed; restarting it");
-                environment
-                    .metrics
-                    .module_restarts
-                    .get_or_create(&labels)
-                    .inc();
+            Outcome::Crashed(crash) => {
+                tracing::warn!(
+                    replica = %config.replica, cause = ?crash.cause, detail = %crash.detail,
+                    "module crashed; restarting it"
+                );
+                monitor.crashed(&crash);
                 if client.is_leader() {
                     let _ = client.resign(ResignOptions::default()).await;
                     client
@@ -129,8 +125,8 @@ pub async fn run(
 enum Outcome {
     /// Shut down on request.
     Stopped,
-    /// The module trapped; the reason.
-    Crashed(String),
+    /// The module instance is unusable.
+    Crashed(Crash),
 }
 
 /// Campaigns and works with one module instance until it crashes or the
@@ -139,8 +135,7 @@ async fn serve(
     config: &ReplicaConfig,
     client: &LeaderElectionClient,
     mut module: ModuleInstance,
-    environment: &ReplicaEnvironment,
-    labels: &ReplicaLabels,
+    monitor: &ModuleMonitor,
     shutdown: &CancellationToken,
 ) -> Outcome {
     let mut events = client.events();
@@ -170,20 +165,10 @@ async fn serve(
         };
         match module.on_elected(&grant).await {
             Ok(Ok(())) => {}
-            Ok(Err(message)) => hook_error(config, environment, labels, "on-elected", &message),
-            Err(trap) => return Outcome::Crashed(format!("{trap:?}")),
+            Ok(Err(message)) => hook_error(config, monitor, "on-elected", &message),
+            Err(crash) => return Outcome::Crashed(crash),
         }
-        let reason = match lead(
-            config,
-            client,
-            &mut module,
-            environment,
-            labels,
-            &mut events,
-            shutdown,
-        )
-        .await
-        {
+        let reason = match lead(config, client, &mut module, monitor, &mut events, shutdown).await {
             Leading::Lost(reason) => reason,
             Leading::Crashed(reason) => return Outcome::Crashed(reason),
             Leading::Stopping => {
@@ -193,15 +178,15 @@ async fn serve(
             }
         };
         tracing::info!(replica = %config.replica, ?reason, "no longer leads");
-        if let Err(trap) = module.on_lost(reason).await {
-            return Outcome::Crashed(format!("{trap:?}"));
+        if let Err(crash) = module.on_lost(reason).await {
+            return Outcome::Crashed(crash);
         }
     }
 }
 
 enum Leading {
     Lost(LostReason),
-    Crashed(String),
+    Crashed(Crash),
     Stopping,
 }
 
@@ -210,8 +195,7 @@ async fn lead(
     config: &ReplicaConfig,
     client: &LeaderElectionClient,
     module: &mut ModuleInstance,
-    environment: &ReplicaEnvironment,
-    labels: &ReplicaLabels,
+    monitor: &ModuleMonitor,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<CandidateEvent>,
     shutdown: &CancellationToken,
 ) -> Leading {
@@ -223,7 +207,10 @@ async fn lead(
             event = events.recv() => match event {
                 Some(CandidateEvent::LeadershipLost(reason)) => return Leading::Lost(reason),
                 Some(_) => {}
-                None => return Leading::Crashed("the elector sandbox stopped".into()),
+                None => return Leading::Crashed(Crash {
+                    cause: CrashCause::ElectorStopped,
+                    detail: "the elector sandbox stopped".into(),
+                }),
             },
             _ = ticks.tick() => {
                 // Never past the lease's local end, whatever the timers do.
@@ -232,21 +219,15 @@ async fn lead(
                 }
                 match module.on_tick().await {
                     Ok(Ok(())) => {}
-                    Ok(Err(message)) => hook_error(config, environment, labels, "on-tick", &message),
-                    Err(trap) => return Leading::Crashed(format!("{trap:?}")),
+                    Ok(Err(message)) => hook_error(config, monitor, "on-tick", &message),
+                    Err(crash) => return Leading::Crashed(crash),
                 }
             }
         }
     }
 }
 
-fn hook_error(
-    config: &ReplicaConfig,
-    environment: &ReplicaEnvironment,
-    labels: &ReplicaLabels,
-    hook: &str,
-    message: &str,
-) {
+fn hook_error(config: &ReplicaConfig, monitor: &ModuleMonitor, hook: &str, message: &str) {
     tracing::warn!(replica = %config.replica, %hook, %message, "module hook failed");
-    environment.metrics.hook_errors.get_or_create(labels).inc();
+    monitor.hook_failed();
 }

@@ -1,60 +1,69 @@
-//! Operating elector: Prometheus metrics, a health check that fails when a
-//! leader's renewals stall, and the HTTP endpoint serving both.
+//! Operating elector: Prometheus metrics, health (does restarting help?),
+//! readiness (can it work yet?) and the HTTP endpoint serving them.
+//!
+//! [`Monitor`] holds the three for a process; [`Monitor::candidate`] and
+//! [`Monitor::module`] register what one replica reports, and
+//! [`serve`] with [`Monitor::endpoints`] (or any other [`Endpoints`])
+//! serves `/metrics`, `/healthz` and `/readyz`.
 
+mod build_info;
+mod candidate;
+mod crash_loop;
 mod health;
 mod metrics;
+mod module;
+mod readiness;
 mod server;
 mod store;
 
+pub use build_info::register as register_build_info;
+pub use candidate::CandidateMonitor;
 pub use health::Health;
-pub use metrics::{Metrics, ReplicaLabels};
-pub use server::serve;
+pub use metrics::{CandidateMetrics, Metrics, ModuleMetrics, ReplicaLabels, StoreOperation};
+pub use module::ModuleMonitor;
+pub use readiness::Readiness;
+pub use server::{Check, Endpoints, Exposition, serve};
 pub use store::InstrumentedStore;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::CandidateEvent;
-use crate::client::LeaderElectionClient;
+/// A process's metrics, health and readiness. Clones share them.
+#[derive(Clone, Default)]
+pub struct Monitor {
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub readiness: Arc<Readiness>,
+}
 
-/// Watches one candidate's events and keeps its metrics and health current,
-/// until the candidate stops.
-pub fn watch_candidate(
-    client: &LeaderElectionClient,
-    labels: ReplicaLabels,
-    term: Duration,
-    metrics: Arc<Metrics>,
-    health: Arc<Health>,
-) {
-    let mut events = client.events();
-    health.register(&labels, term);
-    metrics.leader.get_or_create(&labels).set(0);
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            match &event {
-                CandidateEvent::Elected(_) => {
-                    metrics.leader.get_or_create(&labels).set(1);
-                    metrics.elections.get_or_create(&labels).inc();
-                    health.renewed(&labels, true);
-                }
-                CandidateEvent::Renewed(_) => {
-                    metrics.renewals.get_or_create(&labels).inc();
-                    health.renewed(&labels, true);
-                }
-                CandidateEvent::RenewalFailed(_) => {
-                    metrics.renewal_failures.get_or_create(&labels).inc();
-                }
-                CandidateEvent::LeadershipLost(reason) => {
-                    metrics.leader.get_or_create(&labels).set(0);
-                    metrics.lost(&labels, *reason).inc();
-                    health.lost(&labels, *reason);
-                }
-                CandidateEvent::LeaseShortened(_)
-                | CandidateEvent::CampaignResult(_)
-                | CandidateEvent::LeadershipChanged(_) => {}
-            }
+impl Monitor {
+    /// `request_timeout` bounds a state-store request (the latency buckets
+    /// reach past it).
+    pub fn new(request_timeout: Duration) -> Self {
+        Monitor {
+            metrics: Arc::new(Metrics::new(request_timeout)),
+            health: Arc::default(),
+            readiness: Arc::default(),
         }
-        metrics.leader.get_or_create(&labels).set(0);
-        health.forget(&labels);
-    });
+    }
+
+    /// Registers a candidate (its series at 0, its health); registering
+    /// the same one again returns a handle to the same state.
+    pub fn candidate(&self, labels: &ReplicaLabels, term: Duration) -> CandidateMonitor {
+        CandidateMonitor::new(labels.clone(), term, self)
+    }
+
+    /// Registers a replica's module (its series at 0, its crash loops, its
+    /// readiness); again, the same state.
+    pub fn module(&self, labels: &ReplicaLabels) -> ModuleMonitor {
+        ModuleMonitor::new(labels.clone(), self)
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            readiness: self.readiness.clone(),
+        }
+    }
 }
