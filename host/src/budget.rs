@@ -1,12 +1,17 @@
-//! How long a guest may compute without coming back to the host.
+//! How long a guest may compute.
 //!
 //! The engine's epoch advances every [`TICK`] (see `runtime.rs`). Whenever a
 //! running guest passes an epoch deadline, wasmtime asks [`CpuBudget`]: the
 //! guest is let on (after yielding to the async runtime, so other sandboxes
-//! keep running) until it has run [`CpuBudget::max_ticks`] ticks in a row
-//! without calling into the host; then it traps. The elector does
-//! microseconds of work between host calls, so only a runaway guest ever
-//! meets the limit.
+//! keep running) until it has run [`CpuBudget::max_ticks`] ticks since the
+//! last [`CpuBudget::progress`]; then it traps.
+//!
+//! Who calls `progress` decides what the budget bounds. The elector's
+//! sandboxes call it at every host call: the elector is ours and does
+//! microseconds of work between calls, so only a runaway loop meets the
+//! limit. A module's sandbox calls it only when a hook starts, so the budget
+//! bounds the hook's whole CPU, host calls included: a hook that loops over
+//! host calls is stopped like one that spins.
 
 use std::time::Duration;
 

@@ -80,7 +80,7 @@ pub struct RunArgs {
     /// Linear memory per module instance, in MiB.
     #[arg(long, default_value_t = 64)]
     pub module_memory_mib: usize,
-    /// Longest a module hook may compute without calling the host.
+    /// CPU a module hook may use in all, host calls included.
     #[arg(long, default_value = "1s", value_parser = duration)]
     pub module_cpu: Duration,
     /// Let modules write to the host's stdout and stderr.
@@ -127,6 +127,7 @@ impl RunArgs {
             limits: crate::module::ModuleLimits {
                 memory: self.module_memory_mib << 20,
                 compute: self.module_cpu,
+                ..crate::module::ModuleLimits::default()
             },
             grants: crate::module::Grants {
                 stdio: self.allow_stdio,

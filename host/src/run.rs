@@ -32,9 +32,20 @@ pub struct RunRequest {
 }
 
 /// The default key prefix of a module: its own namespace, apart from the
-/// position key the replicas campaign on.
+/// position key the replicas campaign on. The position is encoded (`%` and
+/// `/` escaped), so no position's key space contains another's: position
+/// `a` owns `module/a/…`, position `a/beat` owns `module/a%2Fbeat/…`.
 pub fn default_prefix(position: &str) -> String {
-    format!("module/{position}/")
+    let mut prefix = String::from("module/");
+    for c in position.chars() {
+        match c {
+            '%' => prefix.push_str("%25"),
+            '/' => prefix.push_str("%2F"),
+            c => prefix.push(c),
+        }
+    }
+    prefix.push('/');
+    prefix
 }
 
 pub fn replica_names(name: &str, replicas: usize) -> Vec<String> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use elector_host::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
-use elector_host::module::{Grants, ModuleLimits, ModuleRuntime};
+use elector_host::module::{Grants, KeyLimits, ModuleLimits, ModuleRuntime};
 use elector_host::ops::{Monitor, ReplicaLabels};
 use elector_host::{ElectorRuntime, EmbeddedStore, RuntimeConfig, StateStoreBackend};
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,12 @@ fn environment(store: &EmbeddedStore) -> Arc<ReplicaEnvironment> {
     let limits = ModuleLimits {
         memory: 16 << 20,
         compute: Duration::from_millis(200),
+        hook_time: Duration::from_millis(500),
+        keys: KeyLimits {
+            max_keys: 50,
+            ..KeyLimits::default()
+        },
+        ..ModuleLimits::default()
     };
     Arc::new(ReplicaEnvironment {
         elector: ElectorRuntime::new(RuntimeConfig::default()).unwrap(),
@@ -29,7 +35,7 @@ fn config(position: &str, replica: &str) -> ReplicaConfig {
     ReplicaConfig {
         position: position.into(),
         replica: replica.into(),
-        prefix: format!("module/{position}/"),
+        prefix: elector_host::run::default_prefix(position),
         term: Duration::from_millis(600),
         renewal_period: Duration::from_millis(200),
         tick: Duration::from_millis(50),
@@ -160,4 +166,197 @@ async fn a_module_cannot_name_a_key_outside_its_prefix() {
     assert_eq!(store.get(b"pos").await.unwrap().unwrap().value, b"escape");
     shutdown.cancel();
     running.await.unwrap().unwrap();
+}
+
+fn module_metrics(environment: &ReplicaEnvironment, position: &str, replica: &str) -> (u64, u64) {
+    let metrics = environment.monitor.metrics.module(&ReplicaLabels {
+        position: position.into(),
+        replica: replica.into(),
+    });
+    (metrics.restarts.get(), metrics.budget_overruns.get())
+}
+
+/// Hooks that loop over host calls used to run forever: every host call
+/// reset the CPU budget. Now the budget counts the whole hook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
+    let store = EmbeddedStore::new();
+    let environment = environment(&store);
+    let shutdown = CancellationToken::new();
+    let mut replicas = Vec::new();
+    for (position, name) in [("c", "chatter"), ("r", "reader")] {
+        replicas.push(tokio::spawn(replica::run(
+            config(position, name),
+            environment.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let started = Instant::now();
+    while module_metrics(&environment, "c", "chatter").1 < 2
+        || module_metrics(&environment, "r", "reader").1 < 2
+    {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "chatter {:?}, reader {:?} (restarts, overruns)",
+            module_metrics(&environment, "c", "chatter"),
+            module_metrics(&environment, "r", "reader")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A hook that overran gave up the position on its way down: nobody
+    // holds it for more than a moment between instances.
+    shutdown.cancel();
+    for replica in replicas {
+        tokio::time::timeout(PATIENCE, replica)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Shutdown does not wait for a hook: a module stuck in one is abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_a_hook() {
+    let store = EmbeddedStore::new();
+    let environment = environment(&store);
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(replica::run(
+        config("r", "reader"),
+        environment,
+        shutdown.clone(),
+    ));
+    while store.get(b"module/r/beat/reader").await.unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The hook is looping over the store now.
+    let stopping = Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(PATIENCE, running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_millis(300),
+        "stopped {:?} after shutdown",
+        stopping.elapsed()
+    );
+    assert!(store.get(b"r").await.unwrap().is_none(), "resigned");
+}
+
+/// A module's store requests are paced: a hook looping over reads reaches
+/// the store at the module's rate, not as fast as the host can go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_reaches_the_store_at_its_rate() {
+    let store = EmbeddedStore::new();
+    let mut environment = environment(&store);
+    let counted = elector_host::ops::InstrumentedStore::new(
+        environment.store.clone(),
+        &environment.monitor.metrics,
+    );
+    Arc::get_mut(&mut environment).unwrap().store = Arc::new(counted);
+    let metrics = environment.monitor.metrics.clone();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(replica::run(
+        config("r", "reader"),
+        environment,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+    use elector_host::ops::Exposition as _;
+    let scrape = metrics.encode();
+    let gets: f64 = scrape
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"elector_state_store_request_seconds_count{operation="get"} "#)
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 200 a second, bursts of 200: about 600 in 2 s (the election's own
+    // reads are a handful).
+    assert!(gets < 800.0, "{gets} reads in 2 s");
+}
+
+/// A module that writes new keys without end is stopped at its quota,
+/// before it can fill the store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_cannot_write_more_keys_than_its_quota() {
+    let store = EmbeddedStore::new();
+    let environment = environment(&store);
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(replica::run(
+        config("f", "filler"),
+        environment.clone(),
+        shutdown.clone(),
+    ));
+    let started = Instant::now();
+    while environment
+        .monitor
+        .metrics
+        .module(&ReplicaLabels {
+            position: "f".into(),
+            replica: "filler".into(),
+        })
+        .hook_errors
+        .get()
+        == 0
+    {
+        assert!(started.elapsed() < PATIENCE);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+    // 50 keys at most (the beat is one of them).
+    assert!(store.get(b"module/f/fill/48").await.unwrap().is_some());
+    assert!(store.get(b"module/f/fill/49").await.unwrap().is_none());
+    assert_eq!(store.len(), 50, "the module's keys (the position resigned)");
+}
+
+/// A position nested in another (`a` and `a/beat`) gets a key space of its
+/// own: the outer module cannot write the inner one's keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_positions_have_disjoint_key_spaces() {
+    assert_eq!(elector_host::run::default_prefix("a"), "module/a/");
+    assert_eq!(
+        elector_host::run::default_prefix("a/beat"),
+        "module/a%2Fbeat/"
+    );
+    assert_eq!(
+        elector_host::run::default_prefix("50%/x"),
+        "module/50%25%2Fx/"
+    );
+    let store = EmbeddedStore::new();
+    let environment = environment(&store);
+    let shutdown = CancellationToken::new();
+    let mut replicas = Vec::new();
+    // `a`'s module writes beat/<its replica name>: `beat/counter` is what
+    // the module at `a/beat` would call `counter`.
+    for (position, name) in [("a", "counter"), ("a/beat", "healthy")] {
+        replicas.push(tokio::spawn(replica::run(
+            config(position, name),
+            environment.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let started = Instant::now();
+    while store.get(b"module/a/beat/counter").await.unwrap().is_none() {
+        assert!(started.elapsed() < PATIENCE);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    for replica in replicas {
+        replica.await.unwrap().unwrap();
+    }
+    assert!(
+        store
+            .get(b"module/a%2Fbeat/counter")
+            .await
+            .unwrap()
+            .is_none(),
+        "a/beat's own key space is untouched"
+    );
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod endpoint;
 mod failover;
+mod hostile;
 mod isolation;
 mod operability;
 mod probes;

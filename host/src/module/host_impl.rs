@@ -1,8 +1,14 @@
 //! The host side of a module's imports: its view of the election, its
 //! fenced and prefixed slice of the store, and its log.
+//!
+//! No host call resets the hook's CPU budget (see `ModuleInstance`); store
+//! calls are paced by the module's request rate, writes are held to its
+//! key quota, and log lines are paced, escaped and cut to length
+//! (`limits.rs`).
 
 use super::ModuleState;
 use super::elector::election::{fenced_store, leadership, log};
+use super::limits::sanitize_log_line;
 use crate::bindings::{
     DeleteOutcome, ElectionError, Hlc, Leader, SetCondition, SetOptions, StoreError,
 };
@@ -16,6 +22,14 @@ impl ModuleState {
         full.extend_from_slice(self.replica.prefix.as_bytes());
         full.extend_from_slice(key.as_bytes());
         full
+    }
+
+    /// Waits for the module's next store request to be due.
+    async fn pace_store_request(&mut self) {
+        let wait = self.replica.pacing.lock().unwrap().store_requests.wait();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     fn token(&self) -> Result<Hlc, WriteError> {
@@ -37,7 +51,7 @@ fn write_error(error: StoreError) -> WriteError {
 
 impl fenced_store::Host for ModuleState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, StoreError>> {
-        self.budget.progress();
+        self.pace_store_request().await;
         let found = self.replica.store.get(&self.key(&key)).await;
         Ok(found.map(|value| value.map(|v| v.value)))
     }
@@ -47,21 +61,30 @@ impl fenced_store::Host for ModuleState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WriteError>> {
-        self.budget.progress();
+        self.pace_store_request().await;
         let token = match self.token() {
             Ok(token) => token,
             Err(error) => return Ok(Err(error)),
         };
+        let key = self.key(&key);
+        let allowed = self.replica.quota.lock().unwrap().check(&key, value.len());
+        if let Err(refusal) = allowed {
+            tracing::debug!(module = %self.replica.module, %refusal, "module write refused");
+            return Ok(Err(WriteError::Store(StoreError::QuotaExceeded)));
+        }
         let options = SetOptions {
             condition: SetCondition::Unconditional,
             expiry_ms: None,
             fencing_token: Some(token),
         };
-        let written = self
-            .replica
-            .store
-            .set(&self.key(&key), &value, &options)
-            .await;
+        let written = self.replica.store.set(&key, &value, &options).await;
+        if matches!(&written, Ok(response) if response.applied) {
+            self.replica
+                .quota
+                .lock()
+                .unwrap()
+                .written(&key, value.len());
+        }
         Ok(match written {
             Ok(response) if response.applied => Ok(()),
             Ok(_) => Err(WriteError::Store(StoreError::Protocol(
@@ -72,12 +95,16 @@ impl fenced_store::Host for ModuleState {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, WriteError>> {
-        self.budget.progress();
+        self.pace_store_request().await;
         let token = match self.token() {
             Ok(token) => token,
             Err(error) => return Ok(Err(error)),
         };
-        let deleted = self.replica.store.del(&self.key(&key), Some(&token)).await;
+        let key = self.key(&key);
+        let deleted = self.replica.store.del(&key, Some(&token)).await;
+        if deleted.is_ok() {
+            self.replica.quota.lock().unwrap().deleted(&key);
+        }
         Ok(deleted
             .map(|outcome| outcome == DeleteOutcome::Deleted)
             .map_err(write_error))
@@ -86,27 +113,23 @@ impl fenced_store::Host for ModuleState {
 
 impl leadership::Host for ModuleState {
     async fn replica_name(&mut self) -> wasmtime::Result<String> {
-        self.budget.progress();
         Ok(self.replica.replica.clone())
     }
 
     async fn position(&mut self) -> wasmtime::Result<String> {
-        self.budget.progress();
         Ok(self.replica.position.clone())
     }
 
     async fn is_leader(&mut self) -> wasmtime::Result<bool> {
-        self.budget.progress();
         Ok(self.replica.client.is_leader())
     }
 
     async fn fencing_token(&mut self) -> wasmtime::Result<Option<Hlc>> {
-        self.budget.progress();
         Ok(self.replica.client.current_fencing_token())
     }
 
     async fn current_leader(&mut self) -> wasmtime::Result<Result<Option<Leader>, ElectionError>> {
-        self.budget.progress();
+        self.pace_store_request().await;
         Ok(match self.replica.client.current_leader().await {
             Ok(leader) => Ok(leader),
             Err(crate::client::ClientError::Election(error)) => Err(error),
@@ -119,7 +142,18 @@ impl leadership::Host for ModuleState {
 
 impl log::Host for ModuleState {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.budget.progress();
+        let dropped = {
+            let mut pacing = self.replica.pacing.lock().unwrap();
+            if !pacing.log_lines.try_take() {
+                pacing.dropped_lines += 1;
+                return Ok(());
+            }
+            std::mem::take(&mut pacing.dropped_lines)
+        };
+        let mut message = sanitize_log_line(&message, self.log_line_bytes);
+        if dropped > 0 {
+            message = format!("({dropped} lines dropped: over the log rate) {message}");
+        }
         let (module, replica) = (&self.replica.module, &self.replica.replica);
         match level {
             log::Level::Trace => tracing::trace!(%module, %replica, "{message}"),

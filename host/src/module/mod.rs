@@ -10,6 +10,7 @@
 
 mod grants;
 mod host_impl;
+pub mod limits;
 pub mod replica;
 
 use std::path::Path;
@@ -25,6 +26,8 @@ use crate::budget::CpuBudget;
 use crate::client::LeaderElectionClient;
 use crate::store::StateStoreBackend;
 pub use grants::Grants;
+use limits::RateLimit;
+pub use limits::{KeyLimits, KeyQuota, ModuleLimits};
 
 wasmtime::component::bindgen!({
     world: "edge-module",
@@ -40,23 +43,6 @@ wasmtime::component::bindgen!({
 
 pub use exports::elector::election::lifecycle::LeadershipGrant;
 
-/// Limits of each module sandbox.
-#[derive(Clone, Debug)]
-pub struct ModuleLimits {
-    pub memory: usize,
-    /// Longest a hook may compute without calling the host.
-    pub compute: Duration,
-}
-
-impl Default for ModuleLimits {
-    fn default() -> Self {
-        ModuleLimits {
-            memory: 64 << 20,
-            compute: Duration::from_secs(1),
-        }
-    }
-}
-
 /// What a module instance may reach: its replica and its slice of the store.
 pub struct ReplicaContext {
     pub position: String,
@@ -67,6 +53,31 @@ pub struct ReplicaContext {
     pub store: Arc<dyn StateStoreBackend>,
     /// Shown in the module's log lines.
     pub module: String,
+    /// The module's keys in the store, against its limits; shared by the
+    /// replicas of one module.
+    pub quota: Arc<std::sync::Mutex<KeyQuota>>,
+    /// The replica's request and log rates: kept across instances, so a
+    /// module that crashes and restarts gets no fresh burst.
+    pub pacing: std::sync::Mutex<Pacing>,
+}
+
+/// The rates a replica's module instances share.
+#[derive(Debug)]
+pub struct Pacing {
+    pub(super) store_requests: RateLimit,
+    pub(super) log_lines: RateLimit,
+    /// Log lines dropped since the last one written.
+    pub(super) dropped_lines: u64,
+}
+
+impl Pacing {
+    pub fn new(limits: &ModuleLimits) -> Pacing {
+        Pacing {
+            store_requests: RateLimit::per_second(limits.store_requests_per_second),
+            log_lines: RateLimit::per_second(limits.log_lines_per_second),
+            dropped_lines: 0,
+        }
+    }
 }
 
 pub struct ModuleState {
@@ -75,6 +86,7 @@ pub struct ModuleState {
     limits: StoreLimits,
     budget: CpuBudget,
     replica: Arc<ReplicaContext>,
+    log_line_bytes: usize,
 }
 
 impl WasiView for ModuleState {
@@ -98,10 +110,32 @@ struct Shared {
     pre: EdgeModulePre<ModuleState>,
     limits: ModuleLimits,
     grants: Grants,
+    quotas: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<KeyQuota>>>>,
     _epoch: crate::runtime::EpochTicker,
 }
 
 impl ModuleRuntime {
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> &ModuleLimits {
+        &self.shared.limits
+    }
+
+    /// The key quota of the module whose keys live under `prefix`, shared
+    /// by all its replicas in this process.
+    pub fn quota(&self, prefix: &str) -> Arc<std::sync::Mutex<KeyQuota>> {
+        self.shared
+            .quotas
+            .lock()
+            .unwrap()
+            .entry(prefix.to_owned())
+            .or_insert_with(|| {
+                Arc::new(std::sync::Mutex::new(KeyQuota::new(
+                    self.shared.limits.keys,
+                )))
+            })
+            .clone()
+    }
+
     pub fn load(path: &Path, limits: ModuleLimits, grants: Grants) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Self::from_bytes(&bytes, limits, grants)
@@ -137,6 +171,7 @@ impl ModuleRuntime {
                 pre,
                 limits,
                 grants,
+                quotas: Default::default(),
                 _epoch: epoch,
             }),
         })
@@ -148,19 +183,26 @@ impl ModuleRuntime {
             .memory_size(self.shared.limits.memory)
             .trap_on_grow_failure(true)
             .build();
+        let module_limits = &self.shared.limits;
         let state = ModuleState {
             wasi: self.shared.grants.wasi_ctx(),
             table: ResourceTable::new(),
             limits,
-            budget: CpuBudget::new(self.shared.limits.compute),
+            budget: CpuBudget::new(module_limits.compute),
             replica,
+            log_line_bytes: module_limits.log_line_bytes,
         };
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|mut context| context.data_mut().budget.on_deadline());
         store.set_epoch_deadline(1);
+        let hook_time = self.shared.limits.hook_time;
         match self.shared.pre.instantiate_async(&mut store).await {
-            Ok(module) => Ok(ModuleInstance { store, module }),
+            Ok(module) => Ok(ModuleInstance {
+                store,
+                module,
+                hook_time,
+            }),
             Err(trap) => Err(Crash::of(&store, trap)),
         }
     }
@@ -173,8 +215,8 @@ pub enum CrashCause {
     /// The module trapped: a panic, an invalid access, memory it could not
     /// get, a failed start.
     Trapped,
-    /// A hook computed for longer than the CPU budget without calling the
-    /// host, and was stopped.
+    /// A hook used more CPU than its budget, or ran longer than its time
+    /// (host calls included), and was stopped.
     OverranBudget,
     /// The replica's elector sandbox stopped under the module.
     ElectorStopped,
@@ -204,9 +246,15 @@ impl Crash {
 
 /// One live module instance. An `Err` from a hook is a crash: the instance
 /// is unusable afterwards.
+///
+/// Every hook runs against a fresh budget that counts the whole hook, host
+/// calls included: CPU (the epoch budget, which host calls no longer reset)
+/// and wall-clock time (`hook_time`). A hook that loops over host calls is
+/// stopped like one that spins.
 pub struct ModuleInstance {
     store: Store<ModuleState>,
     module: EdgeModule,
+    hook_time: Duration,
 }
 
 impl ModuleInstance {
@@ -215,31 +263,55 @@ impl ModuleInstance {
         grant: &LeadershipGrant,
     ) -> Result<Result<(), String>, Crash> {
         self.store.data_mut().budget.progress();
-        let called = self
-            .module
-            .elector_election_lifecycle()
-            .call_on_elected(&mut self.store, grant)
-            .await;
-        called.map_err(|trap| Crash::of(&self.store, trap))
+        let called = tokio::time::timeout(
+            self.hook_time,
+            self.module
+                .elector_election_lifecycle()
+                .call_on_elected(&mut self.store, grant),
+        )
+        .await;
+        self.finish(called)
     }
 
     pub async fn on_tick(&mut self) -> Result<Result<(), String>, Crash> {
         self.store.data_mut().budget.progress();
-        let called = self
-            .module
-            .elector_election_lifecycle()
-            .call_on_tick(&mut self.store)
-            .await;
-        called.map_err(|trap| Crash::of(&self.store, trap))
+        let called = tokio::time::timeout(
+            self.hook_time,
+            self.module
+                .elector_election_lifecycle()
+                .call_on_tick(&mut self.store),
+        )
+        .await;
+        self.finish(called)
     }
 
     pub async fn on_lost(&mut self, reason: crate::bindings::LostReason) -> Result<(), Crash> {
         self.store.data_mut().budget.progress();
-        let called = self
-            .module
-            .elector_election_lifecycle()
-            .call_on_lost(&mut self.store, reason)
-            .await;
-        called.map_err(|trap| Crash::of(&self.store, trap))
+        let called = tokio::time::timeout(
+            self.hook_time,
+            self.module
+                .elector_election_lifecycle()
+                .call_on_lost(&mut self.store, reason),
+        )
+        .await;
+        self.finish(called)
+    }
+
+    /// A hook's result, or the crash it ended in.
+    fn finish<T>(
+        &self,
+        called: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, Crash> {
+        match called {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(trap)) => Err(Crash::of(&self.store, trap)),
+            Err(_) => Err(Crash {
+                cause: CrashCause::OverranBudget,
+                detail: format!(
+                    "a hook ran for more than {:?}, host calls included",
+                    self.hook_time
+                ),
+            }),
+        }
     }
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Crash, CrashCause, LeadershipGrant, ModuleInstance, ModuleRuntime, ReplicaContext};
+use super::{
+    Crash, CrashCause, LeadershipGrant, ModuleInstance, ModuleRuntime, Pacing, ReplicaContext,
+};
 use crate::bindings::{CandidateEvent, LostReason};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
 use crate::ops::{ModuleMonitor, Monitor, ReplicaLabels};
@@ -81,6 +83,8 @@ pub async fn run(
         client: client.clone(),
         store: environment.store.clone(),
         module: config.module.clone(),
+        quota: environment.module.quota(&config.prefix),
+        pacing: std::sync::Mutex::new(Pacing::new(environment.module.limits())),
     });
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -163,7 +167,11 @@ async fn serve(
             replica: config.replica.clone(),
             fencing_token: token,
         };
-        match module.on_elected(&grant).await {
+        let elected = tokio::select! {
+            called = module.on_elected(&grant) => called,
+            _ = shutdown.cancelled() => return abandon(client).await,
+        };
+        match elected {
             Ok(Ok(())) => {}
             Ok(Err(message)) => hook_error(config, monitor, "on-elected", &message),
             Err(crash) => return Outcome::Crashed(crash),
@@ -171,8 +179,12 @@ async fn serve(
         let reason = match lead(config, client, &mut module, monitor, &mut events, shutdown).await {
             Leading::Lost(reason) => reason,
             Leading::Crashed(reason) => return Outcome::Crashed(reason),
+            Leading::Abandoned => return abandon(client).await,
             Leading::Stopping => {
-                let _ = module.on_lost(LostReason::Resigned).await;
+                let _ = tokio::select! {
+                    called = module.on_lost(LostReason::Resigned) => called,
+                    _ = tokio::time::sleep(SHUTDOWN_HOOK_TIME) => Ok(()),
+                };
                 let _ = client.resign(ResignOptions::default()).await;
                 return Outcome::Stopped;
             }
@@ -187,7 +199,21 @@ async fn serve(
 enum Leading {
     Lost(LostReason),
     Crashed(Crash),
+    /// Shutting down between hooks: the module hears `on-lost`.
     Stopping,
+    /// Shutting down in the middle of a hook, which was abandoned: the
+    /// instance may be half-way through anything, so it hears nothing more.
+    Abandoned,
+}
+
+/// How long a module may take over `on-lost` at shutdown.
+const SHUTDOWN_HOOK_TIME: Duration = Duration::from_secs(1);
+
+/// Stops in the middle of a hook: resigns (the module is not told; its
+/// instance is dropped half-way) so shutdown never waits on a module.
+async fn abandon(client: &LeaderElectionClient) -> Outcome {
+    let _ = client.resign(ResignOptions::default()).await;
+    Outcome::Stopped
 }
 
 /// Ticks the module while the lease is valid.
@@ -217,7 +243,11 @@ async fn lead(
                 if !client.is_leader() {
                     continue;
                 }
-                match module.on_tick().await {
+                let ticked = tokio::select! {
+                    called = module.on_tick() => called,
+                    _ = shutdown.cancelled() => return Leading::Abandoned,
+                };
+                match ticked {
                     Ok(Ok(())) => {}
                     Ok(Err(message)) => hook_error(config, monitor, "on-tick", &message),
                     Err(crash) => return Leading::Crashed(crash),

@@ -1,8 +1,13 @@
 //! An edge module that misbehaves on purpose, for `elector run`'s isolation
-//! tests. On every tick it writes `beat/<replica>`; a replica whose name
-//! contains `trap`, `spin` or `hog` then traps, loops forever or allocates
-//! until its memory limit; one whose name contains `escape` writes keys that
-//! look like paths out of its prefix.
+//! tests. On every tick it writes `beat/<replica>`; then a replica whose
+//! name contains
+//! - `trap`, `spin` or `hog` traps, loops forever or allocates until its
+//!   memory limit;
+//! - `chatter` loops forever over `is-leader` (a host call in each turn);
+//! - `reader` loops forever over `fenced-store.get`;
+//! - `flood` logs long lines, with newlines that try to forge host lines;
+//! - `filler` writes new keys until the store refuses one;
+//! - `escape` writes keys that look like paths out of its prefix.
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -14,7 +19,7 @@ mod component {
 
     use std::cell::RefCell;
 
-    use elector::election::{fenced_store, leadership};
+    use elector::election::{fenced_store, leadership, log};
     use exports::elector::election::lifecycle::{Guest, LeadershipGrant, LostReason};
 
     thread_local! {
@@ -43,6 +48,32 @@ mod component {
             if name.contains("hog") {
                 loop {
                     HOARD.with(|hoard| hoard.borrow_mut().push(vec![1u8; 1 << 20]));
+                }
+            }
+            if name.contains("chatter") {
+                loop {
+                    core::hint::black_box(leadership::is_leader());
+                }
+            }
+            if name.contains("reader") {
+                loop {
+                    let _ = core::hint::black_box(fenced_store::get("beat/x"));
+                }
+            }
+            if name.contains("flood") {
+                let forged = format!(
+                    "\n2026-12-01T00:00:00.000000Z  INFO elector_host: leads replica=SOMEONE-ELSE {}",
+                    "x".repeat(8 << 10)
+                );
+                for _ in 0..100_000 {
+                    log::log(log::Level::Info, &forged);
+                }
+            }
+            if name.contains("filler") {
+                for n in 0.. {
+                    if let Err(error) = fenced_store::put(&format!("fill/{n}"), b"x") {
+                        return Err(format!("refused after {n} keys: {error:?}"));
+                    }
                 }
             }
             if name.contains("escape") {
