@@ -268,10 +268,20 @@ pub struct Service(#[allow(dead_code)] Elector);
 
 impl Service {
     pub fn start(broker: &Broker) -> Service {
+        Service::start_via(broker, broker.port)
+    }
+
+    /// The service connected to the broker through `port` (a [`Proxy`] in
+    /// front of the broker, so a test can cut the service's own link).
+    pub fn start_via(broker: &Broker, port: u16) -> Service {
         let url = broker.url();
         let service = Service(Elector::spawn(
             "statestore",
-            &["statestore", "--broker", &url],
+            &[
+                "statestore",
+                "--broker",
+                &format!("mqtt://127.0.0.1:{port}"),
+            ],
         ));
         let started = Instant::now();
         loop {
@@ -314,7 +324,8 @@ pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
 
 /// A loopback TCP proxy in front of a port, whose links can be cut (every
 /// open connection closed, new ones refused), black-holed (bytes vanish,
-/// connections stay open) or slowed down.
+/// connections stay open), stalled (nothing is read, so the senders'
+/// sockets fill up) or slowed down.
 pub struct Proxy {
     pub port: u16,
     mode: Arc<std::sync::Mutex<Mode>>,
@@ -326,6 +337,7 @@ enum Mode {
     Pass,
     Refuse,
     Blackhole,
+    Stall,
     Delay(Duration),
 }
 
@@ -376,6 +388,13 @@ impl Proxy {
         *self.mode.lock().unwrap() = Mode::Blackhole;
     }
 
+    /// Stops reading from every connection, both ways, until restored:
+    /// the connections stay open, and what the ends send piles up in their
+    /// sockets until those are full.
+    pub fn stall(&self) {
+        *self.mode.lock().unwrap() = Mode::Stall;
+    }
+
     /// Delays every chunk of bytes by `delay`.
     pub fn slow(&self, delay: Duration) {
         *self.mode.lock().unwrap() = Mode::Delay(delay);
@@ -394,6 +413,9 @@ async fn forward(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
+        while *mode.lock().unwrap() == Mode::Stall {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let Ok(read) = from.read(&mut buffer).await else {
             return;
         };
@@ -404,7 +426,7 @@ async fn forward(
         match current {
             Mode::Blackhole => continue,
             Mode::Delay(delay) => tokio::time::sleep(delay).await,
-            Mode::Pass | Mode::Refuse => {}
+            Mode::Pass | Mode::Refuse | Mode::Stall => {}
         }
         if to.write_all(&buffer[..read]).await.is_err() {
             return;
