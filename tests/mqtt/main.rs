@@ -5,6 +5,7 @@
 mod processes;
 mod raw;
 mod reconnect;
+mod responses;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;

@@ -15,13 +15,14 @@ use super::Shared;
 use super::link::LinkState;
 use crate::bindings::StoreError;
 use crate::mqtt::properties;
+use crate::store::reply::Answer;
 
-type Answer = Result<ss::Response, StoreError>;
+type Outcome = Result<Answer, StoreError>;
 
 struct InFlight {
     /// Needed to read the reply (`:-1` means "not applied" only for SET).
     command: ss::Command,
-    answer: oneshot::Sender<Answer>,
+    answer: oneshot::Sender<Outcome>,
 }
 
 #[derive(Default)]
@@ -30,7 +31,7 @@ pub struct Pending {
 }
 
 impl Pending {
-    fn insert(&self, correlation: [u8; 16], command: ss::Command) -> oneshot::Receiver<Answer> {
+    fn insert(&self, correlation: [u8; 16], command: ss::Command) -> oneshot::Receiver<Outcome> {
         let (answer, receiver) = oneshot::channel();
         self.requests
             .lock()
@@ -65,7 +66,7 @@ impl Shared {
         &self,
         command: ss::Command,
         fencing_token: Option<ss::Hlc>,
-    ) -> Result<ss::Response, StoreError> {
+    ) -> Result<Answer, StoreError> {
         let deadline = tokio::time::Instant::now() + self.request_timeout;
         let mut link = self.link.subscribe();
         let up = link.wait_for(|state| matches!(state, LinkState::Up { .. }));
@@ -83,7 +84,7 @@ impl Shared {
         command: ss::Command,
         fencing_token: Option<ss::Hlc>,
         deadline: tokio::time::Instant,
-    ) -> Result<ss::Response, StoreError> {
+    ) -> Result<Answer, StoreError> {
         let correlation: [u8; 16] = rand::random();
         let timestamp = self.clock.lock().unwrap().now(wall_clock_ms());
         let timeout_secs =
@@ -149,14 +150,16 @@ impl Shared {
         command: &ss::Command,
         props: &rumqttc::v5::mqttbytes::v5::PublishProperties,
         payload: &[u8],
-    ) -> Answer {
+    ) -> Outcome {
         let protocol_error = |text: String| StoreError::Protocol(text);
         let version =
             properties::check_response(props).map_err(|e| protocol_error(e.to_string()))?;
-        self.merge_version(&version)?;
+        if let Some(version) = &version {
+            self.merge_version(version)?;
+        }
         let reply = ss::resp::decode_reply_for(command, payload)
             .map_err(|e| protocol_error(format!("malformed response payload: {e}")))?;
-        Ok(ss::Response { reply, version })
+        Ok(Answer { reply, version })
     }
 
     /// Merges a version the store sent into the client's clock, refusing
