@@ -79,6 +79,41 @@ async fn a_request_in_flight_fails_at_once_with_disconnected_when_the_link_drops
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_client_stays_closed_and_a_dropped_one_closes_its_connection() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let proxy = Proxy::start(broker.port).await;
+    let timeout = Duration::from_secs(2);
+
+    let store = connect(proxy.port, timeout).await;
+    assert_eq!(store.get(b"k").await, Ok(None));
+    store.disconnect().await;
+    all_closed_within(&proxy, Duration::from_secs(1)).await;
+    let started = Instant::now();
+    assert_eq!(store.get(b"k").await, Err(StoreError::Disconnected));
+    assert!(started.elapsed() < Duration::from_millis(100), "at once");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(proxy.open_connections(), 0, "and it does not come back");
+    assert_eq!(store.connections(), 0);
+
+    // Dropping the last handle closes the connection too, within a
+    // second, not at the next keep-alive.
+    let store = connect(proxy.port, timeout).await;
+    assert_eq!(store.get(b"k").await, Ok(None));
+    assert_eq!(proxy.open_connections(), 1);
+    drop(store);
+    all_closed_within(&proxy, Duration::from_secs(1)).await;
+}
+
+async fn all_closed_within(proxy: &Proxy, wait: Duration) {
+    let started = Instant::now();
+    while proxy.open_connections() != 0 {
+        assert!(started.elapsed() < wait, "a connection outlived its client");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored() {
     let broker = Broker::start();
     let _service = Service::start(&broker);

@@ -330,6 +330,7 @@ pub struct Proxy {
     pub port: u16,
     mode: Arc<std::sync::Mutex<Mode>>,
     cut: Arc<tokio::sync::Notify>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,7 +348,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(std::sync::Mutex::new(Mode::Pass));
         let cut = Arc::new(tokio::sync::Notify::new());
-        let (modes, cutting) = (mode.clone(), cut.clone());
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (modes, cutting, opened) = (mode.clone(), cut.clone(), open.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
@@ -356,12 +358,13 @@ impl Proxy {
                 if *modes.lock().unwrap() == Mode::Refuse {
                     continue; // dropped: connection refused in effect
                 }
-                let (modes, cutting) = (modes.clone(), cutting.clone());
+                let (modes, cutting, opened) = (modes.clone(), cutting.clone(), opened.clone());
                 tokio::spawn(async move {
                     let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
+                    opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let _ = inbound.set_nodelay(true);
                     let _ = outbound.set_nodelay(true);
                     let (in_read, in_write) = inbound.into_split();
@@ -371,10 +374,22 @@ impl Proxy {
                         _ = forward(out_read, in_write, modes) => {}
                         _ = cutting.notified() => {}
                     }
+                    opened.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
         });
-        Proxy { port, mode, cut }
+        Proxy {
+            port,
+            mode,
+            cut,
+            open,
+        }
+    }
+
+    /// Connections open through the proxy now (one closes when either end
+    /// closes it, or when the proxy cuts it).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every connection and refuses new ones.
