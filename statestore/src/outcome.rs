@@ -3,7 +3,9 @@
 //! Every client of the store (the embedded backend, the MQTT client, the
 //! simulator) reads replies the same way: `+OK` or `:-1` for SET, `$…` for
 //! GET, `:1`/`:0`/`:-1` for DEL and VDEL. This is that reading, once; each
-//! client maps the outcomes onto its own types.
+//! client maps the outcomes onto its own types. The readings are on
+//! [`Reply`] alone, for a client that may get a reply without a version
+//! (an MQTT response without `__ts`), and on [`Response`] with its version.
 
 use crate::command::{Reply, Response};
 use crate::error::StoreErrorKind;
@@ -36,27 +38,27 @@ fn unexpected<T>(reply: Reply) -> Result<T, ReplyError> {
     }
 }
 
-impl Response {
-    /// SET: whether it applied, and the version the store reported.
-    pub fn set_outcome(self) -> Result<(bool, Hlc), ReplyError> {
-        match self.reply {
-            Reply::Ok => Ok((true, self.version)),
-            Reply::NotApplied => Ok((false, self.version)),
+impl Reply {
+    /// SET: whether it applied.
+    pub fn set_applied(self) -> Result<bool, ReplyError> {
+        match self {
+            Reply::Ok => Ok(true),
+            Reply::NotApplied => Ok(false),
             other => unexpected(other),
         }
     }
 
-    /// GET: the value and its version, or `None` for a missing key.
-    pub fn get_outcome(self) -> Result<Option<(Vec<u8>, Hlc)>, ReplyError> {
-        match self.reply {
-            Reply::Value(value) => Ok(value.map(|value| (value, self.version))),
+    /// GET: the value, or `None` for a missing key.
+    pub fn get_value(self) -> Result<Option<Vec<u8>>, ReplyError> {
+        match self {
+            Reply::Value(value) => Ok(value),
             other => unexpected(other),
         }
     }
 
     /// DEL or VDEL.
     pub fn delete_outcome(self) -> Result<DeleteOutcome, ReplyError> {
-        match self.reply {
+        match self {
             Reply::Count(1) => Ok(DeleteOutcome::Deleted),
             Reply::Count(0) => Ok(DeleteOutcome::Absent),
             Reply::Count(-1) => Ok(DeleteOutcome::ValueMismatch),
@@ -66,10 +68,36 @@ impl Response {
 
     /// KEYNOTIFY (start or stop).
     pub fn keynotify_outcome(self) -> Result<(), ReplyError> {
-        match self.reply {
+        match self {
             Reply::Ok | Reply::Count(0) => Ok(()),
             other => unexpected(other),
         }
+    }
+}
+
+/// The same readings with the version the store sent alongside, for
+/// clients whose responses always carry one.
+impl Response {
+    /// SET: whether it applied, and the version the store reported.
+    pub fn set_outcome(self) -> Result<(bool, Hlc), ReplyError> {
+        let version = self.version;
+        self.reply.set_applied().map(|applied| (applied, version))
+    }
+
+    /// GET: the value and its version, or `None` for a missing key.
+    pub fn get_outcome(self) -> Result<Option<(Vec<u8>, Hlc)>, ReplyError> {
+        let version = self.version;
+        Ok(self.reply.get_value()?.map(|value| (value, version)))
+    }
+
+    /// DEL or VDEL.
+    pub fn delete_outcome(self) -> Result<DeleteOutcome, ReplyError> {
+        self.reply.delete_outcome()
+    }
+
+    /// KEYNOTIFY (start or stop).
+    pub fn keynotify_outcome(self) -> Result<(), ReplyError> {
+        self.reply.keynotify_outcome()
     }
 }
 

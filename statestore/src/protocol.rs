@@ -1,5 +1,6 @@
 //! The state store's MQTT-level contract: topics, user properties and their
-//! values, as constants and pure functions.
+//! values, and the timing of requests (message expiry, how long a request
+//! may still land), as constants and pure functions.
 //!
 //! The MQTT client and the MQTT state-store service must agree with each
 //! other and with Microsoft's SDKs on every topic and property name (see
@@ -11,6 +12,8 @@
 //! them cannot break a topic. The response topic embeds the client id as it
 //! is: a client id containing `+` or `#` gives a topic no one can publish
 //! to ([`is_forbidden_response_topic`] says so).
+
+use std::time::Duration;
 
 /// The topic every request is published to (QoS 1).
 pub const REQUEST_TOPIC: &str = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
@@ -59,26 +62,6 @@ pub const PROTOCOL_VERSION_VALUE: &str = "1.0";
 pub const STATUS_OK: &str = "200";
 /// The content type of every payload (or none at all).
 pub const CONTENT_TYPE: &str = "application/octet-stream";
-
-/// The longest a request written to the broker connection may take to reach
-/// the broker, as this project assumes it (a stated assumption, not a
-/// guarantee of MQTT): a request either arrives within it or not at all.
-pub const TRANSIT_BOUND: core::time::Duration = core::time::Duration::from_secs(1);
-
-/// How long after a client sent a request the store may still apply it,
-/// for a client that gives up after `timeout` and whose requests take at
-/// most `transit` to reach the broker: the timeout (the request is handed
-/// to the connection no later), the whole second its message expiry is
-/// rounded up to (the broker drops it once that passed, counted from
-/// receipt), and the transit. A request whose answer was lost can land
-/// until then and no later; one formula for the MQTT client and the
-/// simulator, so they cannot drift apart.
-pub fn request_lifetime(
-    timeout: core::time::Duration,
-    transit: core::time::Duration,
-) -> core::time::Duration {
-    timeout + core::time::Duration::from_secs(1) + transit
-}
 
 /// The response topic a client subscribes to and names in its requests, in
 /// the form Microsoft's Rust SDK uses:
@@ -189,6 +172,52 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
             u8::try_from((high << 4) | low).ok()
         })
         .collect()
+}
+
+/// The longest a request spends where nobody counts it against its message
+/// expiry: from the moment the client hands it to its MQTT connection, in
+/// socket buffers and on the wire to the broker, and from the broker to the
+/// store. The stated assumption behind [`request_lifetime`]: a request
+/// written to the socket reaches the broker (and the store) within this
+/// bound, or never. A broker and the store count the time a request waits
+/// in their queues against its expiry themselves.
+pub const TRANSIT_BOUND: Duration = Duration::from_secs(1);
+
+/// The rounding of a message expiry: MQTT counts it in whole seconds, so a
+/// request's expiry, rounded up from the time left, may outlast its
+/// deadline by up to this much.
+const EXPIRY_ROUNDING: Duration = Duration::from_secs(1);
+
+/// The MQTT Message Expiry Interval of a request with `left` until its
+/// deadline: whole seconds, rounded up, and at least 1 (a request about to
+/// time out still gets the shortest expiry MQTT can state, rather than none,
+/// which would mean "never expires").
+pub fn message_expiry_secs(left: Duration) -> u32 {
+    let whole = left
+        .as_secs()
+        .saturating_add(u64::from(left.subsec_nanos() > 0));
+    u32::try_from(whole).unwrap_or(u32::MAX).max(1)
+}
+
+/// How long after a request's call began the store may still apply it, for
+/// a client that gives up after `timeout` and whose requests take at most
+/// `transit` (see [`TRANSIT_BOUND`]) on the way.
+///
+/// A request whose answer was lost is in doubt until then, so a candidate
+/// waits this long before it trusts that an earlier resignation or write
+/// can no longer land. The bound holds for a client that (as the host's
+/// MQTT client does) hands each request over before its deadline, with a
+/// message expiry of [`message_expiry_secs`] of the time left and handed
+/// over so that the hand-over plus that expiry ends at most
+/// [`EXPIRY_ROUNDING`] (1 s) after the deadline: the broker drops the
+/// request once its expiry has passed since receipt, and the store drops
+/// one whose expiry passed while it waited in the store's own queue. So:
+/// timeout + 1 s + transit. The simulator models the same client, with the
+/// same formula.
+pub fn request_lifetime(timeout: Duration, transit: Duration) -> Duration {
+    timeout
+        .saturating_add(EXPIRY_ROUNDING)
+        .saturating_add(transit)
 }
 
 /// Parses a `__protVer` value of the form `major.minor` (ASCII digits only on
@@ -390,6 +419,31 @@ mod tests {
         let hex = hex_upper(&all);
         assert_eq!(hex.len(), 512);
         assert_eq!(decode_hex(&hex), Some(all));
+    }
+
+    #[test]
+    fn message_expiry_is_the_time_left_rounded_up_to_a_second_at_least_one() {
+        let ms = Duration::from_millis;
+        assert_eq!(message_expiry_secs(ms(5000)), 5);
+        assert_eq!(message_expiry_secs(ms(4001)), 5);
+        assert_eq!(message_expiry_secs(Duration::new(4, 1)), 5);
+        assert_eq!(message_expiry_secs(ms(999)), 1);
+        assert_eq!(message_expiry_secs(Duration::ZERO), 1);
+        assert_eq!(message_expiry_secs(Duration::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn a_request_may_land_until_timeout_plus_a_second_of_rounding_plus_transit() {
+        let ms = Duration::from_millis;
+        assert_eq!(TRANSIT_BOUND, ms(1000));
+        assert_eq!(request_lifetime(ms(5000), TRANSIT_BOUND), ms(7000));
+        // Not rounded: a 2.5 s timeout is in doubt for 4.5 s, not 5 s.
+        assert_eq!(request_lifetime(ms(2500), TRANSIT_BOUND), ms(4500));
+        assert_eq!(request_lifetime(ms(200), ms(50)), ms(1250));
+        assert_eq!(
+            request_lifetime(Duration::MAX, TRANSIT_BOUND),
+            Duration::MAX
+        );
     }
 
     #[test]

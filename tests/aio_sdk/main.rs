@@ -14,6 +14,7 @@ use azure_iot_operations_mqtt::aio::connection_settings::MqttConnectionSettingsB
 use azure_iot_operations_mqtt::session::{Session, SessionExitHandle, SessionOptionsBuilder};
 use azure_iot_operations_protocol::application::ApplicationContextBuilder;
 use azure_iot_operations_protocol::common::hybrid_logical_clock::HybridLogicalClock;
+use azure_iot_operations_services::leased_lock::ErrorKind as LeaseErrorKind;
 use azure_iot_operations_services::leased_lock::lease;
 use azure_iot_operations_services::state_store::{
     self, ClientOptionsBuilder, Operation, SetCondition, SetOptions,
@@ -215,7 +216,10 @@ async fn microsofts_state_store_client_works_against_the_service() {
         .await
         .unwrap_err();
     assert!(
-        format!("{refused:?}").to_lowercase().contains("fencing"),
+        matches!(
+            refused.kind(),
+            state_store::ErrorKind::ServiceError(state_store::ServiceError::MissingFencingToken)
+        ),
         "{refused:?}"
     );
 
@@ -273,11 +277,13 @@ async fn microsofts_lease_client_and_elector_share_a_position() {
         lease.get_holder(TIMEOUT).await.unwrap().as_deref(),
         Some(&b"elector"[..])
     );
+    let refused = lease
+        .acquire(Duration::from_secs(30), TIMEOUT, None)
+        .await
+        .unwrap_err();
     assert!(
-        lease
-            .acquire(Duration::from_secs(30), TIMEOUT, None)
-            .await
-            .is_err()
+        matches!(refused.kind(), LeaseErrorKind::LeaseAlreadyHeld),
+        "{refused:?}"
     );
     sdk.close().await;
 }

@@ -2,8 +2,11 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod lifetime;
 mod processes;
+mod raw;
 mod reconnect;
+mod responses;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use elector_host::StateStoreBackend;
 use elector_host::bindings::{KeyChange, SetCondition, SetOptions, StoreError};
 use elector_host::store::NotificationQueue;
+use elector_statestore::protocol;
 use tokio::sync::Notify;
 
+use crate::raw::{next, raw_client};
 use crate::support::*;
 
 fn plain() -> SetOptions {
@@ -28,14 +30,10 @@ async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
     assert!(store.get(b"k").await.unwrap().is_none());
     proxy.cut();
     let started = Instant::now();
-    let result = store.get(b"k").await;
-    assert!(
-        matches!(
-            result,
-            Err(StoreError::Disconnected) | Err(StoreError::Timeout)
-        ),
-        "{result:?}"
-    );
+    // Whether the client has seen the cut yet or not: on a dying link the
+    // request fails with the link; on a dead one it waits for the link,
+    // which does not come back within the timeout.
+    assert_eq!(store.get(b"k").await, Err(StoreError::Disconnected));
     assert!(
         started.elapsed() <= Duration::from_secs(3),
         "bounded by the request timeout"
@@ -50,6 +48,69 @@ async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
     }
     assert!(store.connections() >= 2, "reconnected");
     assert_eq!(store.get(b"k").await.unwrap().unwrap().value, b"v");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_fails_at_once_with_disconnected_when_the_link_drops() {
+    // No state store on the broker: the request waits for an answer.
+    let broker = Broker::start();
+    let (_sniffer, mut at_the_broker) =
+        raw_client(broker.port, "sniffer", &[protocol::REQUEST_TOPIC]).await;
+    let proxy = Proxy::start(broker.port).await;
+    let timeout = Duration::from_secs(10);
+    let store = connect(proxy.port, timeout).await;
+    let request = tokio::spawn({
+        let store = store.clone();
+        async move { store.get(b"k").await }
+    });
+    next(&mut at_the_broker).await;
+    let cut = Instant::now();
+    proxy.cut();
+    let result = tokio::time::timeout(PATIENCE, request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result, Err(StoreError::Disconnected));
+    assert!(
+        cut.elapsed() < Duration::from_secs(1),
+        "at once, not after the {timeout:?} timeout: {:?}",
+        cut.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_client_stays_closed_and_a_dropped_one_closes_its_connection() {
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let proxy = Proxy::start(broker.port).await;
+    let timeout = Duration::from_secs(2);
+
+    let store = connect(proxy.port, timeout).await;
+    assert_eq!(store.get(b"k").await, Ok(None));
+    store.disconnect().await;
+    all_closed_within(&proxy, Duration::from_secs(1)).await;
+    let started = Instant::now();
+    assert_eq!(store.get(b"k").await, Err(StoreError::Disconnected));
+    assert!(started.elapsed() < Duration::from_millis(100), "at once");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(proxy.open_connections(), 0, "and it does not come back");
+    assert_eq!(store.connections(), 0);
+
+    // Dropping the last handle closes the connection too, within a
+    // second, not at the next keep-alive.
+    let store = connect(proxy.port, timeout).await;
+    assert_eq!(store.get(b"k").await, Ok(None));
+    assert_eq!(proxy.open_connections(), 1);
+    drop(store);
+    all_closed_within(&proxy, Duration::from_secs(1)).await;
+}
+
+async fn all_closed_within(proxy: &Proxy, wait: Duration) {
+    let started = Instant::now();
+    while proxy.open_connections() != 0 {
+        assert!(started.elapsed() < wait, "a connection outlived its client");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,10 +268,20 @@ pub struct Service(#[allow(dead_code)] Elector);
 
 impl Service {
     pub fn start(broker: &Broker) -> Service {
+        Service::start_via(broker, broker.port)
+    }
+
+    /// The service connected to the broker through `port` (a [`Proxy`] in
+    /// front of the broker, so a test can cut the service's own link).
+    pub fn start_via(broker: &Broker, port: u16) -> Service {
         let url = broker.url();
         let service = Service(Elector::spawn(
             "statestore",
-            &["statestore", "--broker", &url],
+            &[
+                "statestore",
+                "--broker",
+                &format!("mqtt://127.0.0.1:{port}"),
+            ],
         ));
         let started = Instant::now();
         loop {
@@ -314,11 +324,13 @@ pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
 
 /// A loopback TCP proxy in front of a port, whose links can be cut (every
 /// open connection closed, new ones refused), black-holed (bytes vanish,
-/// connections stay open) or slowed down.
+/// connections stay open), stalled (nothing is read, so the senders'
+/// sockets fill up) or slowed down.
 pub struct Proxy {
     pub port: u16,
     mode: Arc<std::sync::Mutex<Mode>>,
     cut: Arc<tokio::sync::Notify>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,6 +338,7 @@ enum Mode {
     Pass,
     Refuse,
     Blackhole,
+    Stall,
     Delay(Duration),
 }
 
@@ -335,7 +348,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(std::sync::Mutex::new(Mode::Pass));
         let cut = Arc::new(tokio::sync::Notify::new());
-        let (modes, cutting) = (mode.clone(), cut.clone());
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (modes, cutting, opened) = (mode.clone(), cut.clone(), open.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
@@ -344,12 +358,13 @@ impl Proxy {
                 if *modes.lock().unwrap() == Mode::Refuse {
                     continue; // dropped: connection refused in effect
                 }
-                let (modes, cutting) = (modes.clone(), cutting.clone());
+                let (modes, cutting, opened) = (modes.clone(), cutting.clone(), opened.clone());
                 tokio::spawn(async move {
                     let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     else {
                         return;
                     };
+                    opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let _ = inbound.set_nodelay(true);
                     let _ = outbound.set_nodelay(true);
                     let (in_read, in_write) = inbound.into_split();
@@ -359,10 +374,22 @@ impl Proxy {
                         _ = forward(out_read, in_write, modes) => {}
                         _ = cutting.notified() => {}
                     }
+                    opened.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
         });
-        Proxy { port, mode, cut }
+        Proxy {
+            port,
+            mode,
+            cut,
+            open,
+        }
+    }
+
+    /// Connections open through the proxy now (one closes when either end
+    /// closes it, or when the proxy cuts it).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every connection and refuses new ones.
@@ -374,6 +401,13 @@ impl Proxy {
     /// Keeps connections open but drops every byte.
     pub fn blackhole(&self) {
         *self.mode.lock().unwrap() = Mode::Blackhole;
+    }
+
+    /// Stops reading from every connection, both ways, until restored:
+    /// the connections stay open, and what the ends send piles up in their
+    /// sockets until those are full.
+    pub fn stall(&self) {
+        *self.mode.lock().unwrap() = Mode::Stall;
     }
 
     /// Delays every chunk of bytes by `delay`.
@@ -394,6 +428,9 @@ async fn forward(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
+        while *mode.lock().unwrap() == Mode::Stall {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let Ok(read) = from.read(&mut buffer).await else {
             return;
         };
@@ -404,7 +441,7 @@ async fn forward(
         match current {
             Mode::Blackhole => continue,
             Mode::Delay(delay) => tokio::time::sleep(delay).await,
-            Mode::Pass | Mode::Refuse => {}
+            Mode::Pass | Mode::Refuse | Mode::Stall => {}
         }
         if to.write_all(&buffer[..read]).await.is_err() {
             return;

@@ -7,59 +7,10 @@ use elector_host::StateStoreBackend;
 use elector_host::bindings::{SetCondition, SetOptions};
 use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
-use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
-use tokio::sync::mpsc;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
+use crate::raw::{next, raw_client, user};
 use crate::support::*;
-
-/// A raw MQTT client: what it receives arrives on the returned channel.
-async fn raw_client(
-    port: u16,
-    id: &str,
-    topics: &[&str],
-) -> (AsyncClient, mpsc::UnboundedReceiver<Publish>) {
-    let mut options = MqttOptions::new(id, "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut event_loop): (AsyncClient, EventLoop) = AsyncClient::new(options, 64);
-    let (sender, received) = mpsc::unbounded_channel();
-    let (subscribed_tx, mut subscribed) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(event) = event_loop.poll().await {
-            match event {
-                Event::Incoming(Packet::Publish(publish)) => {
-                    let _ = sender.send(publish);
-                }
-                Event::Incoming(Packet::SubAck(_)) => {
-                    let _ = subscribed_tx.send(());
-                }
-                _ => {}
-            }
-        }
-    });
-    for topic in topics {
-        client.subscribe(*topic, QoS::AtLeastOnce).await.unwrap();
-        tokio::time::timeout(PATIENCE, subscribed.recv())
-            .await
-            .unwrap();
-    }
-    (client, received)
-}
-
-fn user(properties: &PublishProperties, name: &str) -> Option<String> {
-    properties
-        .user_properties
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-}
-
-async fn next(received: &mut mpsc::UnboundedReceiver<Publish>) -> Publish {
-    tokio::time::timeout(PATIENCE, received.recv())
-        .await
-        .expect("a message in time")
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_sends_what_the_contract_says() {

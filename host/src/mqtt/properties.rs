@@ -64,8 +64,16 @@ pub enum ResponseError {
 }
 
 /// Checks a response's status, protocol version and content type, and
-/// returns its `__ts`.
-pub fn check_response(properties: &PublishProperties) -> Result<Hlc, ResponseError> {
+/// returns its `__ts`, if it has one.
+///
+/// A missing `__ts` is not an error here, as Microsoft's command invoker
+/// treats it as optional: the contract has the service send it on every
+/// response, but a `-ERR` or KEYNOTIFY answer does not need it, and
+/// refusing those would fail every blocking campaign (KEYNOTIFY) or turn a
+/// fencing refusal into an untyped protocol error. Whether an operation
+/// needs the version is decided where its reply is read
+/// (`store::reply`). A `__ts` that is present but not an HLC is an error.
+pub fn check_response(properties: &PublishProperties) -> Result<Option<Hlc>, ResponseError> {
     let status = user_property(properties, protocol::STATUS).ok_or(ResponseError::MissingStatus)?;
     if status != protocol::STATUS_OK {
         return Err(ResponseError::Status(status.to_owned()));
@@ -81,7 +89,11 @@ pub fn check_response(properties: &PublishProperties) -> Result<Hlc, ResponseErr
     {
         return Err(ResponseError::ContentType(content_type.clone()));
     }
-    timestamp(properties)
+    match timestamp(properties) {
+        Ok(version) => Ok(Some(version)),
+        Err(ResponseError::MissingTimestamp) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// The `__ts` of a response or notification.
@@ -128,7 +140,7 @@ mod tests {
             user_properties: elector_statestore::service::reply_properties(&version),
             ..PublishProperties::default()
         };
-        assert_eq!(check_response(&good), Ok(version.clone()));
+        assert_eq!(check_response(&good), Ok(Some(version.clone())));
         let mut no_status = good.clone();
         no_status.user_properties.retain(|(k, _)| k != "__stat");
         assert_eq!(
@@ -149,7 +161,14 @@ mod tests {
         ));
         let mut no_ts = good.clone();
         no_ts.user_properties.truncate(2);
-        assert_eq!(check_response(&no_ts), Err(ResponseError::MissingTimestamp));
+        assert_eq!(check_response(&no_ts), Ok(None), "__ts is optional");
+        assert_eq!(timestamp(&no_ts), Err(ResponseError::MissingTimestamp));
+        let mut bad_ts = good.clone();
+        bad_ts.user_properties[2].1 = "yesterday".into();
+        assert_eq!(
+            check_response(&bad_ts),
+            Err(ResponseError::BadTimestamp("yesterday".into()))
+        );
         let mut text = good;
         text.content_type = Some("text/plain".into());
         assert!(matches!(

@@ -8,6 +8,7 @@ use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
 use super::ServiceOptions;
+use super::received::Received;
 use crate::clock::StoreClock;
 
 /// A message to publish.
@@ -56,8 +57,21 @@ impl Handler {
         expired.into_iter().map(Outgoing::from).collect()
     }
 
-    pub fn handle(&mut self, publish: &Publish) -> Vec<Outgoing> {
-        self.handle_at(self.clock.now_ms(), publish)
+    /// Answers a request taken from the service's queue.
+    pub fn handle_received(&mut self, request: &Received) -> Vec<Outgoing> {
+        self.handle_received_at(self.clock.now_ms(), request)
+    }
+
+    /// Answers a request taken from the service's queue at `now_ms`, unless
+    /// its message expiry ran out while it waited there: then it is dropped
+    /// unanswered, as the broker would have dropped it (its requester has
+    /// given up, and counts on it never landing after its expiry).
+    pub fn handle_received_at(&mut self, now_ms: u64, request: &Received) -> Vec<Outgoing> {
+        if request.has_expired(now_ms) {
+            tracing::debug!("request dropped: its message expiry ran out in the service's queue");
+            return Vec::new();
+        }
+        self.handle_at(now_ms, &request.publish)
     }
 
     pub fn handle_at(&mut self, now_ms: u64, publish: &Publish) -> Vec<Outgoing> {
@@ -278,6 +292,42 @@ mod tests {
         let mut none = to_itself;
         none.properties.as_mut().unwrap().response_topic = None;
         assert!(handler.handle_at(NOW, &none).is_empty());
+    }
+
+    #[test]
+    fn a_request_whose_expiry_ran_out_in_the_queue_is_dropped_unanswered() {
+        let mut handler = handler();
+        let set = |value: &str| {
+            let payload = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n{value}\r\n");
+            let mut publish = request("c", payload.as_bytes(), &[]);
+            publish.properties.as_mut().unwrap().message_expiry_interval = Some(2);
+            publish
+        };
+        let get = || request("c", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &[]);
+
+        // Taken off the connection at NOW with 2 s left, handled 2 s later.
+        let late = Received::new(set("a"), NOW);
+        assert!(handler.handle_received_at(NOW + 2_000, &late).is_empty());
+        assert_eq!(
+            handler.handle_at(NOW + 2_000, &get())[0].payload,
+            b"$-1\r\n",
+            "not applied"
+        );
+
+        // Handled just in time: applied and answered.
+        let in_time = Received::new(set("b"), NOW);
+        assert_eq!(
+            handler.handle_received_at(NOW + 1_999, &in_time)[0].payload,
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            handler.handle_at(NOW + 2_000, &get())[0].payload,
+            b"$1\r\nb\r\n"
+        );
+
+        // A request without an expiry is always answered.
+        let forever = Received::new(get(), NOW);
+        assert_eq!(handler.handle_received_at(u64::MAX / 2, &forever).len(), 1);
     }
 
     #[test]

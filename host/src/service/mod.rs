@@ -16,13 +16,14 @@
 //! disconnect such a client, which a service behind a plain broker cannot.
 
 mod handler;
+mod received;
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
+use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::StoreClock;
 use crate::mqtt::ConnectionSettings;
 use handler::{Handler, Outgoing};
+use received::Received;
 
 /// How the service runs.
 #[derive(Clone, Debug)]
@@ -62,11 +64,8 @@ pub async fn serve(
     mqtt.set_request_channel_capacity(4096);
     let (client, mut event_loop) = AsyncClient::new(mqtt, 4096);
     let (requests, inbox) = mpsc::unbounded_channel();
-    let worker = tokio::spawn(work(
-        Handler::new(&options, StoreClock::start()),
-        inbox,
-        client.clone(),
-    ));
+    let clock = StoreClock::start();
+    let worker = tokio::spawn(work(Handler::new(&options, clock), inbox, client.clone()));
     tracing::info!(
         broker = %format!("{}:{}", settings.hostname, settings.port),
         %client_id,
@@ -94,7 +93,7 @@ pub async fn serve(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
-                    let _ = requests.send(publish);
+                    let _ = requests.send(Received::new(publish, clock.now_ms()));
                 }
             }
             Ok(_) => {}
@@ -116,18 +115,19 @@ pub async fn serve(
     Ok(())
 }
 
-/// Answers requests in arrival order and sends expiry notifications on
-/// time. One task owns the store, so no request sees another half-done.
+/// Answers requests in arrival order (dropping those whose message expiry
+/// ran out while they waited) and sends expiry notifications on time. One
+/// task owns the store, so no request sees another half-done.
 async fn work(
     mut handler: Handler,
-    mut inbox: mpsc::UnboundedReceiver<Publish>,
+    mut inbox: mpsc::UnboundedReceiver<Received>,
     client: AsyncClient,
 ) {
     loop {
         let next_expiry = handler.time_to_next_expiry();
         let outgoing = tokio::select! {
             request = inbox.recv() => match request {
-                Some(request) => handler.handle(&request),
+                Some(request) => handler.handle_received(&request),
                 None => return,
             },
             _ = sleep_or_never(next_expiry) => handler.expire(),

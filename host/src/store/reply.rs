@@ -75,32 +75,67 @@ fn reply_error(error: ss::ReplyError) -> StoreError {
     }
 }
 
-pub fn set_result(response: ss::Response) -> Result<SetResponse, StoreError> {
-    let (applied, version) = response.set_outcome().map_err(reply_error)?;
+/// A store's answer as a backend reads it: the reply, and the version that
+/// came with it, if any. The embedded store always has one; over MQTT the
+/// `__ts` property may be missing (Microsoft's clients treat it as
+/// optional), and each operation decides below whether it needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub reply: ss::Reply,
+    pub version: Option<ss::Hlc>,
+}
+
+impl From<ss::Response> for Answer {
+    fn from(response: ss::Response) -> Self {
+        Answer {
+            reply: response.reply,
+            version: Some(response.version),
+        }
+    }
+}
+
+/// A SET's outcome. An applied SET without a version is passed on as
+/// such: the election layer refuses it (it has no fencing token to offer),
+/// while a SET that did not apply needs none.
+pub fn set_result(answer: impl Into<Answer>) -> Result<SetResponse, StoreError> {
+    let Answer { reply, version } = answer.into();
     Ok(SetResponse {
-        applied,
-        version: Some(hlc_to_wit(version)),
+        applied: reply.set_applied().map_err(reply_error)?,
+        version: version.map(hlc_to_wit),
     })
 }
 
-pub fn get_result(response: ss::Response) -> Result<Option<VersionedValue>, StoreError> {
-    let found = response.get_outcome().map_err(reply_error)?;
-    Ok(found.map(|(value, version)| VersionedValue {
+/// A GET's outcome. A miss needs no version. A hit without one is a
+/// protocol error: the version is what orders the value against the key's
+/// notifications and writes, and one made up here could make a reader
+/// take an old holder for a new one, or ignore a real change as stale.
+pub fn get_result(answer: impl Into<Answer>) -> Result<Option<VersionedValue>, StoreError> {
+    let Answer { reply, version } = answer.into();
+    let Some(value) = reply.get_value().map_err(reply_error)? else {
+        return Ok(None);
+    };
+    let version = version.ok_or_else(|| {
+        StoreError::Protocol("a GET that found a value carried no version (__ts)".into())
+    })?;
+    Ok(Some(VersionedValue {
         value,
         version: hlc_to_wit(version),
     }))
 }
 
-pub fn delete_result(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
-    Ok(match response.delete_outcome().map_err(reply_error)? {
+/// A DEL's or VDEL's outcome; the version is not needed.
+pub fn delete_result(answer: impl Into<Answer>) -> Result<DeleteOutcome, StoreError> {
+    let answer = answer.into();
+    Ok(match answer.reply.delete_outcome().map_err(reply_error)? {
         ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
         ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
         ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
     })
 }
 
-pub fn keynotify_result(response: ss::Response) -> Result<(), StoreError> {
-    response.keynotify_outcome().map_err(reply_error)
+/// A KEYNOTIFY's outcome; the version is not needed.
+pub fn keynotify_result(answer: impl Into<Answer>) -> Result<(), StoreError> {
+    answer.into().reply.keynotify_outcome().map_err(reply_error)
 }
 
 #[cfg(test)]
@@ -140,6 +175,48 @@ mod tests {
             set_result(response(ss::Reply::Count(3))),
             Err(StoreError::Protocol(_))
         ));
+    }
+
+    fn unversioned(reply: ss::Reply) -> Answer {
+        Answer {
+            reply,
+            version: None,
+        }
+    }
+
+    #[test]
+    fn answers_without_a_version_are_read_where_none_is_needed() {
+        assert_eq!(
+            set_result(unversioned(ss::Reply::Ok)),
+            Ok(SetResponse {
+                applied: true,
+                version: None
+            }),
+            "passed on for the election layer to refuse"
+        );
+        assert_eq!(
+            set_result(unversioned(ss::Reply::NotApplied)),
+            Ok(SetResponse {
+                applied: false,
+                version: None
+            })
+        );
+        assert_eq!(get_result(unversioned(ss::Reply::Value(None))), Ok(None));
+        assert!(matches!(
+            get_result(unversioned(ss::Reply::Value(Some(b"v".to_vec())))),
+            Err(StoreError::Protocol(_))
+        ));
+        assert_eq!(
+            delete_result(unversioned(ss::Reply::Count(1))),
+            Ok(DeleteOutcome::Deleted)
+        );
+        assert_eq!(keynotify_result(unversioned(ss::Reply::Ok)), Ok(()));
+        assert_eq!(
+            set_result(unversioned(ss::Reply::Error(
+                ss::StoreErrorKind::FencingTokenLowerVersion
+            ))),
+            Err(StoreError::FencingTokenLowerVersion)
+        );
     }
 
     #[test]

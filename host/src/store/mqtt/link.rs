@@ -1,18 +1,23 @@
 //! The MQTT connection's life: the event loop, and what happens each time
 //! the link comes up (subscribe, re-register watches, catch up on missed
-//! changes) or goes down (fail what is in flight).
+//! changes), goes down (fail what is in flight) or is closed (say goodbye).
 
 use std::path::PathBuf;
 use std::sync::Weak;
 use std::time::Duration;
 
 use elector_statestore as ss;
+use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, SubscribeReasonCode};
-use rumqttc::v5::{ConnectionError, Event, EventLoop};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Shared;
+
+/// Longest wait for a DISCONNECT to go out when the client closes.
+const GOODBYE: Duration = Duration::from_secs(1);
 
 /// Where the link is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,28 +32,47 @@ pub enum LinkState {
     Down { generation: u64 },
     /// The broker refused the first connection (bad credentials, ...).
     Refused(String),
+    /// The client disconnected; it will not connect again.
+    Closed,
 }
 
 impl LinkState {
     pub fn generation(&self) -> u64 {
         match self {
-            LinkState::Connecting | LinkState::Refused(_) => 0,
+            LinkState::Connecting | LinkState::Refused(_) | LinkState::Closed => 0,
             LinkState::Subscribing { generation }
             | LinkState::Up { generation }
             | LinkState::Down { generation } => *generation,
         }
     }
+
+    /// Whether this is still the connection of `generation`.
+    fn is_connection(&self, generation: u64) -> bool {
+        matches!(self, LinkState::Subscribing { generation: g } | LinkState::Up { generation: g } if *g == generation)
+    }
 }
 
-/// Drives the connection for as long as the client exists.
-/// `token_file`: a K8S-SAT token file, read again before every reconnect.
-pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>, token_file: Option<PathBuf>) {
+/// Drives the connection until the client closes (`closing`) or is gone.
+/// `client` is the connection's own handle, for the goodbye; `token_file`:
+/// a K8S-SAT token file, read again before every reconnect.
+pub async fn run(
+    mut event_loop: EventLoop,
+    client: AsyncClient,
+    shared: Weak<Shared>,
+    closing: CancellationToken,
+    token_file: Option<PathBuf>,
+) {
     let mut backoff = Duration::from_millis(50);
     let mut subacks: Option<mpsc::UnboundedSender<bool>> = None;
+    let mut connected = false;
     loop {
-        let event = event_loop.poll().await;
+        let event = tokio::select! {
+            biased;
+            () = closing.cancelled() => break,
+            event = event_loop.poll() => event,
+        };
         let Some(shared) = shared.upgrade() else {
-            return;
+            break;
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -59,6 +83,7 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>, token_file: Op
                     shared.link_down(format!("connection refused: {:?}", ack.code));
                     continue;
                 }
+                connected = true;
                 let generation = shared.link.borrow().generation() + 1;
                 shared
                     .link
@@ -90,14 +115,18 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>, token_file: Op
                 }
             }
             Ok(Event::Incoming(Packet::Disconnect(disconnect))) => {
+                connected = false;
                 shared.link_down(format!("broker disconnected: {:?}", disconnect.reason_code));
             }
             Ok(_) => {}
             Err(error) => {
                 tracing::debug!(%error, "MQTT event loop error");
+                connected = false;
                 // Requests in flight have failed already (and callers may
                 // have moved on); re-sending them after the reconnect would
-                // apply them late, so they are dropped.
+                // apply them late, so they are dropped. (The request channel
+                // is a rendezvous, so no request is left in it to go out
+                // after the reconnect either: see `pending.rs`.)
                 event_loop
                     .pending
                     .retain(|request| !matches!(request, rumqttc::v5::Request::Publish(_)));
@@ -113,11 +142,47 @@ pub async fn run(mut event_loop: EventLoop, shared: Weak<Shared>, token_file: Op
                 if let Some(file) = &token_file {
                     crate::mqtt::session::reload_token(&mut event_loop, file);
                 }
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = closing.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
+    if connected {
+        say_goodbye(&mut event_loop, &client).await;
+    }
+    if let Some(shared) = shared.upgrade() {
+        shared.link.send_replace(LinkState::Closed);
+        shared.pending.fail_all();
+    }
+}
+
+/// Sends DISCONNECT, so the broker ends the connection as a normal one,
+/// within [`GOODBYE`]. The event loop has to run for the request to go
+/// out, so it is driven here until the DISCONNECT is written or fails.
+async fn say_goodbye(event_loop: &mut EventLoop, client: &AsyncClient) {
+    let goodbye = async {
+        let disconnect = client.disconnect();
+        tokio::pin!(disconnect);
+        let mut handed_over = false;
+        loop {
+            tokio::select! {
+                taken = &mut disconnect, if !handed_over => {
+                    handed_over = true;
+                    if taken.is_err() {
+                        return;
+                    }
+                }
+                event = event_loop.poll() => match event {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
+                    Ok(_) => {}
+                },
+            }
+        }
+    };
+    let _ = tokio::time::timeout(GOODBYE, goodbye).await;
 }
 
 /// A refusal that retrying will not cure: the broker said no, or TLS
@@ -131,6 +196,15 @@ fn is_refusal(error: &ConnectionError) -> bool {
 }
 
 impl Shared {
+    /// Resolves once the connection of `generation` is gone: dropped,
+    /// replaced by a newer one, or closed.
+    pub async fn connection_lost(&self, generation: u64) {
+        let mut link = self.link.subscribe();
+        let _ = link
+            .wait_for(|state| !state.is_connection(generation))
+            .await;
+    }
+
     fn link_down(&self, reason: String) {
         let generation = self.link.borrow().generation();
         let was_up = matches!(
@@ -156,13 +230,15 @@ async fn come_up(
     let Some(this) = shared.upgrade() else { return };
     let filter = ss::protocol::notification_filter(&this.client_id);
     for topic in [this.response_topic.clone(), filter] {
-        if this
-            .client
-            .subscribe(topic, QoS::AtLeastOnce)
-            .await
-            .is_err()
-        {
-            return;
+        // Handed over only to this connection: one that drops first takes
+        // it no more, and the next connection subscribes by itself.
+        tokio::select! {
+            () = this.connection_lost(generation) => return,
+            subscribed = this.client.subscribe(topic, QoS::AtLeastOnce) => {
+                if subscribed.is_err() {
+                    return;
+                }
+            }
         }
     }
     for _ in 0..2 {

@@ -5,8 +5,15 @@
 //! - Requests go with QoS 1 to the request topic with a response topic,
 //!   16 random bytes of correlation data, `__srcId`, `__ts` (from an HLC that
 //!   merges every version it sees and never goes backwards), `__protVer`,
-//!   `__ft` when fenced, and a message expiry equal to the request timeout.
-//!   Every request has a timeout; none can hang.
+//!   `__ft` when fenced, and a message expiry of the time left until the
+//!   request's deadline. Every request has one deadline, fixed when the
+//!   call begins, that bounds the wait for the link, the hand-over to the
+//!   connection and the wait for the answer; none can hang, and none can
+//!   land later than `request_lifetime()` after the call (see
+//!   `handover.rs`).
+//! - The connection takes requests through a rendezvous channel: a request
+//!   is written to the socket or not sent at all, so none waits in a queue
+//!   across a reconnect.
 //! - One subscription covers all of this client's KEYNOTIFY topics; it is in
 //!   place (SUBACK received) before any watch registers.
 //! - After every reconnect the client subscribes again, registers every
@@ -14,6 +21,7 @@
 //!   for any change it missed. Requests in flight when the link drops fail
 //!   at once with `disconnected` (retryable; they may have been applied).
 
+mod handover;
 mod link;
 mod pending;
 mod watches;
@@ -25,6 +33,7 @@ use async_trait::async_trait;
 use elector_statestore as ss;
 use rumqttc::v5::AsyncClient;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::reply::{delete_result, get_result, hlc_from_wit, set_result};
 use super::{NotificationQueue, StateStoreBackend, WatchGuard};
@@ -74,6 +83,9 @@ pub(crate) struct Shared {
     pending: Pending,
     watches: Watches,
     link: watch::Sender<LinkState>,
+    /// Ends the connection: on `disconnect()`, or when the last clone of
+    /// the client is dropped.
+    closing: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +104,11 @@ impl MqttStore {
     ) -> Result<Self, ConnectError> {
         let client_id = settings.client_id_or(&options.client_id_prefix);
         let address = format!("{}:{}", settings.hostname, settings.port);
-        let (client, event_loop) = AsyncClient::new(settings.mqtt_options(&client_id), 64);
+        // Capacity 0: a rendezvous, so a request is taken by the event loop
+        // (and written to the socket) or not sent at all. With a queue, a
+        // request could wait in it while the link is down and go out after
+        // the reconnect, after its caller was told it failed.
+        let (client, event_loop) = AsyncClient::new(settings.mqtt_options(&client_id), 0);
         let (link, mut link_changes) = watch::channel(LinkState::Connecting);
         let shared = Arc::new(Shared {
             response_topic: ss::protocol::response_topic(&client_id),
@@ -103,9 +119,16 @@ impl MqttStore {
             pending: Pending::default(),
             watches: Watches::default(),
             link,
+            closing: CancellationToken::new(),
         });
         let token_file = settings.token_file().map(std::path::Path::to_path_buf);
-        tokio::spawn(link::run(event_loop, Arc::downgrade(&shared), token_file));
+        tokio::spawn(link::run(
+            event_loop,
+            shared.client.clone(),
+            Arc::downgrade(&shared),
+            shared.closing.clone(),
+            token_file,
+        ));
         let ready = async {
             loop {
                 match &*link_changes.borrow_and_update() {
@@ -126,16 +149,11 @@ impl MqttStore {
                 }
             }
         };
+        // On failure `shared` is dropped, which ends the connection task.
         match tokio::time::timeout(options.connect_timeout, ready).await {
             Ok(Ok(())) => Ok(MqttStore { shared }),
-            Ok(Err(error)) => {
-                let _ = shared.client.try_disconnect();
-                Err(error)
-            }
-            Err(_) => {
-                let _ = shared.client.try_disconnect();
-                Err(ConnectError::TimedOut(address))
-            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(ConnectError::TimedOut(address)),
         }
     }
 
@@ -151,15 +169,20 @@ impl MqttStore {
         }
     }
 
-    /// Closes the connection; later requests fail with `disconnected`.
+    /// Closes the connection (with a DISCONNECT if the link is up, waiting
+    /// at most a second for it to go out); requests in flight and later
+    /// ones fail at once with `disconnected`.
     pub async fn disconnect(&self) {
-        let _ = self.shared.client.disconnect().await;
+        self.shared.closing.cancel();
+        let mut link = self.shared.link.subscribe();
+        let closed = link.wait_for(|state| *state == LinkState::Closed);
+        let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
     }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let _ = self.client.try_disconnect();
+        self.closing.cancel();
     }
 }
 
@@ -245,11 +268,12 @@ impl StateStoreBackend for MqttStore {
         watches::register(&self.shared, key, queue).await
     }
 
-    /// Requests carry a message expiry of the timeout rounded up to whole
-    /// seconds, after which the broker drops them; one more second covers
-    /// the service's own queue. Requests are never re-sent after a
-    /// reconnect (see `link.rs`).
+    /// The timeout, plus a second of expiry rounding, plus the transit the
+    /// protocol assumes: every request is handed over before its deadline
+    /// with an expiry that ends at most a second after it (`handover.rs`),
+    /// the broker and the store drop it once that expiry has passed, and it
+    /// is never re-sent after a reconnect (`link.rs`).
     fn request_lifetime(&self) -> Duration {
-        Duration::from_secs(self.shared.request_timeout.as_secs_f64().ceil() as u64 + 1)
+        ss::protocol::request_lifetime(self.shared.request_timeout, ss::protocol::TRANSIT_BOUND)
     }
 }

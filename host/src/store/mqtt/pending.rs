@@ -1,6 +1,8 @@
-//! Requests in flight: sent, keyed by correlation data, waiting for the
-//! response that echoes it. Each waits at most the request timeout; a
-//! dropped link fails them all at once.
+//! Requests in flight: handed to the connection, keyed by correlation
+//! data, waiting for the response that echoes it. Every request has one
+//! deadline, fixed when the call begins, that bounds all of it: waiting for
+//! the link, handing the request to the connection, and waiting for the
+//! answer. A dropped link fails them all at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,18 +12,21 @@ use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Publish;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::Shared;
+use super::handover;
 use super::link::LinkState;
 use crate::bindings::StoreError;
 use crate::mqtt::properties;
+use crate::store::reply::Answer;
 
-type Answer = Result<ss::Response, StoreError>;
+type Outcome = Result<Answer, StoreError>;
 
 struct InFlight {
     /// Needed to read the reply (`:-1` means "not applied" only for SET).
     command: ss::Command,
-    answer: oneshot::Sender<Answer>,
+    answer: oneshot::Sender<Outcome>,
 }
 
 #[derive(Default)]
@@ -30,7 +35,7 @@ pub struct Pending {
 }
 
 impl Pending {
-    fn insert(&self, correlation: [u8; 16], command: ss::Command) -> oneshot::Receiver<Answer> {
+    fn insert(&self, correlation: [u8; 16], command: ss::Command) -> oneshot::Receiver<Outcome> {
         let (answer, receiver) = oneshot::channel();
         self.requests
             .lock()
@@ -58,59 +63,39 @@ pub fn wall_clock_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// What a request carries besides its payload.
+struct Envelope<'a> {
+    correlation: [u8; 16],
+    timestamp: ss::Hlc,
+    fencing_token: Option<&'a ss::Hlc>,
+    payload: bytes::Bytes,
+}
+
 impl Shared {
-    /// Sends a request once the link is up and waits for its answer, both
-    /// within the request timeout.
+    /// Sends a request once the link is up and waits for its answer, all
+    /// within the request timeout. `Disconnected` when the link is not up
+    /// in time or drops before the answer; `Timeout` when the answer does
+    /// not come in time. Either way the request may have been applied
+    /// (unless the link never came up), but never later than
+    /// `request_lifetime()` after this call began.
     pub async fn request(
         &self,
         command: ss::Command,
         fencing_token: Option<ss::Hlc>,
-    ) -> Result<ss::Response, StoreError> {
-        let deadline = tokio::time::Instant::now() + self.request_timeout;
-        let mut link = self.link.subscribe();
-        let up = link.wait_for(|state| matches!(state, LinkState::Up { .. }));
-        match tokio::time::timeout_at(deadline, up).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) | Err(_) => return Err(StoreError::Disconnected),
-        }
-        self.request_now(command, fencing_token, deadline).await
-    }
-
-    /// Sends a request whatever the link state (used while re-registering
-    /// after a reconnect, before the link counts as up).
-    pub async fn request_now(
-        &self,
-        command: ss::Command,
-        fencing_token: Option<ss::Hlc>,
-        deadline: tokio::time::Instant,
-    ) -> Result<ss::Response, StoreError> {
-        let correlation: [u8; 16] = rand::random();
-        let timestamp = self.clock.lock().unwrap().now(wall_clock_ms());
-        let timeout_secs =
-            u32::try_from(self.request_timeout.as_secs_f64().ceil() as u64).unwrap_or(u32::MAX);
-        let props = properties::request(
-            &self.client_id,
-            &self.response_topic,
-            correlation,
-            &timestamp,
-            fencing_token.as_ref(),
-            timeout_secs,
-        );
-        let payload = ss::resp::encode_request(&command);
+    ) -> Result<Answer, StoreError> {
+        let deadline = Instant::now() + self.request_timeout;
+        let generation = self.link_up_by(deadline).await?;
+        let envelope = Envelope {
+            correlation: rand::random(),
+            timestamp: self.clock.lock().unwrap().now(wall_clock_ms()),
+            fencing_token: fencing_token.as_ref(),
+            payload: ss::resp::encode_request(&command).into(),
+        };
+        let correlation = envelope.correlation;
         let answer = self.pending.insert(correlation, command);
-        let sent = self
-            .client
-            .publish_with_properties(
-                ss::protocol::REQUEST_TOPIC,
-                QoS::AtLeastOnce,
-                false,
-                payload,
-                props,
-            )
-            .await;
-        if sent.is_err() {
+        if let Err(error) = self.hand_over(&envelope, generation, deadline).await {
             self.pending.forget(&correlation);
-            return Err(StoreError::Disconnected);
+            return Err(error);
         }
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(answer)) => answer,
@@ -118,6 +103,67 @@ impl Shared {
             Err(_) => {
                 self.pending.forget(&correlation);
                 Err(StoreError::Timeout)
+            }
+        }
+    }
+
+    /// Waits until requests may flow; returns the connection's generation.
+    async fn link_up_by(&self, deadline: Instant) -> Result<u64, StoreError> {
+        let mut link = self.link.subscribe();
+        let up = link.wait_for(|state| matches!(state, LinkState::Up { .. } | LinkState::Closed));
+        match tokio::time::timeout_at(deadline, up).await {
+            Ok(Ok(state)) => match *state {
+                LinkState::Up { generation } => Ok(generation),
+                _ => Err(StoreError::Disconnected),
+            },
+            Ok(Err(_)) | Err(_) => Err(StoreError::Disconnected),
+        }
+    }
+
+    /// Hands the request to the connection of `generation`, offering it in
+    /// the windows of [`handover::window`] until the deadline. The request
+    /// channel is a rendezvous: a request is either taken by the connection
+    /// (and written to its socket at once) or not sent at all, so nothing
+    /// waits in a queue to go out after a reconnect, or after its deadline.
+    /// Gives up with `Disconnected` as soon as that connection is lost.
+    async fn hand_over(
+        &self,
+        envelope: &Envelope<'_>,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<(), StoreError> {
+        let lost = self.connection_lost(generation);
+        tokio::pin!(lost);
+        loop {
+            let Some(window) = handover::window(Instant::now(), deadline) else {
+                return Err(StoreError::Timeout);
+            };
+            let publish = self.client.publish_with_properties(
+                ss::protocol::REQUEST_TOPIC,
+                QoS::AtLeastOnce,
+                false,
+                envelope.payload.clone(),
+                properties::request(
+                    &self.client_id,
+                    &self.response_topic,
+                    envelope.correlation,
+                    &envelope.timestamp,
+                    envelope.fencing_token,
+                    window.expiry_secs,
+                ),
+            );
+            tokio::select! {
+                biased;
+                () = &mut lost => return Err(StoreError::Disconnected),
+                taken = tokio::time::timeout_at(window.hand_over_by, publish) => match taken {
+                    Ok(Ok(())) => return Ok(()),
+                    // The event loop is gone.
+                    Ok(Err(_)) => return Err(StoreError::Disconnected),
+                    // Not taken in this window: offer it again with the
+                    // next, shorter expiry (same correlation data, so at
+                    // most one answer counts should both copies go out).
+                    Err(_) => {}
+                },
             }
         }
     }
@@ -149,14 +195,16 @@ impl Shared {
         command: &ss::Command,
         props: &rumqttc::v5::mqttbytes::v5::PublishProperties,
         payload: &[u8],
-    ) -> Answer {
+    ) -> Outcome {
         let protocol_error = |text: String| StoreError::Protocol(text);
         let version =
             properties::check_response(props).map_err(|e| protocol_error(e.to_string()))?;
-        self.merge_version(&version)?;
+        if let Some(version) = &version {
+            self.merge_version(version)?;
+        }
         let reply = ss::resp::decode_reply_for(command, payload)
             .map_err(|e| protocol_error(format!("malformed response payload: {e}")))?;
-        Ok(ss::Response { reply, version })
+        Ok(Answer { reply, version })
     }
 
     /// Merges a version the store sent into the client's clock, refusing

@@ -16,7 +16,7 @@ use rumqttc::v5::mqttbytes::v5::Publish;
 use super::Shared;
 use crate::bindings::{KeyChange, KeyNotification, StoreError};
 use crate::mqtt::properties;
-use crate::store::reply::{hlc_to_wit, keynotify_result};
+use crate::store::reply::{get_result, hlc_from_wit, hlc_to_wit, keynotify_result};
 use crate::store::{NotificationQueue, WatchGuard};
 
 #[derive(Default)]
@@ -208,17 +208,21 @@ impl Shared {
             stop: false,
         };
         keynotify_result(self.request(command, None).await?)?;
-        let response = self
+        let answer = self
             .request(ss::Command::Get { key: key.to_vec() }, None)
             .await?;
-        let store_version = response.version.clone();
-        let current = response
-            .get_outcome()
-            .map_err(|e| StoreError::Protocol(format!("{e:?}")))?;
-        let (value, version) = match current {
-            Some((value, written)) => (Some(value), written),
-            // The key is gone; the store's current version dates that.
-            None => (None, store_version),
+        let store_version = answer.version.clone();
+        let (value, version) = match get_result(answer)? {
+            Some(current) => (Some(current.value), hlc_from_wit(&current.version)),
+            // The key is gone; the store's current version dates that. A
+            // store that sent none: this client's clock, which has merged
+            // every version it saw, so the deletion is not taken for older
+            // than the last change seen (the read showed it is gone now).
+            None => (
+                None,
+                store_version
+                    .unwrap_or_else(|| self.clock.lock().unwrap().now(super::wall_clock_ms())),
+            ),
         };
         let mut keys = self.watches.keys.lock().unwrap();
         if let Some(watchers) = keys.get_mut(key) {

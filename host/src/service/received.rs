@@ -1,0 +1,72 @@
+//! A request in the service's queue, with the moment its message expiry
+//! runs out.
+//!
+//! The broker drops a request whose Message Expiry Interval has passed,
+//! and forwards what is left of it with the ones it delivers; but a
+//! delivered request can still wait in this service's own queue behind
+//! others. Its requester gives up at its deadline and counts on the
+//! request never landing after its expiry (`protocol::request_lifetime`),
+//! so a request whose expiry passed while it waited here is dropped, not
+//! applied late.
+
+use rumqttc::v5::mqttbytes::v5::Publish;
+
+pub struct Received {
+    pub publish: Publish,
+    /// On the service's store clock; `None`: the request never expires.
+    expires_at_ms: Option<u64>,
+}
+
+impl Received {
+    /// A request taken off the connection at `now_ms` (the service's store
+    /// clock). The broker forwarded the expiry left at that moment, so the
+    /// expiry counts from here.
+    pub fn new(publish: Publish, now_ms: u64) -> Self {
+        let expires_at_ms = publish
+            .properties
+            .as_ref()
+            .and_then(|properties| properties.message_expiry_interval)
+            .map(|secs| now_ms.saturating_add(u64::from(secs) * 1000));
+        Received {
+            publish,
+            expires_at_ms,
+        }
+    }
+
+    /// True once its expiry has run out: at `now_ms` its requester has
+    /// given up on it. (An interval of 0, nothing left, is expired at once.)
+    pub fn has_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|at| now_ms >= at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::PublishProperties;
+
+    fn with_expiry(secs: Option<u32>) -> Publish {
+        let mut publish = Publish::new("t", QoS::AtLeastOnce, "p", None);
+        publish.properties = Some(PublishProperties {
+            message_expiry_interval: secs,
+            ..PublishProperties::default()
+        });
+        publish
+    }
+
+    #[test]
+    fn the_expiry_counts_from_receipt() {
+        let received = Received::new(with_expiry(Some(2)), 10_000);
+        assert!(!received.has_expired(11_999));
+        assert!(received.has_expired(12_000));
+        assert!(Received::new(with_expiry(Some(0)), 10_000).has_expired(10_000));
+    }
+
+    #[test]
+    fn a_request_without_expiry_never_expires() {
+        assert!(!Received::new(with_expiry(None), 10_000).has_expired(u64::MAX));
+        let bare = Publish::new("t", QoS::AtLeastOnce, "p", None);
+        assert!(!Received::new(bare, 10_000).has_expired(u64::MAX));
+    }
+}
