@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use elector_host::StateStoreBackend;
 use elector_host::bindings::{KeyChange, SetCondition, SetOptions, StoreError};
 use elector_host::store::NotificationQueue;
+use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_statestore::protocol;
 use tokio::sync::Notify;
 
@@ -147,4 +148,64 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
         .await
         .expect("live again");
     assert_eq!(queue.take_all().last().unwrap().change, KeyChange::Deleted);
+}
+
+/// Someone claiming the watcher's client id sends `KEYNOTIFY … STOP` (a
+/// plain broker cannot stop that): the watch goes silent for at most one
+/// refresh period, and the change it missed is surfaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_stopped_behind_the_clients_back_is_restored_within_a_refresh() {
+    use elector_statestore as ss;
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let options = MqttStoreOptions {
+        request_timeout: Duration::from_secs(2),
+        watch_refresh: Duration::from_millis(500),
+        ..MqttStoreOptions::default()
+    };
+    let watcher = MqttStore::connect(&broker_args(broker.port).settings().unwrap(), options)
+        .await
+        .unwrap();
+    let writer = connect(broker.port, Duration::from_secs(2)).await;
+    let queue = NotificationQueue::new(Arc::new(Notify::new()));
+    let _watch = watcher.watch(b"lock", queue.clone()).await.unwrap();
+
+    // The spoofer: a raw client that names the watcher's id, and the
+    // watcher's own response topic (so no check of the two can tell).
+    let victim = watcher.client_id().to_owned();
+    let (spoofer, _) = crate::raw::raw_client(broker.port, "spoofer", &[]).await;
+    let timestamp = ss::HlcClock::new("spoofer").now(elector_host::store::mqtt::wall_clock_ms());
+    let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
+        response_topic: Some(protocol::response_topic(&victim)),
+        correlation_data: Some(vec![1; 16].into()),
+        user_properties: vec![
+            ("__srcId".into(), victim.clone()),
+            ("__ts".into(), timestamp.to_string()),
+            ("__protVer".into(), "1.0".into()),
+        ],
+        ..Default::default()
+    };
+    let stop = ss::resp::encode_request(&ss::Command::KeyNotify {
+        key: b"lock".to_vec(),
+        stop: true,
+    });
+    spoofer
+        .publish_with_properties(
+            ss::protocol::REQUEST_TOPIC,
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            false,
+            stop,
+            properties,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    writer.set(b"lock", b"a", &plain()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(3), queue.wait_ready())
+        .await
+        .expect("the change reaches the watcher within a refresh period");
+    assert_eq!(
+        queue.take_all().last().unwrap().change,
+        KeyChange::Set(b"a".to_vec())
+    );
 }

@@ -55,6 +55,11 @@ pub struct MqttStoreOptions {
     pub connect_timeout: Duration,
     /// Prefix of the generated client id, when none is configured.
     pub client_id_prefix: String,
+    /// How often every watch is registered again and its key re-read, so a
+    /// registration the store lost (a restart, a lapsed lease, a `STOP`
+    /// sent by someone claiming this client's id) is repaired, and a change
+    /// missed meanwhile is surfaced, within this period.
+    pub watch_refresh: Duration,
 }
 
 impl Default for MqttStoreOptions {
@@ -63,6 +68,7 @@ impl Default for MqttStoreOptions {
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             client_id_prefix: "elector".into(),
+            watch_refresh: Duration::from_secs(60),
         }
     }
 }
@@ -128,6 +134,10 @@ impl MqttStore {
             Arc::downgrade(&shared),
             shared.closing.clone(),
             token_file,
+        ));
+        tokio::spawn(watches::refresh(
+            Arc::downgrade(&shared),
+            options.watch_refresh,
         ));
         let ready = async {
             loop {

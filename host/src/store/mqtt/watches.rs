@@ -139,6 +139,48 @@ impl Drop for Registration {
     }
 }
 
+/// Every `period`, while the link is up: registers every watch again and
+/// surfaces a change missed meanwhile (see [`Shared::catch_up`]). A store
+/// that lost a registration without this client disconnecting (restarted
+/// with its state, lapsed it, or took a `STOP` from someone claiming this
+/// client's id) silences a watch for at most one period. Ends with the
+/// client.
+pub async fn refresh(shared: Weak<Shared>, period: std::time::Duration) {
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.closing.is_cancelled() {
+            return;
+        }
+        let generation = match &*shared.link.borrow() {
+            super::link::LinkState::Up { generation } => *generation,
+            _ => continue, // the reconnect registers them again anyway
+        };
+        let keys: Vec<Vec<u8>> = shared
+            .watches
+            .keys
+            .lock()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        for key in keys {
+            if shared.link.borrow().generation() != generation {
+                break;
+            }
+            let _registering = shared.watches.registering.lock().await;
+            if !shared.watches.keys.lock().unwrap().contains_key(&key) {
+                continue;
+            }
+            if let Err(error) = shared.catch_up(&key).await {
+                tracing::debug!(%error, "refreshing a watch failed; the next period tries again");
+            }
+        }
+    }
+}
+
 impl Shared {
     /// A KEYNOTIFY message. Notifications without `__ts`, or that do not
     /// parse, are dropped (as Microsoft's clients do).
