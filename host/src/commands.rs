@@ -9,9 +9,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::bindings::{CandidateEvent, Hlc, Leader, LostReason, PositionState};
+use crate::bindings::{CandidateEvent, Hlc, HumanText as _, Leader, PositionState};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
-use crate::demo::format_hlc;
 use crate::mqtt::BrokerArgs;
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
 use crate::store::StateStoreBackend;
@@ -136,34 +135,27 @@ impl Printer {
                 event,
                 position,
                 leader: leader.map(LeaderJson::from),
-                fencing_token: token.map(format_hlc),
-                version: version.map(format_hlc),
+                fencing_token: token.map(|token| token.text().to_string()),
+                version: version.map(|version| version.text().to_string()),
                 detail,
             };
             crate::output::line(&serde_json::to_string(&line).expect("lines serialize"));
         } else {
             let mut text = event.to_owned();
             if let Some(leader) = leader {
-                text.push_str(&format!(" {}", leader_text(leader)));
+                text.push_str(&format!(" {}", leader.text()));
             }
             if let Some(token) = token {
-                text.push_str(&format!(" fencing-token={}", format_hlc(token)));
+                text.push_str(&format!(" fencing-token={}", token.text()));
             }
             if let Some(version) = version {
-                text.push_str(&format!(" version={}", format_hlc(version)));
+                text.push_str(&format!(" version={}", version.text()));
             }
             if let Some(detail) = detail {
                 text.push_str(&format!(" ({detail})"));
             }
             crate::output::line(&text);
         }
-    }
-}
-
-fn leader_text(leader: &Leader) -> String {
-    match &leader.session_id {
-        Some(session) => format!("{}:{session}", leader.name),
-        None => leader.name.clone(),
     }
 }
 
@@ -229,15 +221,10 @@ pub async fn campaign(
                     printer.line("renewed", &request.position, Some(&me), Some(&lease.fencing_token), None);
                 }
                 Some(CandidateEvent::RenewalFailed(error)) => {
-                    printer.line("renewal-failed", &request.position, Some(&me), None, Some(format!("{error:?}")));
+                    printer.line("renewal-failed", &request.position, Some(&me), None, Some(error.text().to_string()));
                 }
                 Some(CandidateEvent::LeadershipLost(reason)) => {
-                    let why = match reason {
-                        LostReason::Resigned => "resigned",
-                        LostReason::LeaseExpired => "lease expired",
-                        LostReason::TakenOver => "taken over",
-                    };
-                    printer.line("lost", &request.position, Some(&me), None, Some(why.into()));
+                    printer.line("lost", &request.position, Some(&me), None, Some(reason.text().to_string()));
                     return Ok(EXIT_LEADERSHIP_LOST);
                 }
                 Some(_) => {}
@@ -326,7 +313,7 @@ pub async fn get(store: &MqttStore, key: &str, printer: Printer) -> anyhow::Resu
     let found = store
         .get(key.as_bytes())
         .await
-        .map_err(|error| anyhow::anyhow!("reading {key:?}: {error:?}"))?;
+        .map_err(|error| anyhow::anyhow!("reading {key:?}: {}", error.text()))?;
     match &found {
         Some(value) => {
             let text = String::from_utf8_lossy(&value.value).into_owned();
@@ -335,7 +322,7 @@ pub async fn get(store: &MqttStore, key: &str, printer: Printer) -> anyhow::Resu
                     "event": "value",
                     "key": key,
                     "value": text,
-                    "version": format_hlc(&value.version),
+                    "version": value.version.text().to_string(),
                 });
                 crate::output::line(&line.to_string());
             } else {

@@ -16,6 +16,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod demo;
+pub mod errors;
 pub mod module;
 pub mod mqtt;
 pub mod ops;
