@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::StoreChoice;
 use crate::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use crate::module::{Grants, ModuleLimits, ModuleRuntime};
-use crate::mqtt::BrokerArgs;
 use crate::ops::{Health, InstrumentedStore, Metrics};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
-use crate::store::{EmbeddedStore, StateStoreBackend};
+use crate::store::StateStoreBackend;
 
 /// What `elector run` was asked for.
 pub struct RunRequest {
@@ -45,10 +45,11 @@ pub fn replica_names(name: &str, replicas: usize) -> Vec<String> {
     }
 }
 
-/// Runs until `shutdown` fires, then resigns every held position.
+/// Runs until `shutdown` fires, then resigns every held position. The
+/// request is checked before `store` is connected to.
 pub async fn run(
     request: RunRequest,
-    broker: &BrokerArgs,
+    store: StoreChoice,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if request.replicas == 0 {
@@ -60,11 +61,7 @@ pub async fn run(
     let renewal_period = request.term / 3;
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
-    let store: Arc<dyn StateStoreBackend> = if broker.names_a_broker() {
-        Arc::new(crate::commands::connect(broker, request.request_timeout).await?)
-    } else {
-        Arc::new(EmbeddedStore::new())
-    };
+    let store = crate::commands::store::open(store, request.request_timeout).await?;
     let store: Arc<dyn StateStoreBackend> =
         Arc::new(InstrumentedStore::new(store, metrics.clone()));
     let module_name = request

@@ -2,6 +2,7 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod campaign;
 mod processes;
 mod reconnect;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
