@@ -6,7 +6,7 @@
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
 //!   candidate.
 //! - [`demo`], [`cli`], [`commands`], [`run`]: the `elector` command;
-//!   [`exit`], [`shutdown`], [`errors`]: how it reports and
+//!   [`exit`], [`logging`], [`shutdown`], [`errors`]: how it reports and
 //!   stops.
 
 pub mod artifacts;
@@ -20,6 +20,7 @@ pub mod commands;
 pub mod demo;
 pub mod errors;
 pub mod exit;
+pub mod logging;
 pub mod module;
 pub mod mqtt;
 pub mod ops;

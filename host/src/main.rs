@@ -2,17 +2,11 @@ use clap::Parser as _;
 use elector_host::cli::Cli;
 use elector_host::commands::{self, Printer};
 use elector_host::exit::Exit;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
     let cli = parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    elector_host::logging::init(cli.log_format, cli.command.default_log_filter());
     let printer = Printer {
         json: cli.command.json(),
     };

@@ -300,6 +300,38 @@ fn campaign_help_documents_the_exit_codes_and_groups_the_broker_flags() {
     assert_eq!(help.matches("Broker (").count(), 1);
 }
 
+/// `run` logs a line per state change at info by default, without colours
+/// when stderr is not a terminal.
+#[test]
+fn run_logs_state_changes_by_default() {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["run", FENCED_LOG, "--position", "job", "--name", "r1"])
+        .args(["--term", "300ms", "--tick", "100ms", "--embedded"])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        let leads = line.contains("INFO") && line.contains("leads");
+        seen.push(line);
+        if leads {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.last().is_some_and(|l| l.contains("leads")),
+        "no info line: {seen:?}"
+    );
+    assert!(seen.iter().all(|line| !line.contains('\x1b')), "{seen:?}");
+}
+
 /// An error is one line of words, never Rust's Debug text or a backtrace.
 #[test]
 fn an_error_reads_as_one_line() {

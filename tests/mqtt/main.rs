@@ -3,6 +3,7 @@
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
 mod campaign;
+mod logs;
 mod processes;
 mod reconnect;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos

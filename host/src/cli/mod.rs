@@ -20,6 +20,7 @@ pub use run::RunArgs;
 pub use store::{ConnectionArgs, StoreArgs, StoreChoice, UsageError};
 pub use values::duration;
 
+use crate::logging::LogFormat;
 use crate::mqtt::BrokerArgs;
 
 /// Leader election for sandboxed edge modules.
@@ -34,6 +35,9 @@ use crate::mqtt::BrokerArgs;
 #[derive(Debug, Parser)]
 #[command(name = "elector", version, about, long_about)]
 pub struct Cli {
+    /// Log format on stderr (RUST_LOG sets the level).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +89,15 @@ impl Command {
             Command::Get(args) => args.connection.json,
             Command::Bench(args) => args.json,
             Command::Statestore(_) | Command::Run(_) => false,
+        }
+    }
+
+    /// The log filter unless RUST_LOG says otherwise: the services log
+    /// their state changes, the other commands only warnings.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Run(_) | Command::Statestore(_) => crate::logging::SERVICE_DEFAULT,
+            _ => crate::logging::COMMAND_DEFAULT,
         }
     }
 }
