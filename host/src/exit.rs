@@ -74,7 +74,9 @@ pub fn campaign_help() -> String {
         text.push_str(&format!("  {:<7}{}\n", exit.code(), exit.meaning()));
     }
     text.push_str(
-        "  128+N  a second Ctrl-C (130) or SIGTERM (143): stopped at once, without resigning",
+        "  128+N  a second Ctrl-C (130) or SIGTERM (143): stopped at once, without resigning\n\
+         With -- COMMAND: the command's exit code (128+N if signal N ended it), or 3 if\n\
+         leadership was lost before it exited.",
     );
     text
 }

@@ -3,6 +3,7 @@
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
 mod campaign;
+mod command;
 mod logs;
 mod processes;
 mod reconnect;

@@ -28,6 +28,20 @@ pub struct CampaignArgs {
     /// Give up if not elected within this time (exit code 4).
     #[arg(long, value_parser = duration)]
     pub timeout: Option<Duration>,
+    /// With COMMAND: how long it has to exit after SIGTERM before it (and
+    /// its process group) gets SIGKILL. Short, because once leadership is
+    /// lost another leader may be elected within the safety margin.
+    #[arg(long, default_value = "5s", value_parser = duration, value_name = "DURATION")]
+    pub kill_after: Duration,
+    /// Run COMMAND while leading, in its own process group, with
+    /// ELECTOR_POSITION set and ELECTOR_FENCING_TOKEN_FILE naming a file
+    /// that holds the current fencing token (rewritten atomically at every
+    /// renewal, removed when leadership is lost). COMMAND gets SIGTERM when
+    /// leadership is lost (at the local end of the lease, before the store
+    /// can elect anyone else) or on Ctrl-C/SIGTERM; when it exits, the
+    /// position is released and elector exits with COMMAND's exit code.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

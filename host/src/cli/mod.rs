@@ -50,7 +50,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// Campaign for POSITION; once elected, print the fencing token and
     /// hold the position (renewing it) until Ctrl-C or SIGTERM, then
-    /// resign.
+    /// resign. With -- COMMAND, run COMMAND while leading.
     #[command(after_help = crate::exit::campaign_help())]
     Campaign(CampaignArgs),
     /// Print who leads POSITION.

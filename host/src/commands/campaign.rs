@@ -1,11 +1,14 @@
-//! `elector campaign`: campaign, print the fencing token once elected, and
-//! hold the position (renewing it) until told to stop or until it is lost.
+//! `elector campaign`: campaign, print the fencing token once elected, hold
+//! the position (renewing it) until told to stop or until it is lost, and
+//! optionally run a command while leading ([`super::job`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use tokio::sync::mpsc;
 
+use super::job::{self, Job, JobSpec};
 use super::printer::{Line, Printer};
 use crate::bindings::{CandidateEvent, ElectionError, HumanText as _, Leader, Lease};
 use crate::client::{AutomaticRenewal, ClientError, LeaderElectionClient, ResignOptions};
@@ -27,6 +30,7 @@ pub struct CampaignRequest {
     pub term: Duration,
     pub renew: bool,
     pub timeout: Option<Duration>,
+    pub command: Option<JobSpec>,
 }
 
 /// A session id for one process: two processes campaigning under one name
@@ -81,7 +85,7 @@ pub async fn campaign(
         }
     };
     match won {
-        Ok(_) => holder.hold(events, shutdown).await,
+        Ok(_) => holder.hold(events, request.command, shutdown).await,
         Err(ClientError::Election(ElectionError::Timeout)) => {
             let waited = request.timeout.unwrap_or_default();
             holder.say(Line::new("not-elected").detail(format!(
@@ -102,6 +106,15 @@ struct Holder<'a> {
     printer: Printer,
 }
 
+/// Why holding ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Ctrl-C or SIGTERM: stop COMMAND, resign.
+    Signal,
+    /// Leadership is gone: stop COMMAND, exit with [`Exit::Lost`].
+    Lost,
+}
+
 impl Holder<'_> {
     fn say(&self, line: Line<'_>) {
         self.printer
@@ -114,21 +127,53 @@ impl Holder<'_> {
         self.say(line);
     }
 
-    /// Holds until a signal (then resigns) or the loss of the position.
+    /// Holds until a signal, the loss of the position, or COMMAND's exit.
     async fn hold(
         &self,
         mut events: mpsc::UnboundedReceiver<CandidateEvent>,
+        command: Option<JobSpec>,
         shutdown: &Shutdown,
     ) -> anyhow::Result<i32> {
         let stop = shutdown.requested();
+        let mut job: Option<Job> = None;
+        let mut ending: Option<Ending> = None;
         loop {
             tokio::select! {
-                () = stop.cancelled() => {
-                    return Ok(if self.resign().await { Exit::Done } else { Exit::Error }.code());
+                () = stop.cancelled(), if ending.is_none() => {
+                    ending = Some(Ending::Signal);
+                    match job.as_mut() {
+                        Some(job) => job.terminate(),
+                        None => {
+                            return Ok(if self.resign().await { Exit::Done } else { Exit::Error }.code());
+                        }
+                    }
                 }
-                event = events.recv() => match event {
-                    Some(CandidateEvent::Elected(lease)) => self.say_lease("elected", &lease),
-                    Some(CandidateEvent::Renewed(lease)) => self.say_lease("renewed", &lease),
+                status = exited(&mut job) => {
+                    let status = status.context("waiting for the command")?;
+                    let code = job::exit_code(status);
+                    let mut line = Line::new("exited").detail(format!("{}: {status}", command_name(&command)));
+                    line.exit_code = Some(code);
+                    self.say(line);
+                    if ending == Some(Ending::Lost) {
+                        return Ok(Exit::Lost.code());
+                    }
+                    self.resign().await;
+                    return Ok(code);
+                }
+                event = events.recv(), if ending != Some(Ending::Lost) => match event {
+                    Some(CandidateEvent::Elected(lease)) => {
+                        self.say_lease("elected", &lease);
+                        if let (Some(spec), None) = (&command, &job) {
+                            job = Some(self.start(spec, &lease).await?);
+                        }
+                    }
+                    Some(CandidateEvent::Renewed(lease)) => {
+                        // COMMAND's file first: it acts on the token.
+                        if let Some(job) = &job {
+                            job.renewed(&lease.fencing_token);
+                        }
+                        self.say_lease("renewed", &lease);
+                    }
                     Some(CandidateEvent::LeaseShortened(lease)) => {
                         self.say_lease("lease-shortened", &lease);
                     }
@@ -137,11 +182,26 @@ impl Holder<'_> {
                     }
                     Some(CandidateEvent::LeadershipLost(reason)) => {
                         self.say(Line::new("lost").detail(reason.text().to_string()));
-                        return Ok(Exit::Lost.code());
+                        ending = Some(Ending::Lost);
+                        match job.as_mut() {
+                            Some(job) => job.lost(),
+                            None => return Ok(Exit::Lost.code()),
+                        }
                     }
                     Some(CandidateEvent::CampaignResult(_) | CandidateEvent::LeadershipChanged(_)) => {}
                     None => anyhow::bail!("the candidate stopped"),
                 },
+            }
+        }
+    }
+
+    /// Starts COMMAND; if it cannot start, gives the position back first.
+    async fn start(&self, spec: &JobSpec, lease: &Lease) -> anyhow::Result<Job> {
+        match Job::start(spec, self.position, &lease.fencing_token) {
+            Ok(job) => Ok(job),
+            Err(error) => {
+                self.resign().await;
+                Err(error)
             }
         }
     }
@@ -173,6 +233,21 @@ impl Holder<'_> {
         ));
         false
     }
+}
+
+/// COMMAND's exit, or never when there is none.
+async fn exited(job: &mut Option<Job>) -> std::io::Result<std::process::ExitStatus> {
+    match job {
+        Some(job) => job.exited().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn command_name(command: &Option<JobSpec>) -> &str {
+    command
+        .as_ref()
+        .and_then(|spec| spec.argv.first())
+        .map_or("command", String::as_str)
 }
 
 /// A guest instant (the shared monotonic clock) as Unix milliseconds.

@@ -1,16 +1,18 @@
 //! The commands, one module each, in the spirit of `etcdctl elect`:
-//! campaign and hold, show
+//! campaign and hold (optionally running a command while leading), show
 //! the leader, watch it change, resign, read a key; and `statestore`, the
 //! AIO-compatible service itself. [`run`] checks a command's arguments,
 //! opens its store and runs it.
 
 mod campaign;
 mod get;
+mod job;
 mod leader;
 mod observe;
 mod printer;
 mod resign;
 pub mod store;
+mod token_file;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 pub use campaign::{CampaignRequest, RESIGN_DEADLINE, new_session_id};
+pub use job::JobSpec;
 pub use printer::{Line, Printer};
 
 use crate::cli::{Command, UsageError};
@@ -48,6 +51,10 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 term: args.term,
                 renew: !args.no_renew,
                 timeout: args.timeout,
+                command: (!args.command.is_empty()).then_some(JobSpec {
+                    argv: args.command,
+                    kill_after: args.kill_after,
+                }),
             };
             let shutdown = Shutdown::listen()?;
             let stopped = "stopped at once by a second signal, without resigning: the hold \
@@ -162,7 +169,7 @@ pub fn failure_code(error: &anyhow::Error) -> i32 {
 }
 
 /// Runs `work` unless a second signal comes first: then says so and
-/// returns at once.
+/// returns at once (dropping `work` kills a command `campaign` runs).
 async fn until_forced(
     shutdown: &Shutdown,
     printer: Printer,
