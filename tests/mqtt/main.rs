@@ -10,4 +10,5 @@ mod reconnect;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;
+mod walkthrough;
 mod wire;
