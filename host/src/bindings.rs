@@ -27,3 +27,6 @@ pub use elector::election::state_store::{
     StoreError, VersionedValue,
 };
 pub use exports::elector::election::leader_election::CandidateOptions;
+
+mod text;
+pub use text::{HumanText, Text};

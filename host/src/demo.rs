@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::bindings::{CandidateEvent, Hlc, LostReason};
+use crate::bindings::{CandidateEvent, Hlc, HumanText as _};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
 use crate::store::StateStoreBackend;
@@ -60,7 +60,7 @@ impl Timeline {
             t_ms: (self.started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
             event,
             candidate: candidate.map(str::to_owned),
-            fencing_token: token.map(format_hlc),
+            fencing_token: token.map(|token| token.text().to_string()),
             detail,
         };
         if self.json {
@@ -83,11 +83,6 @@ impl Timeline {
     fn say(&self, detail: String) {
         self.print("step", None, None, Some(detail));
     }
-}
-
-/// The AIO text form of a version.
-pub fn format_hlc(hlc: &Hlc) -> String {
-    elector_statestore::Hlc::new(hlc.wall_clock_ms, hlc.counter, hlc.node_id.clone()).to_string()
 }
 
 /// Who leads, as the candidates' own events report it.
@@ -292,19 +287,14 @@ fn report_events(
                     timeline.print("renewed", Some(&name), Some(&lease.fencing_token), None);
                 }
                 CandidateEvent::LeadershipLost(reason) => {
-                    let why = match reason {
-                        LostReason::Resigned => "resigned",
-                        LostReason::LeaseExpired => "lease expired (known locally)",
-                        LostReason::TakenOver => "another candidate holds the position",
-                    };
-                    timeline.print("lost", Some(&name), None, Some(why.into()));
+                    timeline.print("lost", Some(&name), None, Some(reason.text().to_string()));
                 }
                 CandidateEvent::RenewalFailed(error) => {
                     timeline.print(
                         "renewal-failed",
                         Some(&name),
                         None,
-                        Some(format!("{error:?}")),
+                        Some(error.text().to_string()),
                     );
                 }
                 CandidateEvent::LeaseShortened(lease) => {

@@ -5,7 +5,9 @@
 //! - [`store`]: the state-store backends behind the `state-store` import.
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
 //!   candidate.
-//! - [`demo`], [`cli`]: the `elector` command.
+//! - [`demo`], [`cli`], [`commands`], [`run`]: the `elector` command;
+//!   [`exit`], [`logging`], [`shutdown`], [`errors`]: how it reports and
+//!   stops.
 
 pub mod artifacts;
 pub mod bench;
@@ -16,6 +18,9 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod demo;
+pub mod errors;
+pub mod exit;
+pub mod logging;
 pub mod module;
 pub mod mqtt;
 pub mod ops;
@@ -24,6 +29,7 @@ pub mod run;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;
+pub mod shutdown;
 pub mod store;
 
 pub use client::{

@@ -1,108 +1,46 @@
-use clap::Parser;
-use elector_host::cli::{Cli, Command};
-use elector_host::commands::{self, CampaignRequest, Printer};
-use tracing_subscriber::EnvFilter;
+use clap::Parser as _;
+use elector_host::cli::Cli;
+use elector_host::commands::{self, Printer};
+use elector_host::exit::Exit;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let code = run(Cli::parse().command).await?;
+async fn main() {
+    let cli = parse();
+    elector_host::logging::init(cli.log_format, cli.command.default_log_filter());
+    let printer = Printer {
+        json: cli.command.json(),
+    };
+    let code = match commands::run(cli.command).await {
+        Ok(code) => code,
+        Err(error) => {
+            printer.error(&elector_host::errors::one_line(&error));
+            commands::failure_code(&error)
+        }
+    };
     std::process::exit(code);
 }
 
-/// Runs one command; returns the process exit code.
-async fn run(command: Command) -> anyhow::Result<i32> {
-    match command {
-        Command::Demo(args) => elector_host::demo::run(args.into_options().await?)
-            .await
-            .map(|()| 0),
-        Command::Campaign(args) => {
-            let store =
-                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
-            let request = CampaignRequest {
-                position: args.position,
-                name: args.name,
-                session_id: args.session_id,
-                term: args.term,
-                renew: args.renew,
-                timeout: args.timeout,
-            };
-            let printer = Printer {
-                json: args.connection.json,
-            };
-            commands::campaign(store, request, printer, commands::shutdown_signal()).await
-        }
-        Command::Leader(args) => {
-            let store =
-                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
-            commands::leader(
-                store,
-                &args.position,
-                Printer {
-                    json: args.connection.json,
-                },
-            )
-            .await?;
-            Ok(0)
-        }
-        Command::Observe(args) => {
-            let store =
-                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
-            let printer = Printer {
-                json: args.connection.json,
-            };
-            commands::observe(store, &args.position, printer, commands::shutdown_signal()).await?;
-            Ok(0)
-        }
-        Command::Get(args) => {
-            let store =
-                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
-            let found = commands::get(
-                &store,
-                &args.key,
-                Printer {
-                    json: args.connection.json,
-                },
-            )
-            .await?;
-            Ok(if found { 0 } else { 1 })
-        }
-        Command::Resign(args) => {
-            let store =
-                commands::connect(&args.connection.broker, args.connection.request_timeout).await?;
-            let printer = Printer {
-                json: args.connection.json,
-            };
-            let released =
-                commands::resign(store, &args.position, &args.name, args.session_id, printer)
-                    .await?;
-            Ok(if released { 0 } else { 1 })
-        }
-        Command::Run(args) => {
-            let (request, broker) = args.into_request();
-            elector_host::run::run(request, &broker, commands::shutdown_signal()).await?;
-            Ok(0)
-        }
-        Command::Bench(args) => {
-            elector_host::bench::run(args).await?;
-            Ok(0)
-        }
-        Command::Statestore(args) => {
-            let options = elector_host::service::ServiceOptions {
-                node_id: args.node_id,
-                limits: elector_statestore::Limits {
-                    max_keys: args.max_keys,
-                    max_value_bytes: args.max_value_bytes,
-                    ..elector_statestore::Limits::default()
-                },
-            };
-            commands::statestore(&args.broker, options).await?;
-            Ok(0)
-        }
+/// The command line, or the process ends with clap's message and exit code
+/// 2; with `--json`, the message is an `error` line on stdout, where the
+/// script that asked for JSON reads.
+fn parse() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    if !error.use_stderr() || !asks_for_json(std::env::args()) {
+        // --help and --version, or a person reading text.
+        error.exit();
     }
+    let rendered = error.render().to_string();
+    let message = rendered.lines().next().unwrap_or_default();
+    Printer { json: true }.error(message.strip_prefix("error: ").unwrap_or(message));
+    std::process::exit(Exit::Usage.code());
+}
+
+/// Whether `--json` is among elector's own arguments (not COMMAND's, after
+/// `--`).
+fn asks_for_json(args: impl Iterator<Item = String>) -> bool {
+    args.take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json")
 }

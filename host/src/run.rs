@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::StoreChoice;
 use crate::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use crate::module::{Grants, ModuleLimits, ModuleRuntime};
-use crate::mqtt::BrokerArgs;
 use crate::ops::{InstrumentedStore, Monitor, ReplicaLabels};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
 use crate::store::{EmbeddedStore, StateStoreBackend};
@@ -56,10 +56,11 @@ pub fn replica_names(name: &str, replicas: usize) -> Vec<String> {
     }
 }
 
-/// Runs until `shutdown` fires, then resigns every held position.
+/// Runs until `shutdown` fires, then resigns every held position. The
+/// request is checked before `store` is connected to.
 pub async fn run(
     request: RunRequest,
-    broker: &BrokerArgs,
+    store: StoreChoice,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if request.replicas == 0 {
@@ -82,10 +83,9 @@ pub async fn run(
         monitor.candidate(&labels, request.term);
         monitor.module(&labels);
     }
-    let store_state = if broker.names_a_broker() {
-        Err("connecting to the broker".into())
-    } else {
-        Ok(())
+    let store_state = match &store {
+        StoreChoice::Broker(_) => Err("connecting to the broker".into()),
+        StoreChoice::Embedded => Ok(()),
     };
     monitor.readiness.set(STORE, store_state);
     if let Some(address) = request.metrics_addr {
@@ -93,7 +93,7 @@ pub async fn run(
         tracing::info!(%bound, "serving /metrics, /healthz and /readyz");
         eprintln!("metrics and health on http://{bound}/metrics, /healthz and /readyz");
     }
-    let store = connect(broker, request.request_timeout, &monitor).await?;
+    let store = connect(store, request.request_timeout, &monitor).await?;
     let store: Arc<dyn StateStoreBackend> =
         Arc::new(InstrumentedStore::new(store, &monitor.metrics));
     let module_name = request
@@ -147,14 +147,15 @@ const STORE: &str = "state store";
 /// The broker's state store if the flags name one, else the embedded one;
 /// readiness follows the broker link from now on.
 async fn connect(
-    broker: &BrokerArgs,
+    choice: StoreChoice,
     request_timeout: Duration,
     monitor: &Monitor,
 ) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
-    if !broker.names_a_broker() {
-        return Ok(Arc::new(EmbeddedStore::new()));
-    }
-    let store = crate::commands::connect(broker, request_timeout).await?;
+    let settings = match choice {
+        StoreChoice::Embedded => return Ok(Arc::new(EmbeddedStore::new())),
+        StoreChoice::Broker(settings) => settings,
+    };
+    let store = crate::commands::store::connect(&settings, request_timeout).await?;
     let link = store.clone();
     // `connections` counts links that came up, and is 0 while the link is
     // down or still subscribing, when no request can flow.

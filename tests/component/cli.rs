@@ -116,3 +116,243 @@ fn help_explains_each_command() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("demo"));
 }
+
+/// `elector ARGS` with no AIO variables in its environment, stopped if it
+/// is still running after `wait` (then `None`).
+fn elector_within(args: &[&str], wait: std::time::Duration) -> Option<std::process::Output> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_elector"));
+    command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AIO_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command.spawn().expect("elector runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > wait {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+const FENCED_LOG: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG");
+
+/// A Deployment whose AIO variables went missing must not run every
+/// replica as leader on a store of its own.
+#[test]
+fn commands_that_use_a_store_refuse_to_start_without_one() {
+    let wait = std::time::Duration::from_secs(10);
+    for args in [
+        &["campaign", "job", "--name", "a"][..],
+        &["leader", "job"],
+        &["observe", "job"],
+        &["resign", "job", "--name", "a"],
+        &["get", "job"],
+        &["run", FENCED_LOG, "--position", "job"],
+    ] {
+        let output =
+            elector_within(args, wait).unwrap_or_else(|| panic!("{args:?} ran without a store"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        for way in ["--broker", "AIO_BROKER_HOSTNAME", "--embedded"] {
+            assert!(stderr.contains(way), "{args:?}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn embedded_is_there_to_try_things_out() {
+    let wait = std::time::Duration::from_secs(30);
+    let output = elector_within(&["leader", "job", "--embedded", "--json"], wait).unwrap();
+    assert!(output.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["event"], "no-leader");
+    // Naming a broker as well is a mistake, not a choice.
+    let output = elector_within(
+        &["get", "k", "--embedded", "--broker", "mqtt://127.0.0.1:1"],
+        wait,
+    )
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--embedded and a broker"));
+
+    // A campaign on it is elected at once, and resigns on SIGTERM.
+    use std::io::BufRead as _;
+    let mut campaign = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["campaign", "job", "--name", "a", "--embedded", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(campaign.stdout.take().unwrap()).lines();
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&stdout.next().unwrap().unwrap()).unwrap() };
+    assert_eq!(next()["event"], "elected");
+    let status = Command::new("kill")
+        .args(["-TERM", &campaign.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let resigned = loop {
+        let line = next();
+        if line["event"] != "renewed" {
+            break line;
+        }
+    };
+    assert_eq!(resigned["event"], "resigned", "{resigned}");
+    assert_eq!(campaign.wait().unwrap().code(), Some(0));
+}
+
+/// Wrong arguments are refused before anything connects: the broker here
+/// is an address nobody answers at, so connecting first would hang.
+#[test]
+fn arguments_are_checked_before_connecting() {
+    let unreachable = "mqtt://10.255.255.1:1883";
+    let wait = std::time::Duration::from_secs(3);
+    for (args, complaint) in [
+        (&["campaign", "job", "--name", ""][..], "--name"),
+        (&["campaign", "job", "--name", "a:b"], "--name"),
+        (
+            &["campaign", "job", "--name", "a", "--term", "0s"],
+            "--term",
+        ),
+        (&["campaign", "job", "--name", "a", "--term", "5"], "--term"),
+        (
+            &["campaign", "job", "--name", "a", "--session-id", ""],
+            "--session-id",
+        ),
+        (&["campaign", "", "--name", "a"], "POSITION"),
+        (&["resign", "job", "--name", ""], "--name"),
+        (
+            &["run", FENCED_LOG, "--position", "job", "--term", "0s"],
+            "--term",
+        ),
+    ] {
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--broker", unreachable])
+            .collect();
+        let output = elector_within(&args, wait)
+            .unwrap_or_else(|| panic!("{args:?} tried to connect first"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(complaint), "{args:?}: {stderr}");
+    }
+    // With --json, the refusal is a JSON line on stdout.
+    let output = elector_within(
+        &[
+            "campaign",
+            "job",
+            "--name",
+            "",
+            "--json",
+            "--broker",
+            unreachable,
+        ],
+        wait,
+    )
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["event"], "error");
+    assert!(
+        line["detail"].as_str().unwrap().contains("--name"),
+        "{line}"
+    );
+}
+
+#[test]
+fn campaign_help_documents_the_exit_codes_and_groups_the_broker_flags() {
+    let output = elector(&["campaign", "--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for code in ["0", "1", "2", "3", "4", "5", "128+N"] {
+        assert!(
+            help.lines()
+                .any(|line| line.trim_start().starts_with(&format!("{code} "))),
+            "no exit code {code} in:\n{help}"
+        );
+    }
+    // One heading holds every way to say where the store is.
+    let broker_section = help.split_once("Broker (").expect("a Broker heading").1;
+    for flag in [
+        "--broker",
+        "--hostname",
+        "--tls",
+        "--sat-file",
+        "--embedded",
+    ] {
+        assert!(
+            broker_section.contains(flag),
+            "{flag} not under the heading"
+        );
+    }
+    assert_eq!(help.matches("Broker (").count(), 1);
+}
+
+/// `run` logs a line per state change at info by default, without colours
+/// when stderr is not a terminal.
+#[test]
+fn run_logs_state_changes_by_default() {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["run", FENCED_LOG, "--position", "job", "--name", "r1"])
+        .args(["--term", "300ms", "--tick", "100ms", "--embedded"])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        let leads = line.contains("INFO") && line.contains("leads");
+        seen.push(line);
+        if leads {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.last().is_some_and(|l| l.contains("leads")),
+        "no info line: {seen:?}"
+    );
+    assert!(seen.iter().all(|line| !line.contains('\x1b')), "{seen:?}");
+}
+
+/// An error is one line of words, never Rust's Debug text or a backtrace.
+#[test]
+fn an_error_reads_as_one_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args([
+            "run",
+            "/nonexistent/module.wasm",
+            "--position",
+            "job",
+            "--embedded",
+        ])
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        !stderr.contains("Stack backtrace") && !stderr.contains("Error {"),
+        "{stderr}"
+    );
+}

@@ -2,7 +2,10 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod campaign;
+mod command;
 mod lifetime;
+mod logs;
 mod processes;
 mod raw;
 mod reconnect;
@@ -10,4 +13,5 @@ mod responses;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;
+mod walkthrough;
 mod wire;

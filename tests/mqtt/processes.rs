@@ -157,7 +157,11 @@ fn resign_and_leader_commands_work_from_other_processes() {
     a.expect("elected", PATIENCE);
     let (status, lines) = run_elector(&["get", "job", "--broker", &url]);
     assert!(status.success());
-    assert_eq!(lines[0]["value"], "a", "the lock value is the name");
+    let lock_value = lines[0]["value"].as_str().unwrap().to_owned();
+    let session = lock_value
+        .strip_prefix("a:")
+        .unwrap_or_else(|| panic!("the lock value is name:session, not {lock_value:?}"));
+    assert!(!session.is_empty());
     let (status, lines) = run_elector(&["get", "nothing-here", "--broker", &url]);
     assert_eq!(status.code(), Some(1));
     assert_eq!(lines[0]["event"], "absent");
@@ -165,12 +169,28 @@ fn resign_and_leader_commands_work_from_other_processes() {
         run_elector(&["resign", "job", "--name", "someone-else", "--broker", &url]);
     assert_eq!(status.code(), Some(1), "not held under that name");
     assert_eq!(lines[0]["event"], "not-leader");
+    // --session-id narrows the release to one holder.
+    let (status, lines) = run_elector(&[
+        "resign",
+        "job",
+        "--name",
+        "a",
+        "--session-id",
+        "another-process",
+        "--broker",
+        &url,
+    ]);
+    assert_eq!(status.code(), Some(1), "held under another session id");
+    assert_eq!(lines[0]["event"], "not-leader");
+    assert_eq!(lines[0]["leader"]["lock_value"], lock_value.as_str());
+    // The name alone finds the hold whatever its session id.
     let (status, lines) = run_elector(&["resign", "job", "--name", "a", "--broker", &url]);
     assert!(status.success());
     assert_eq!(lines[0]["event"], "resigned");
+    assert_eq!(lines[0]["leader"]["session_id"], session);
     assert_eq!(leader_of(&broker, "job"), None);
-    // Without --renew, a's lease ends on its own and the command says so.
-    a.expect("lost", PATIENCE);
+    // a's watch sees the release: it has lost the position, and says so.
+    assert_eq!(a.expect("lost", PATIENCE)["detail"], "resigned");
     assert_eq!(a.wait().code(), Some(3));
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use elector_host::mqtt::BrokerArgs;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
@@ -131,25 +131,45 @@ impl Drop for Broker {
 }
 
 fn signal(child: &Child, name: &str) {
+    signal_pid(child.id(), name);
+}
+
+/// `kill -NAME pid`.
+pub fn signal_pid(pid: u32, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
-        .arg(child.id().to_string())
+        .arg(pid.to_string())
         .status()
         .expect("kill runs");
     assert!(status.success());
 }
 
-/// An `elector` process whose stdout JSON lines are read as they come.
+/// One line of an `elector` process's stdout, with the wall-clock time
+/// it was read (to compare with the times the process prints).
+pub struct Read {
+    pub text: String,
+    pub at: SystemTime,
+}
+
+/// An `elector` process whose stdout lines are read as they come: as JSON
+/// by [`Elector::expect`], as text by [`Elector::next_line`].
 pub struct Elector {
     child: Child,
-    lines: mpsc::Receiver<Value>,
+    lines: mpsc::Receiver<Read>,
     pub label: String,
 }
 
 impl Elector {
     pub fn spawn(label: &str, args: &[&str]) -> Elector {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
-            .args(args)
+        Elector::spawn_command(
+            label,
+            Command::new(env!("CARGO_BIN_EXE_elector")).args(args),
+        )
+    }
+
+    /// Runs `command` (an `elector` command line) with its stdout read.
+    pub fn spawn_command(label: &str, command: &mut Command) -> Elector {
+        let mut child = command
             // ELECTOR_TEST_LOG=debug shows the processes' logs when debugging.
             .env(
                 "RUST_LOG",
@@ -163,14 +183,13 @@ impl Elector {
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                match serde_json::from_str(&line) {
-                    Ok(value) => {
-                        if sender.send(value).is_err() {
-                            return;
-                        }
-                    }
-                    Err(_) => eprintln!("not JSON: {line}"),
+                let Ok(text) = line else { return };
+                let read = Read {
+                    text,
+                    at: SystemTime::now(),
+                };
+                if sender.send(read).is_err() {
+                    return;
                 }
             }
         });
@@ -181,47 +200,75 @@ impl Elector {
         }
     }
 
-    /// `elector campaign POSITION --name NAME --term TERM --renew --json`.
+    /// `elector campaign POSITION --name NAME --term TERM --json` (which
+    /// renews by default).
     pub fn campaign(broker: &Broker, position: &str, name: &str, term: &str) -> Elector {
         let url = broker.url();
         Elector::spawn(
             name,
             &[
-                "campaign", position, "--name", name, "--term", term, "--renew", "--json",
-                "--broker", &url,
+                "campaign", position, "--name", name, "--term", term, "--json", "--broker", &url,
             ],
         )
     }
 
-    /// Waits for a line with this `event`, skipping others.
-    pub fn expect(&self, event: &str, wait: Duration) -> Value {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line of output as text, if one comes within `wait`.
+    pub fn next_line(&self, wait: Duration) -> Option<String> {
+        self.next_read(wait).map(|read| read.text)
+    }
+
+    /// The next line of output and when it was read.
+    pub fn next_read(&self, wait: Duration) -> Option<Read> {
+        self.lines.recv_timeout(wait).ok()
+    }
+
+    /// Waits for a JSON line with this `event`, skipping others; returns it
+    /// with the time it was read.
+    pub fn expect_read(&self, event: &str, wait: Duration) -> (Value, SystemTime) {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line["event"] == event => return line,
-                Ok(_) => continue,
+                Ok(read) => match serde_json::from_str::<Value>(&read.text) {
+                    Ok(line) if line["event"] == event => return (line, read.at),
+                    Ok(_) => continue,
+                    Err(_) => eprintln!("{}: not JSON: {}", self.label, read.text),
+                },
                 Err(_) => panic!("{}: no {event:?} line within {wait:?}", self.label),
             }
         }
     }
 
+    /// Waits for a JSON line with this `event`, skipping others.
+    pub fn expect(&self, event: &str, wait: Duration) -> Value {
+        self.expect_read(event, wait).0
+    }
+
     /// True if a line with this `event` comes within `wait`.
     pub fn sees(&self, event: &str, wait: Duration) -> bool {
         let deadline = Instant::now() + wait;
-        while let Ok(line) = self
+        while let Ok(read) = self
             .lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            if line["event"] == event {
+            if serde_json::from_str::<Value>(&read.text).is_ok_and(|line| line["event"] == event) {
                 return true;
             }
         }
         false
     }
 
+    /// Sends `kill -NAME` (TERM, INT, STOP, CONT, ...).
+    pub fn signal(&self, name: &str) {
+        signal(&self.child, name);
+    }
+
     pub fn terminate(&self) {
-        signal(&self.child, "TERM");
+        self.signal("TERM");
     }
 
     pub fn kill(&mut self) {
@@ -230,13 +277,21 @@ impl Elector {
     }
 
     pub fn wait(&mut self) -> ExitStatus {
+        self.wait_within(PATIENCE)
+            .unwrap_or_else(|| panic!("{} did not exit", self.label))
+    }
+
+    /// The exit status, if the process exits within `wait`.
+    pub fn wait_within(&mut self, wait: Duration) -> Option<ExitStatus> {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                return Some(status);
             }
-            assert!(started.elapsed() < PATIENCE, "{} did not exit", self.label);
-            std::thread::sleep(Duration::from_millis(20));
+            if started.elapsed() >= wait {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
@@ -264,7 +319,7 @@ pub fn run_elector(args: &[&str]) -> (ExitStatus, Vec<Value>) {
 
 /// `elector statestore` on the broker, ready when it answers.
 /// Stops with the test (the process is killed on drop).
-pub struct Service(#[allow(dead_code)] Elector);
+pub struct Service(Elector);
 
 impl Service {
     pub fn start(broker: &Broker) -> Service {
@@ -301,6 +356,16 @@ impl Service {
                 "the state-store service never answered"
             );
         }
+    }
+
+    /// Stops the service's process in its tracks (SIGSTOP): requests reach
+    /// the broker and get no answer, as from a hung store.
+    pub fn freeze(&self) {
+        self.0.signal("STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.0.signal("CONT");
     }
 }
 

@@ -47,6 +47,9 @@ impl LocalBroker {
         wait_for_port(port)?;
         let service = Command::new(std::env::current_exe()?)
             .args(["statestore", "--broker", &broker.url])
+            // The bench's own output stays a table; the service's
+            // state-change lines are not part of it.
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .context("starting the state-store service")?;

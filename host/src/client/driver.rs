@@ -33,7 +33,7 @@ pub async fn drive(
         let next_tick = match sandbox.tick(candidate).await {
             Ok(next) => next,
             Err(trap) => {
-                fail(&mirror, format!("{trap:?}"));
+                fail(&mirror, crate::errors::one_line(&trap));
                 return;
             }
         };

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::bindings::{
-    CampaignResponse, CandidateEvent, CandidateOptions, ElectionError, Hlc, Leader,
+    CampaignResponse, CandidateEvent, CandidateOptions, ElectionError, Hlc, HumanText as _, Leader,
     LeadershipChange, RenewalOptions, ResignationResponse,
 };
 use crate::runtime::ElectorRuntime;
@@ -59,27 +59,12 @@ impl ClientOptions {
 pub enum ClientError {
     /// The election said no: bad argument, cancelled, timed out, fencing or
     /// store failure.
-    #[error("{}", describe(.0))]
+    #[error("{}", .0.text())]
     Election(ElectionError),
     /// The candidate's sandbox trapped or ran out of budget; the client is
     /// unusable.
     #[error("the candidate's sandbox stopped: {0}")]
     SandboxFailed(String),
-}
-
-fn describe(error: &ElectionError) -> String {
-    match error {
-        ElectionError::InvalidArgument(text) => format!("invalid argument: {text}"),
-        ElectionError::Cancelled => "cancelled".into(),
-        ElectionError::Timeout => "timed out".into(),
-        ElectionError::FencingRefused(refusal) => {
-            format!("the state store refused the fencing token ({refusal:?})")
-        }
-        ElectionError::OutcomeUnknown => {
-            "the update's write was lost and may or may not have been applied".into()
-        }
-        ElectionError::Store(error) => format!("state store error: {error:?}"),
-    }
 }
 
 impl From<ElectionError> for ClientError {
@@ -123,7 +108,8 @@ impl LeaderElectionClient {
         store: Arc<dyn StateStoreBackend>,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        let failed = |error: wasmtime::Error| ClientError::SandboxFailed(format!("{error:?}"));
+        let failed =
+            |error: wasmtime::Error| ClientError::SandboxFailed(crate::errors::one_line(&error));
         let request_lifetime = options
             .request_lifetime
             .unwrap_or_else(|| store.request_lifetime());
@@ -211,7 +197,7 @@ impl LeaderElectionClient {
                 let result = match call(sandbox, candidate).await {
                     Ok(result) => result,
                     Err(trap) => {
-                        let reason = format!("{trap:?}");
+                        let reason = crate::errors::one_line(&trap);
                         let _ = reply.send(Err(reason.clone()));
                         return Err(reason);
                     }
@@ -220,7 +206,7 @@ impl LeaderElectionClient {
                 if reply.send(Ok(result)).is_err() && won {
                     give_up_unwanted_win(sandbox, candidate)
                         .await
-                        .map_err(|trap| format!("{trap:?}"))?;
+                        .map_err(|trap| crate::errors::one_line(&trap))?;
                 }
                 Ok(())
             })
@@ -354,7 +340,7 @@ impl LeaderElectionClient {
                         Ok(())
                     }
                     Err(trap) => {
-                        let reason = format!("{trap:?}");
+                        let reason = crate::errors::one_line(&trap);
                         let _ = reply.send(Err(reason.clone()));
                         Err(reason)
                     }

@@ -239,7 +239,7 @@ impl Crash {
         };
         Crash {
             cause,
-            detail: format!("{trap:?}"),
+            detail: crate::errors::one_line(&trap),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Crash, CrashCause, LeadershipGrant, ModuleInstance, ModuleRuntime, Pacing, ReplicaContext,
 };
+use crate::bindings::HumanText as _;
 use crate::bindings::{CandidateEvent, LostReason};
 use crate::client::{AutomaticRenewal, ClientOptions, LeaderElectionClient, ResignOptions};
 use crate::ops::{ModuleMonitor, Monitor, ReplicaLabels};
@@ -189,7 +190,7 @@ async fn serve(
                 return Outcome::Stopped;
             }
         };
-        tracing::info!(replica = %config.replica, ?reason, "no longer leads");
+        tracing::info!(replica = %config.replica, reason = %reason.text(), "no longer leads");
         if let Err(crash) = module.on_lost(reason).await {
             return Outcome::Crashed(crash);
         }

@@ -7,4 +7,4 @@ pub mod properties;
 pub mod session;
 pub mod settings;
 
-pub use settings::{BrokerArgs, ConnectionSettings, SettingsError};
+pub use settings::{BROKER_HEADING, BrokerArgs, ConnectionSettings, SettingsError};

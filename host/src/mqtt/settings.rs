@@ -17,8 +17,13 @@ use thiserror::Error;
 /// The authentication method AIO uses for Kubernetes service account tokens.
 pub const SAT_AUTH_METHOD: &str = "K8S-SAT";
 
+/// The `--help` heading the broker flags share, so a user sees in one
+/// place every way to say where the broker is.
+pub const BROKER_HEADING: &str = "Broker (each flag can also come from the AIO environment)";
+
 /// Broker connection flags, each also read from its AIO environment variable.
 #[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = BROKER_HEADING)]
 pub struct BrokerArgs {
     /// Broker URL: mqtt://host[:port] or mqtts://host[:port] (TLS). Shorthand
     /// for --hostname, --port and --tls.

@@ -14,6 +14,7 @@ use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::v5::Publish;
 
 use super::Shared;
+use crate::bindings::HumanText as _;
 use crate::bindings::{KeyChange, KeyNotification, StoreError};
 use crate::mqtt::properties;
 use crate::store::reply::{get_result, hlc_from_wit, hlc_to_wit, keynotify_result};
@@ -175,7 +176,7 @@ pub async fn refresh(shared: Weak<Shared>, period: std::time::Duration) {
                 continue;
             }
             if let Err(error) = shared.catch_up(&key).await {
-                tracing::debug!(%error, "refreshing a watch failed; the next period tries again");
+                tracing::debug!(error = %error.text(), "refreshing a watch failed; the next period tries again");
             }
         }
     }
@@ -234,7 +235,7 @@ impl Shared {
                 match self.catch_up(&key).await {
                     Ok(()) => break,
                     Err(error) => {
-                        tracing::debug!(?error, "registering a watch again failed; retrying");
+                        tracing::debug!(error = %error.text(), "registering a watch again failed; retrying");
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(std::time::Duration::from_secs(2));
                     }

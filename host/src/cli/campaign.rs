@@ -1,0 +1,47 @@
+//! `elector campaign`'s flags.
+
+use std::time::Duration;
+
+use super::store::ConnectionArgs;
+use super::values::{candidate_name, duration, not_empty, term};
+
+#[derive(Debug, clap::Args)]
+pub struct CampaignArgs {
+    /// The position (state-store key) to campaign for.
+    #[arg(value_parser = not_empty)]
+    pub position: String,
+    /// This candidate's name: the lock value is NAME:SESSION-ID.
+    #[arg(long, value_parser = candidate_name)]
+    pub name: String,
+    /// The lock value's session id [default: new and unique to this
+    /// process, so two processes with one name never both lead]. Give the
+    /// same one again to let a restarted process take back its own hold.
+    #[arg(long, value_parser = not_empty)]
+    pub session_id: Option<String>,
+    /// Election term, at least 10ms; renewals run every third of it.
+    #[arg(long, default_value = "5s", value_parser = term)]
+    pub term: Duration,
+    /// Hold for one term only: do not renew (leadership is then lost,
+    /// exit code 3, at the end of the term).
+    #[arg(long)]
+    pub no_renew: bool,
+    /// Give up if not elected within this time (exit code 4).
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// With COMMAND: how long it has to exit after SIGTERM before it (and
+    /// its process group) gets SIGKILL. Short, because once leadership is
+    /// lost another leader may be elected within the safety margin.
+    #[arg(long, default_value = "5s", value_parser = duration, value_name = "DURATION")]
+    pub kill_after: Duration,
+    /// Run COMMAND while leading, in its own process group, with
+    /// ELECTOR_POSITION set and ELECTOR_FENCING_TOKEN_FILE naming a file
+    /// that holds the current fencing token (rewritten atomically at every
+    /// renewal, removed when leadership is lost). COMMAND gets SIGTERM when
+    /// leadership is lost (at the local end of the lease, before the store
+    /// can elect anyone else) or on Ctrl-C/SIGTERM; when it exits, the
+    /// position is released and elector exits with COMMAND's exit code.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}

@@ -1,0 +1,215 @@
+//! The commands, one module each, in the spirit of `etcdctl elect`:
+//! campaign and hold (optionally running a command while leading), show
+//! the leader, watch it change, resign, read a key; and `statestore`, the
+//! AIO-compatible service itself. [`run`] checks a command's arguments,
+//! opens its store and runs it.
+
+mod campaign;
+mod get;
+mod job;
+mod leader;
+mod observe;
+mod printer;
+mod resign;
+pub mod store;
+mod token_file;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+pub use campaign::{CampaignRequest, RESIGN_DEADLINE, new_session_id};
+pub use job::JobSpec;
+pub use printer::{Line, Printer};
+
+use crate::cli::{Command, UsageError};
+use crate::client::{ClientOptions, LeaderElectionClient};
+use crate::exit::Exit;
+use crate::mqtt::SettingsError;
+use crate::runtime::{ElectorRuntime, RuntimeConfig};
+use crate::shutdown::Shutdown;
+use crate::store::StateStoreBackend;
+
+/// Runs one command; returns the process's exit code. Every argument is
+/// checked, and the store chosen, before anything connects.
+pub async fn run(command: Command) -> anyhow::Result<i32> {
+    let printer = Printer {
+        json: command.json(),
+    };
+    match command {
+        Command::Demo(args) => {
+            crate::demo::run(args.into_options().await?).await?;
+            Ok(Exit::Done.code())
+        }
+        Command::Campaign(args) => {
+            let choice = args.connection.store.choice()?;
+            let request = CampaignRequest {
+                position: args.position,
+                name: args.name,
+                session_id: args.session_id.unwrap_or_else(new_session_id),
+                term: args.term,
+                renew: !args.no_renew,
+                timeout: args.timeout,
+                command: (!args.command.is_empty()).then_some(JobSpec {
+                    argv: args.command,
+                    kill_after: args.kill_after,
+                }),
+            };
+            let shutdown = Shutdown::listen()?;
+            let stopped = "stopped at once by a second signal, without resigning: the hold \
+                           ends by itself at the end of its term";
+            until_forced(&shutdown, printer, stopped, async {
+                let Some(store) =
+                    open_unless_stopped(choice, args.connection.request_timeout, &shutdown).await?
+                else {
+                    return Ok(Exit::Stopped.code());
+                };
+                campaign::campaign(store, request, printer, &shutdown).await
+            })
+            .await
+        }
+        Command::Leader(args) => {
+            let choice = args.connection.store.choice()?;
+            let store = store::open(choice, args.connection.request_timeout).await?;
+            leader::leader(store, &args.position, printer).await?;
+            Ok(Exit::Done.code())
+        }
+        Command::Observe(args) => {
+            let choice = args.connection.store.choice()?;
+            let shutdown = Shutdown::listen()?;
+            until_forced(
+                &shutdown,
+                printer,
+                "stopped at once by a second signal",
+                async {
+                    if let Some(store) =
+                        open_unless_stopped(choice, args.connection.request_timeout, &shutdown)
+                            .await?
+                    {
+                        observe::observe(store, &args.position, printer, shutdown.requested())
+                            .await?;
+                    }
+                    Ok(Exit::Done.code())
+                },
+            )
+            .await
+        }
+        Command::Get(args) => {
+            let choice = args.connection.store.choice()?;
+            let store = store::open(choice, args.connection.request_timeout).await?;
+            let found = get::get(store, &args.key, printer).await?;
+            Ok(if found { 0 } else { 1 })
+        }
+        Command::Resign(args) => {
+            let choice = args.connection.store.choice()?;
+            let store = store::open(choice, args.connection.request_timeout).await?;
+            let released = resign::resign(
+                store,
+                &args.position,
+                &args.name,
+                args.session_id.as_deref(),
+                printer,
+            )
+            .await?;
+            Ok(if released { 0 } else { 1 })
+        }
+        Command::Run(args) => {
+            let (request, store) = args.into_request();
+            let choice = store.choice()?;
+            let shutdown = Shutdown::listen()?;
+            let stopped = "stopped at once by a second signal, without resigning: held \
+                           positions end by themselves at the end of their terms";
+            until_forced(&shutdown, printer, stopped, async {
+                crate::run::run(request, choice, shutdown.requested()).await?;
+                Ok(Exit::Done.code())
+            })
+            .await
+        }
+        Command::Bench(args) => {
+            crate::bench::run(args).await?;
+            Ok(Exit::Done.code())
+        }
+        Command::Statestore(args) => {
+            // A persistent session: requests published while the service
+            // reconnects wait at the broker instead of being dropped.
+            let settings = args.broker.settings_with_clean_start(false)?;
+            let options = crate::service::ServiceOptions {
+                node_id: args.node_id,
+                limits: elector_statestore::Limits {
+                    max_keys: args.max_keys,
+                    max_value_bytes: args.max_value_bytes,
+                    ..elector_statestore::Limits::default()
+                },
+            };
+            let shutdown = Shutdown::listen()?;
+            until_forced(
+                &shutdown,
+                printer,
+                "stopped at once by a second signal",
+                async {
+                    crate::service::serve(&settings, options, shutdown.requested())
+                        .await
+                        .context("state-store service")?;
+                    Ok(Exit::Done.code())
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// The exit code for a command that failed: [`Exit::Usage`] when the
+/// arguments (or the AIO environment) were wrong, else [`Exit::Error`].
+pub fn failure_code(error: &anyhow::Error) -> i32 {
+    let usage = error
+        .chain()
+        .any(|cause| cause.is::<UsageError>() || cause.is::<SettingsError>());
+    if usage { Exit::Usage } else { Exit::Error }.code()
+}
+
+/// Runs `work` unless a second signal comes first: then says so and
+/// returns at once (dropping `work` kills a command `campaign` runs).
+async fn until_forced(
+    shutdown: &Shutdown,
+    printer: Printer,
+    stopped: &str,
+    work: impl Future<Output = anyhow::Result<i32>>,
+) -> anyhow::Result<i32> {
+    tokio::select! {
+        result = work => result,
+        code = shutdown.forced() => {
+            printer.error(stopped);
+            Ok(code)
+        }
+    }
+}
+
+/// Opens the store, unless the first signal comes while connecting.
+async fn open_unless_stopped(
+    choice: crate::cli::StoreChoice,
+    request_timeout: std::time::Duration,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<Arc<dyn StateStoreBackend>>> {
+    let stop = shutdown.requested();
+    tokio::select! {
+        store = store::open(choice, request_timeout) => store.map(Some),
+        () = stop.cancelled() => Ok(None),
+    }
+}
+
+/// One candidate on `store`, in a sandbox of its own.
+async fn candidate(
+    store: Arc<dyn StateStoreBackend>,
+    position: &str,
+    name: &str,
+    session_id: Option<String>,
+) -> anyhow::Result<LeaderElectionClient> {
+    let runtime = ElectorRuntime::new(RuntimeConfig {
+        max_sandboxes: 4,
+        ..RuntimeConfig::default()
+    })?;
+    let mut options = ClientOptions::new(position, name);
+    options.session_id = session_id;
+    Ok(LeaderElectionClient::start(&runtime, store, options).await?)
+}

@@ -1,0 +1,51 @@
+//! `elector observe`: who leads a position, then every change.
+
+use std::sync::Arc;
+
+use super::printer::{Line, Printer};
+use crate::bindings::{CandidateEvent, PositionState};
+use crate::store::StateStoreBackend;
+
+/// Prints the leader, then every change, until `stop` fires or nobody
+/// reads the output any more.
+pub async fn observe(
+    store: Arc<dyn StateStoreBackend>,
+    position: &str,
+    printer: Printer,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let client = super::candidate(store, position, "elector-observer", None).await?;
+    let mut events = client.events();
+    let leader = client.observe().await?;
+    let event = if leader.is_some() {
+        "leader"
+    } else {
+        "no-leader"
+    };
+    printer.line(&Line::new(event).position(position).leader(leader.as_ref()));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            event = events.recv() => match event {
+                Some(CandidateEvent::LeadershipChanged(change)) => {
+                    let event = match change.new_state {
+                        PositionState::LeaderElected => "leader",
+                        PositionState::NoLeader => "no-leader",
+                    };
+                    printer.line(
+                        &Line::new(event)
+                            .position(position)
+                            .leader(change.new_leader.as_ref())
+                            .version(&change.version),
+                    );
+                    if crate::output::reader_gone() {
+                        // `elector observe P | head -3`: nobody reads any more.
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+                None => anyhow::bail!("the observer stopped"),
+            }
+        }
+    }
+}
