@@ -72,6 +72,7 @@ fn every_series_is_exported_from_the_first_scrape() {
     let process = Running::start(
         FENCED_LOG,
         &[
+            "--embedded",
             "--position",
             "job",
             "--replicas",

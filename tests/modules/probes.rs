@@ -150,6 +150,7 @@ fn healthz_fails_while_a_module_crash_loops_and_names_an_overrun_budget() {
         Running::start(
             ROGUE_MODULE,
             &[
+                "--embedded",
                 "--position",
                 name,
                 "--name",
