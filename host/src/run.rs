@@ -69,6 +69,8 @@ pub async fn run(
     if request.tick.is_zero() {
         anyhow::bail!("--tick must be longer than zero");
     }
+    request.grants.check()?;
+    crate::module::check_file(&request.module)?;
     let renewal_period = request.term / 3;
     let names = replica_names(&request.name, request.replicas);
     let monitor = Monitor::new(request.request_timeout);
@@ -84,7 +86,7 @@ pub async fn run(
         monitor.module(&labels);
     }
     let store_state = match &store {
-        StoreChoice::Broker(_) => Err("connecting to the broker".into()),
+        StoreChoice::Broker { .. } => Err("connecting to the broker".into()),
         StoreChoice::Embedded => Ok(()),
     };
     monitor.readiness.set(STORE, store_state);
@@ -151,11 +153,15 @@ async fn connect(
     request_timeout: Duration,
     monitor: &Monitor,
 ) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
-    let settings = match choice {
+    let (settings, connect_timeout) = match choice {
         StoreChoice::Embedded => return Ok(Arc::new(EmbeddedStore::new())),
-        StoreChoice::Broker(settings) => settings,
+        StoreChoice::Broker {
+            settings,
+            connect_timeout,
+        } => (settings, connect_timeout),
     };
-    let store = crate::commands::store::connect(&settings, request_timeout).await?;
+    let store =
+        crate::commands::store::connect(&settings, request_timeout, connect_timeout).await?;
     let link = store.clone();
     // `connections` counts links that came up, and is 0 while the link is
     // down or still subscribing, when no request can flow.

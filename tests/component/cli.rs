@@ -356,3 +356,37 @@ fn an_error_reads_as_one_line() {
         "{stderr}"
     );
 }
+
+/// `elector run` checks its module and grants before it connects (the
+/// broker here does not exist): each refusal is one line naming the cause.
+#[test]
+fn run_refuses_what_cannot_work_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm").unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["run", text.to_str().unwrap()],
+            "it is not WebAssembly: expected a WASI 0.2 component",
+        ),
+        (
+            &["run", core.to_str().unwrap()],
+            "a core WebAssembly module, not a component",
+        ),
+        (
+            &["run", FENCED_LOG, "--allow-dir", "/no/such/dir"],
+            "--allow-dir /no/such/dir: no such directory",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--position", "job", "--broker", "mqtt://127.0.0.1:1"]);
+        let output = elector(&all);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}

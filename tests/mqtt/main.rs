@@ -4,6 +4,7 @@
 
 mod campaign;
 mod command;
+mod errors;
 mod lifetime;
 mod logs;
 mod processes;

@@ -42,8 +42,12 @@ impl DemoArgs {
         let (store, store_name): (Arc<dyn StateStoreBackend>, String) =
             if self.broker.names_a_broker() {
                 let settings = self.broker.settings()?;
-                let store =
-                    crate::commands::store::connect(&settings, Duration::from_secs(5)).await?;
+                let store = crate::commands::store::connect(
+                    &settings,
+                    Duration::from_secs(5),
+                    Duration::from_secs(10),
+                )
+                .await?;
                 let name = format!("the state store at {}:{}", settings.hostname, settings.port);
                 (Arc::new(store), name)
             } else {

@@ -16,12 +16,19 @@ pub struct StoreArgs {
     /// out. Nothing outside this process sees it.
     #[arg(long, help_heading = BROKER_HEADING)]
     pub embedded: bool,
+    /// Longest wait for the first connection to the broker; the error then
+    /// says why it failed (refused, unresolvable, no answer, TLS, ...).
+    #[arg(long, default_value = "10s", value_parser = duration, help_heading = BROKER_HEADING)]
+    pub connect_timeout: Duration,
 }
 
 /// The store a command was told to use, its flags checked.
 #[derive(Debug)]
 pub enum StoreChoice {
-    Broker(Box<ConnectionSettings>),
+    Broker {
+        settings: Box<ConnectionSettings>,
+        connect_timeout: Duration,
+    },
     Embedded,
 }
 
@@ -50,7 +57,10 @@ impl StoreArgs {
         match (self.embedded, self.broker.names_a_broker()) {
             (true, true) => Err(UsageError::EmbeddedAndBroker),
             (true, false) => Ok(StoreChoice::Embedded),
-            (false, true) => Ok(StoreChoice::Broker(Box::new(self.broker.settings()?))),
+            (false, true) => Ok(StoreChoice::Broker {
+                settings: Box::new(self.broker.settings()?),
+                connect_timeout: self.connect_timeout,
+            }),
             (false, false) => Err(UsageError::NoStore),
         }
     }
@@ -81,6 +91,7 @@ mod tests {
                 ..BrokerArgs::default()
             },
             embedded,
+            connect_timeout: Duration::from_secs(10),
         }
     }
 
@@ -100,7 +111,7 @@ mod tests {
         ));
         assert!(matches!(
             args(false, Some("mqtt://h:1884")).choice(),
-            Ok(StoreChoice::Broker(settings)) if settings.port == 1884
+            Ok(StoreChoice::Broker { settings, .. }) if settings.port == 1884
         ));
         assert!(matches!(
             args(false, Some("http://h")).choice(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bindings::StoreError;
 use crate::cli::StoreChoice;
 use crate::mqtt::ConnectionSettings;
 use crate::store::mqtt::{MqttStore, MqttStoreOptions};
@@ -15,18 +16,54 @@ pub async fn open(
 ) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
     Ok(match choice {
         StoreChoice::Embedded => Arc::new(EmbeddedStore::new()),
-        StoreChoice::Broker(settings) => Arc::new(connect(&settings, request_timeout).await?),
+        StoreChoice::Broker {
+            settings,
+            connect_timeout,
+        } => Arc::new(connect(&settings, request_timeout, connect_timeout).await?),
     })
 }
 
-/// Connects to the broker's state store.
+/// Connects to the broker's state store, checks that a state store is
+/// there to answer, and ends the process (with the reason) if the client
+/// later stops for good, e.g. because another process took over its
+/// client id: a command must not go on believing the link will return.
 pub async fn connect(
     settings: &ConnectionSettings,
     request_timeout: Duration,
+    connect_timeout: Duration,
 ) -> anyhow::Result<MqttStore> {
     let options = MqttStoreOptions {
         request_timeout,
+        connect_timeout,
         ..MqttStoreOptions::default()
     };
-    Ok(MqttStore::connect(settings, options).await?)
+    let store = MqttStore::connect(settings, options).await?;
+    expect_a_state_store(&store, settings, request_timeout).await?;
+    let watched = store.clone();
+    tokio::spawn(async move {
+        let reason = watched.stopped().await;
+        eprintln!("error: {reason}");
+        std::process::exit(crate::exit::Exit::Error.code());
+    });
+    Ok(store)
+}
+
+/// One request that any state store answers (a read of the empty key,
+/// which it refuses): a broker with no state store behind it answers
+/// nothing, and the operator hears so now, not as a timeout later.
+async fn expect_a_state_store(
+    store: &MqttStore,
+    settings: &ConnectionSettings,
+    request_timeout: Duration,
+) -> anyhow::Result<()> {
+    match store.get(b"").await {
+        Err(StoreError::Timeout) => anyhow::bail!(
+            "the broker at {}:{} answered, but no state store did within {request_timeout:?}: \
+             run `elector statestore` against this broker, or point elector at an AIO broker \
+             (its state store is built in)",
+            settings.hostname,
+            settings.port
+        ),
+        _ => Ok(()),
+    }
 }

@@ -39,9 +39,21 @@ impl Grants {
         }
         for (host, guest) in &self.dirs {
             if let Err(error) = builder.preopened_dir(host, guest, FsPerms::ReadWrite) {
+                // `check` found it there at start; it went away since.
                 tracing::warn!(%error, host = %host.display(), "could not grant the directory");
             }
         }
         builder.build()
+    }
+
+    /// Refuses a grant that cannot be given: a module granted a directory
+    /// that is not there would run without what it was promised.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (host, _) in &self.dirs {
+            if !host.is_dir() {
+                anyhow::bail!("--allow-dir {}: no such directory", host.display());
+            }
+        }
+        Ok(())
     }
 }

@@ -143,6 +143,7 @@ impl ModuleRuntime {
     }
 
     pub fn from_bytes(wasm: &[u8], limits: ModuleLimits, grants: Grants) -> anyhow::Result<Self> {
+        check_is_a_component(wasm)?;
         let engine = Engine::new(&crate::runtime::engine_config(64, limits.memory)?)?;
         let component = Component::new(&engine, wasm)
             .map_err(anyhow::Error::from)
@@ -205,6 +206,36 @@ impl ModuleRuntime {
             }),
             Err(trap) => Err(Crash::of(&store, trap)),
         }
+    }
+}
+
+/// Checks, before anything else is started, that `path` can be read and
+/// holds a WebAssembly component.
+pub fn check_file(path: &Path) -> anyhow::Result<()> {
+    let mut header = [0u8; 8];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read(&mut file, &mut header))
+        .with_context(|| format!("reading {}", path.display()))?;
+    check_is_a_component(&header[..read])
+        .with_context(|| format!("loading the module {}", path.display()))
+}
+
+/// Refuses, in one line, a file that is not a WebAssembly component: the
+/// compiler's own message for that is a dump of header bytes.
+fn check_is_a_component(wasm: &[u8]) -> anyhow::Result<()> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: &[u8] = &[1, 0, 0, 0];
+    match wasm.get(..8) {
+        Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE_MODULE => {
+            anyhow::bail!(
+                "it is a core WebAssembly module, not a component: build it for \
+                 wasm32-wasip2 (a WASI 0.2 component of the edge-module world)"
+            )
+        }
+        Some(header) if header.starts_with(MAGIC) => Ok(()),
+        _ => anyhow::bail!(
+            "it is not WebAssembly: expected a WASI 0.2 component of the edge-module world"
+        ),
     }
 }
 

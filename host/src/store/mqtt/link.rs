@@ -9,8 +9,10 @@ use std::time::Duration;
 use elector_statestore as ss;
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, SubscribeReasonCode};
-use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode, DisconnectReasonCode, Packet, SubscribeReasonCode,
+};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, StateError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +65,7 @@ pub async fn run(
     token_file: Option<PathBuf>,
 ) {
     let mut backoff = Duration::from_millis(50);
+    let mut tug_of_war = TugOfWar::default();
     let mut subacks: Option<mpsc::UnboundedSender<bool>> = None;
     let mut connected = false;
     loop {
@@ -80,10 +83,11 @@ pub async fn run(
                 crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
                 backoff = Duration::from_millis(50);
                 if ack.code != ConnectReturnCode::Success {
-                    shared.link_down(format!("connection refused: {:?}", ack.code));
+                    shared.link_down(super::cause::refused(ack.code));
                     continue;
                 }
                 connected = true;
+                *shared.up_since.lock().unwrap() = Some(std::time::Instant::now());
                 let generation = shared.link.borrow().generation() + 1;
                 shared
                     .link
@@ -116,12 +120,35 @@ pub async fn run(
             }
             Ok(Event::Incoming(Packet::Disconnect(disconnect))) => {
                 connected = false;
-                shared.link_down(format!("broker disconnected: {:?}", disconnect.reason_code));
+                shared.link_down(format!(
+                    "the broker closed the connection ({})",
+                    super::cause::disconnect_reason(disconnect.reason_code)
+                ));
             }
             Ok(_) => {}
+            Err(ConnectionError::MqttState(StateError::ServerDisconnect {
+                reason_code: DisconnectReasonCode::SessionTakenOver,
+                ..
+            })) => {
+                // Another connection with this client id: reconnecting
+                // would only take it back, and the two would take turns
+                // for ever. The client stops instead, with the reason.
+                shared.stop_for_good(taken_over(&shared.client_id));
+                break;
+            }
             Err(error) => {
                 tracing::debug!(%error, "MQTT event loop error");
                 connected = false;
+                if shared.client_id_configured && tug_of_war.dropped_soon_after_up(&shared) {
+                    shared.stop_for_good(format!(
+                        "the broker keeps closing this connection right after it opens ({} \
+                         times in {:?}): most likely {}",
+                        TugOfWar::DROPS,
+                        TugOfWar::WINDOW,
+                        taken_over(&shared.client_id)
+                    ));
+                    break;
+                }
                 // Requests in flight have failed already (and callers may
                 // have moved on); re-sending them after the reconnect would
                 // apply them late, so they are dropped. (The request channel
@@ -131,12 +158,11 @@ pub async fn run(
                     .pending
                     .retain(|request| !matches!(request, rumqttc::v5::Request::Publish(_)));
                 let first_connection = shared.link.borrow().generation() == 0;
+                let reason = super::cause::describe(&error, &shared.address);
                 if first_connection && is_refusal(&error) {
-                    shared
-                        .link
-                        .send_replace(LinkState::Refused(error.to_string()));
+                    shared.link.send_replace(LinkState::Refused(reason));
                 } else {
-                    shared.link_down(error.to_string());
+                    shared.link_down(reason);
                 }
                 drop(shared);
                 if let Some(file) = &token_file {
@@ -156,6 +182,53 @@ pub async fn run(
     if let Some(shared) = shared.upgrade() {
         shared.link.send_replace(LinkState::Closed);
         shared.pending.fail_all();
+    }
+}
+
+/// Why the client stops when another connection took its client id.
+fn taken_over(client_id: &str) -> String {
+    format!(
+        "another connection took over the client id {client_id:?}: two processes cannot share \
+         one (give each its own, or leave the id to elector)"
+    )
+}
+
+/// Connections dropped right after they came up. A broker hands a client
+/// id to the newest connection; MQTT 5 says it tells the old one so
+/// (DISCONNECT, session taken over), but some brokers (mosquitto 2.0)
+/// just close it. A configured client id whose connections keep dying
+/// within a second of coming up is taken to be shared by two processes.
+#[derive(Default)]
+struct TugOfWar {
+    drops: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl TugOfWar {
+    const DROPS: usize = 5;
+    const WINDOW: Duration = Duration::from_secs(10);
+    const SOON: Duration = Duration::from_secs(1);
+
+    /// Records a drop; true once the drops look like a tug of war.
+    fn dropped_soon_after_up(&mut self, shared: &Shared) -> bool {
+        let now = std::time::Instant::now();
+        let soon = shared
+            .up_since
+            .lock()
+            .unwrap()
+            .is_some_and(|up| now.duration_since(up) < Self::SOON);
+        if !soon {
+            self.drops.clear();
+            return false;
+        }
+        self.drops.push_back(now);
+        while self
+            .drops
+            .front()
+            .is_some_and(|first| now.duration_since(*first) > Self::WINDOW)
+        {
+            self.drops.pop_front();
+        }
+        self.drops.len() >= Self::DROPS
     }
 }
 
@@ -205,7 +278,16 @@ impl Shared {
             .await;
     }
 
+    /// Ends the client: no more reconnects; requests fail at once and
+    /// [`MqttStore::stopped`](super::MqttStore::stopped) says why.
+    fn stop_for_good(&self, reason: String) {
+        tracing::error!(%reason, "state store link stopped");
+        *self.stopped.lock().unwrap() = Some(reason);
+        self.closing.cancel();
+    }
+
     fn link_down(&self, reason: String) {
+        *self.last_failure.lock().unwrap() = Some(reason.clone());
         let generation = self.link.borrow().generation();
         let was_up = matches!(
             &*self.link.borrow(),

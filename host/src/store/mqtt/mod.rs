@@ -21,6 +21,7 @@
 //!   for any change it missed. Requests in flight when the link drops fail
 //!   at once with `disconnected` (retryable; they may have been applied).
 
+mod cause;
 mod handover;
 mod link;
 mod pending;
@@ -92,14 +93,31 @@ pub(crate) struct Shared {
     /// Ends the connection: on `disconnect()`, or when the last clone of
     /// the client is dropped.
     closing: CancellationToken,
+    /// `host:port`, for messages.
+    address: String,
+    /// Why the link is not up, in words, as last seen.
+    last_failure: std::sync::Mutex<Option<String>>,
+    /// Why the client stopped for good on its own, once it has.
+    stopped: std::sync::Mutex<Option<String>>,
+    /// The client id came from the configuration (so another process may
+    /// use it too), not from this client.
+    client_id_configured: bool,
+    /// When the current connection was accepted.
+    up_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("could not connect to the broker at {address}: {reason}")]
     Failed { address: String, reason: String },
-    #[error("no connection to the broker at {0} within the connect timeout")]
-    TimedOut(String),
+    #[error("no connection to the broker at {address} within {after:?}: {cause}")]
+    TimedOut {
+        address: String,
+        after: Duration,
+        /// The last attempt's failure, or that the broker took the
+        /// connection but never finished setting it up.
+        cause: String,
+    },
 }
 
 impl MqttStore {
@@ -117,6 +135,11 @@ impl MqttStore {
         let (client, event_loop) = AsyncClient::new(settings.mqtt_options(&client_id), 0);
         let (link, mut link_changes) = watch::channel(LinkState::Connecting);
         let shared = Arc::new(Shared {
+            address: address.clone(),
+            last_failure: std::sync::Mutex::new(None),
+            stopped: std::sync::Mutex::new(None),
+            client_id_configured: settings.client_id.is_some(),
+            up_since: std::sync::Mutex::new(None),
             response_topic: ss::protocol::response_topic(&client_id),
             clock: std::sync::Mutex::new(ss::HlcClock::new(hlc_node_id(&client_id))),
             client,
@@ -163,12 +186,44 @@ impl MqttStore {
         match tokio::time::timeout(options.connect_timeout, ready).await {
             Ok(Ok(())) => Ok(MqttStore { shared }),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(ConnectError::TimedOut(address)),
+            Err(_) => Err(ConnectError::TimedOut {
+                address: address.clone(),
+                after: options.connect_timeout,
+                cause: shared.last_failure.lock().unwrap().clone().unwrap_or_else(
+                    || match &*shared.link.borrow() {
+                        LinkState::Subscribing { .. } => {
+                            "the broker accepted the connection but never confirmed its \
+                             subscriptions"
+                                .into()
+                        }
+                        _ => format!(
+                            "no answer to the MQTT connect from {address} (is it an MQTT 5 \
+                             broker, and reachable?)"
+                        ),
+                    },
+                ),
+            }),
         }
     }
 
     pub fn client_id(&self) -> &str {
         &self.shared.client_id
+    }
+
+    /// Resolves when the client stopped for good on its own, with why: for
+    /// now, when another connection took over its client id. A process
+    /// that cannot go on without the store should end then, with that
+    /// reason, rather than believe the link will come back.
+    pub async fn stopped(&self) -> String {
+        let mut link = self.shared.link.subscribe();
+        loop {
+            if let Some(reason) = self.shared.stopped.lock().unwrap().clone() {
+                return reason;
+            }
+            if link.changed().await.is_err() {
+                return "the connection task ended".into();
+            }
+        }
     }
 
     /// How many times the link has come up (1 after the first connect).
