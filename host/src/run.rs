@@ -13,7 +13,7 @@ use crate::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use crate::module::{Grants, ModuleLimits, ModuleRuntime};
 use crate::ops::{InstrumentedStore, Monitor, ReplicaLabels};
 use crate::runtime::{ElectorRuntime, RuntimeConfig};
-use crate::store::{EmbeddedStore, StateStoreBackend};
+use crate::store::StateStoreBackend;
 
 /// What `elector run` was asked for.
 pub struct RunRequest {
@@ -85,17 +85,14 @@ pub async fn run(
         monitor.candidate(&labels, request.term);
         monitor.module(&labels);
     }
-    let store_state = match &store {
-        StoreChoice::Broker { .. } => Err("connecting to the broker".into()),
-        StoreChoice::Embedded => Ok(()),
-    };
-    monitor.readiness.set(STORE, store_state);
+    crate::commands::store::expect_readiness(&store, &monitor);
     if let Some(address) = request.metrics_addr {
         let bound = crate::ops::serve(address, monitor.endpoints(), shutdown.clone()).await?;
         tracing::info!(%bound, "serving /metrics, /healthz and /readyz");
         eprintln!("metrics and health on http://{bound}/metrics, /healthz and /readyz");
     }
-    let store = connect(store, request.request_timeout, &monitor).await?;
+    let store =
+        crate::commands::store::open_monitored(store, request.request_timeout, &monitor).await?;
     let store: Arc<dyn StateStoreBackend> =
         Arc::new(InstrumentedStore::new(store, &monitor.metrics));
     let module_name = request
@@ -141,36 +138,4 @@ pub async fn run(
         replica.await.context("a replica task failed")??;
     }
     Ok(())
-}
-
-/// Readiness names the store link by this.
-const STORE: &str = "state store";
-
-/// The broker's state store if the flags name one, else the embedded one;
-/// readiness follows the broker link from now on.
-async fn connect(
-    choice: StoreChoice,
-    request_timeout: Duration,
-    monitor: &Monitor,
-) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
-    let (settings, connect_timeout) = match choice {
-        StoreChoice::Embedded => return Ok(Arc::new(EmbeddedStore::new())),
-        StoreChoice::Broker {
-            settings,
-            connect_timeout,
-        } => (settings, connect_timeout),
-    };
-    let store =
-        crate::commands::store::connect(&settings, request_timeout, connect_timeout).await?;
-    let link = store.clone();
-    // `connections` counts links that came up, and is 0 while the link is
-    // down or still subscribing, when no request can flow.
-    monitor.readiness.probe(STORE, move || {
-        if link.connections() > 0 {
-            Ok(())
-        } else {
-            Err("not connected to the broker".into())
-        }
-    });
-    Ok(Arc::new(store))
 }

@@ -289,3 +289,58 @@ fn failures_are_one_json_line_or_one_line_of_words() {
         "error: reading \"k\": the state store did not answer in time\n"
     );
 }
+
+/// `campaign --metrics-addr`: the same metrics, health and readiness as
+/// `elector run`, for the one candidate.
+#[test]
+fn campaign_serves_metrics_health_and_readiness() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let broker = Broker::start();
+    let _service = Service::start(&broker);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args(["campaign", "job", "--name", "m", "--session-id", "s1"])
+        .args([
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--json",
+            "--broker",
+            &broker.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut announced = String::new();
+    stderr.read_line(&mut announced).unwrap();
+    let address = announced
+        .strip_prefix("metrics and health on http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{announced}"))
+        .to_owned();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut elected = String::new();
+    stdout.read_line(&mut elected).unwrap();
+    assert!(elected.contains("\"elected\""), "{elected}");
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let metrics = get("/metrics");
+    assert!(
+        metrics.contains(r#"elector_leader{position="job",replica="m:s1"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("elector_build_info"), "{metrics}");
+    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}

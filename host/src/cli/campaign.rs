@@ -42,6 +42,10 @@ pub struct CampaignArgs {
     /// position is released and elector exits with COMMAND's exit code.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Serve Prometheus metrics on /metrics, health on /healthz and
+    /// readiness on /readyz at this address (see docs/operations.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

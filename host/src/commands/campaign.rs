@@ -31,6 +31,8 @@ pub struct CampaignRequest {
     pub renew: bool,
     pub timeout: Option<Duration>,
     pub command: Option<JobSpec>,
+    /// Follows the candidate into metrics and health, when served.
+    pub monitor: Option<crate::ops::CandidateMonitor>,
 }
 
 /// A session id for one process: two processes campaigning under one name
@@ -43,7 +45,7 @@ pub fn new_session_id() -> String {
 /// Runs the campaign; returns the exit code ([`Exit`], or COMMAND's).
 pub async fn campaign(
     store: Arc<dyn StateStoreBackend>,
-    request: CampaignRequest,
+    mut request: CampaignRequest,
     printer: Printer,
     shutdown: &Shutdown,
 ) -> anyhow::Result<i32> {
@@ -54,6 +56,9 @@ pub async fn campaign(
         Some(request.session_id.clone()),
     )
     .await?;
+    if let Some(monitor) = request.monitor.take() {
+        monitor.watch(&client);
+    }
     if request.renew {
         client
             .set_automatic_renewal(Some(AutomaticRenewal {

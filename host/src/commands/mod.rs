@@ -44,10 +44,24 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Campaign(args) => {
             let choice = args.connection.store.choice()?;
+            let session_id = args.session_id.unwrap_or_else(new_session_id);
+            let monitor = match args.metrics_addr {
+                Some(address) => {
+                    let labels = crate::ops::ReplicaLabels {
+                        position: args.position.clone(),
+                        replica: format!("{}:{session_id}", args.name),
+                    };
+                    Some((
+                        serve_metrics(address, &choice, args.connection.request_timeout).await?,
+                        labels,
+                    ))
+                }
+                None => None,
+            };
             let request = CampaignRequest {
                 position: args.position,
                 name: args.name,
-                session_id: args.session_id.unwrap_or_else(new_session_id),
+                session_id,
                 term: args.term,
                 renew: !args.no_renew,
                 timeout: args.timeout,
@@ -55,13 +69,22 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                     argv: args.command,
                     kill_after: args.kill_after,
                 }),
+                monitor: monitor
+                    .as_ref()
+                    .map(|(monitor, labels)| monitor.candidate(labels, args.term)),
             };
             let shutdown = Shutdown::listen()?;
             let stopped = "stopped at once by a second signal, without resigning: the hold \
                            ends by itself at the end of its term";
             until_forced(&shutdown, printer, stopped, async {
-                let Some(store) =
-                    open_unless_stopped(choice, args.connection.request_timeout, &shutdown).await?
+                let monitor = monitor.as_ref().map(|(monitor, _)| monitor);
+                let Some(store) = open_unless_stopped(
+                    choice,
+                    args.connection.request_timeout,
+                    monitor,
+                    &shutdown,
+                )
+                .await?
                 else {
                     return Ok(Exit::Stopped.code());
                 };
@@ -83,9 +106,13 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 printer,
                 "stopped at once by a second signal",
                 async {
-                    if let Some(store) =
-                        open_unless_stopped(choice, args.connection.request_timeout, &shutdown)
-                            .await?
+                    if let Some(store) = open_unless_stopped(
+                        choice,
+                        args.connection.request_timeout,
+                        None,
+                        &shutdown,
+                    )
+                    .await?
                     {
                         observe::observe(store, &args.position, printer, shutdown.requested())
                             .await?;
@@ -185,17 +212,40 @@ async fn until_forced(
     }
 }
 
-/// Opens the store, unless the first signal comes while connecting.
+/// Opens the store (its link followed by `monitor`'s readiness, if given),
+/// unless the first signal comes while connecting.
 async fn open_unless_stopped(
     choice: crate::cli::StoreChoice,
     request_timeout: std::time::Duration,
+    monitor: Option<&crate::ops::Monitor>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<Arc<dyn StateStoreBackend>>> {
     let stop = shutdown.requested();
+    let open = async {
+        match monitor {
+            Some(monitor) => store::open_monitored(choice, request_timeout, monitor).await,
+            None => store::open(choice, request_timeout).await,
+        }
+    };
     tokio::select! {
-        store = store::open(choice, request_timeout) => store.map(Some),
+        store = open => store.map(Some),
         () = stop.cancelled() => Ok(None),
     }
+}
+
+/// Serves /metrics, /healthz and /readyz at `address` for a command's
+/// candidate, from before the store connects; says where on stderr.
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    choice: &crate::cli::StoreChoice,
+    request_timeout: std::time::Duration,
+) -> anyhow::Result<crate::ops::Monitor> {
+    let monitor = crate::ops::Monitor::new(request_timeout);
+    store::expect_readiness(choice, &monitor);
+    let never = tokio_util::sync::CancellationToken::new();
+    let bound = crate::ops::serve(address, monitor.endpoints(), never).await?;
+    eprintln!("metrics and health on http://{bound}/metrics, /healthz and /readyz");
+    Ok(monitor)
 }
 
 /// One candidate on `store`, in a sandbox of its own.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::bindings::StoreError;
 use crate::cli::StoreChoice;
 use crate::mqtt::ConnectionSettings;
+use crate::ops::Monitor;
 use crate::store::mqtt::{MqttStore, MqttStoreOptions};
 use crate::store::{EmbeddedStore, StateStoreBackend};
 
@@ -21,6 +22,46 @@ pub async fn open(
             connect_timeout,
         } => Arc::new(connect(&settings, request_timeout, connect_timeout).await?),
     })
+}
+
+/// Readiness names the store link by this.
+const STORE: &str = "state store";
+
+/// Registers the store's readiness condition before it is opened, so a
+/// scrape while the broker connects says what it waits for.
+pub fn expect_readiness(choice: &StoreChoice, monitor: &Monitor) {
+    let state = match choice {
+        StoreChoice::Broker { .. } => Err("connecting to the broker".into()),
+        StoreChoice::Embedded => Ok(()),
+    };
+    monitor.readiness.set(STORE, state);
+}
+
+/// [`open`], with readiness following the broker link from then on.
+pub async fn open_monitored(
+    choice: StoreChoice,
+    request_timeout: Duration,
+    monitor: &Monitor,
+) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
+    let (settings, connect_timeout) = match choice {
+        StoreChoice::Embedded => return Ok(Arc::new(EmbeddedStore::new())),
+        StoreChoice::Broker {
+            settings,
+            connect_timeout,
+        } => (settings, connect_timeout),
+    };
+    let store = connect(&settings, request_timeout, connect_timeout).await?;
+    let link = store.clone();
+    // `connections` counts links that came up, and is 0 while the link is
+    // down or still subscribing, when no request can flow.
+    monitor.readiness.probe(STORE, move || {
+        if link.connections() > 0 {
+            Ok(())
+        } else {
+            Err("not connected to the broker".into())
+        }
+    });
+    Ok(Arc::new(store))
 }
 
 /// Connects to the broker's state store, checks that a state store is
