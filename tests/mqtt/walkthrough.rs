@@ -1,4 +1,4 @@
-//! The quick start a new user follows (README, "Any MQTT 5 broker"), step
+//! The quick start a new user follows (README, "Quick start with mosquitto"), step
 //! by step, in text mode, checking every line each command prints.
 
 use std::process::{Command, ExitStatus};
