@@ -145,6 +145,7 @@ async fn serve(
 ) -> Outcome {
     let mut events = client.events();
     loop {
+        tracing::info!(replica = %config.replica, position = %config.position, "campaigning");
         let elected = tokio::select! {
             elected = client.campaign(config.term, None) => elected,
             _ = shutdown.cancelled() => return Outcome::Stopped,
@@ -155,14 +156,19 @@ async fn serve(
                 None => continue,
             },
             Err(error) => {
-                tracing::warn!(replica = %config.replica, %error, "campaign failed; trying again");
+                tracing::warn!(replica = %config.replica, error = %crate::errors::one_line(&error), "campaign failed; trying again");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                     _ = shutdown.cancelled() => return Outcome::Stopped,
                 }
             }
         };
-        tracing::info!(replica = %config.replica, position = %config.position, "leads");
+        tracing::info!(
+            replica = %config.replica,
+            position = %config.position,
+            fencing_token = %token.text(),
+            "leads"
+        );
         let grant = LeadershipGrant {
             position: config.position.clone(),
             replica: config.replica.clone(),
