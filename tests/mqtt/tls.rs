@@ -1,12 +1,18 @@
 //! TLS to the broker, with a CA of the test's own making: the path an AIO
-//! deployment takes (AIO_MQTT_USE_TLS, AIO_TLS_CA_FILE).
+//! deployment takes (AIO_MQTT_USE_TLS, AIO_TLS_CA_FILE, a client
+//! certificate), and a broker whose CA is among the system's roots (no CA
+//! file given).
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use elector_host::mqtt::BrokerArgs;
+use elector_host::service::{ServiceOptions, serve};
+use elector_host::store::StateStoreBackend;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use serde_json::Value;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::support::*;
 
@@ -33,32 +39,29 @@ fn make_ca(dir: &Path, name: &str) {
     );
 }
 
-/// A CA, and a server certificate for 127.0.0.1 signed by it.
-fn make_certificates(dir: &Path) {
-    make_ca(dir, "elector-test-ca");
+/// `name.pem`, a certificate for `subject` signed by the CA in `dir`, with
+/// `extensions` (an `openssl x509 -extfile` line); its key is `name.key`.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let (key, csr, cert, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &key, "-out", &csr,
         ],
     );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join(&ext), format!("{extensions}\n")).unwrap();
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
@@ -67,52 +70,230 @@ fn make_certificates(dir: &Path) {
             "-days",
             "1",
             "-extfile",
-            "san.ext",
+            &ext,
             "-out",
-            "server.pem",
+            &cert,
         ],
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
-    let mut ca_path = None;
+/// A CA, a server certificate for 127.0.0.1 and a client certificate
+/// signed by it.
+fn make_certificates(dir: &Path) {
+    make_ca(dir, "elector-test-ca");
+    issue(
+        dir,
+        "server",
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1",
+    );
+    issue(
+        dir,
+        "client",
+        "/CN=elector-client",
+        "extendedKeyUsage=clientAuth",
+    );
+}
+
+/// A TLS broker with the certificates of [`make_certificates`] in `dir`.
+fn tls_broker() -> (Broker, PathBuf) {
+    let mut certificates = None;
     let broker = Broker::start_prepared(|dir| {
         make_certificates(dir);
-        ca_path = Some(dir.join("ca.pem"));
+        certificates = Some(dir.to_owned());
         format!(
             "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n",
             dir.display()
         )
     });
-    let ca_path = ca_path.unwrap();
+    (broker, certificates.unwrap())
+}
+
+fn store_options() -> MqttStoreOptions {
+    MqttStoreOptions {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(1),
+        ..MqttStoreOptions::default()
+    }
+}
+
+/// Flags for the in-process clients: the test's CA, and its client
+/// certificate.
+fn trusted_args(broker: &Broker, dir: &Path) -> BrokerArgs {
+    BrokerArgs {
+        broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
+        ca_file: Some(dir.join("ca.pem")),
+        cert_file: Some(dir.join("client.pem")),
+        key_file: Some(dir.join("client.key")),
+        ..BrokerArgs::default()
+    }
+}
+
+/// The state-store service in this process, on the broker's TLS listener,
+/// answering by the time this returns; it stops when the guard is dropped.
+fn serve_over_tls(runtime: &tokio::runtime::Runtime, args: &BrokerArgs) -> DropGuard {
+    let shutdown = CancellationToken::new();
+    let settings = args.settings_with_clean_start(false).unwrap();
+    let stop = shutdown.clone();
+    runtime.spawn(async move {
+        serve(&settings, ServiceOptions::default(), stop)
+            .await
+            .expect("the service runs");
+    });
+    runtime.block_on(async {
+        let store = MqttStore::connect(&args.settings().unwrap(), store_options())
+            .await
+            .expect("TLS connect");
+        let started = std::time::Instant::now();
+        while store.get(b"ready").await.is_err() {
+            assert!(started.elapsed() < PATIENCE, "the service never answered");
+        }
+        store.disconnect().await;
+    });
+    shutdown.drop_guard()
+}
+
+/// `elector leader tls-check --json` on the broker's TLS listener with
+/// `flags` and environment `env` (no SSL_CERT_* of the test's own): its
+/// exit status and its one line.
+fn leader_over_tls(broker: &Broker, flags: &[&str], env: &[(&str, &Path)]) -> (ExitStatus, Value) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_elector"));
+    command
+        .args(["leader", "tls-check", "--json", "--broker"])
+        .arg(format!("mqtts://127.0.0.1:{}", broker.port))
+        .args(flags)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut elector = Elector::spawn_command("tls-check", &mut command);
+    let line = elector.next_line(PATIENCE).expect("a line of output");
+    let status = elector.wait();
+    (status, serde_json::from_str(&line).expect("a JSON line"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
+    let (broker, dir) = tls_broker();
     let args = BrokerArgs {
         broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
-        ca_file: Some(ca_path.clone()),
+        ca_file: Some(dir.join("ca.pem")),
         ..BrokerArgs::default()
     };
-    let options = || MqttStoreOptions {
-        connect_timeout: Duration::from_secs(5),
-        ..MqttStoreOptions::default()
-    };
-    let store = MqttStore::connect(&args.settings().unwrap(), options())
+    let store = MqttStore::connect(&args.settings().unwrap(), store_options())
         .await
         .expect("TLS connect");
     assert_eq!(store.connections(), 1);
     store.disconnect().await;
 
-    // A CA that did not sign the broker's certificate is refused.
+    // A CA that did not sign the broker's certificate is refused, and the
+    // error says which roots were trusted.
     let other = tempfile::tempdir().unwrap();
     make_ca(other.path(), "other");
+    let other_ca = other.path().join("ca.pem");
     let wrong = BrokerArgs {
-        ca_file: Some(other.path().join("ca.pem")),
+        ca_file: Some(other_ca.clone()),
         ..args
     };
     let started = std::time::Instant::now();
-    let refused = MqttStore::connect(&wrong.settings().unwrap(), options()).await;
-    assert!(refused.is_err());
+    let refused = MqttStore::connect(&wrong.settings().unwrap(), store_options())
+        .await
+        .err()
+        .expect("refused");
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "refused at once, not retried"
+    );
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "could not connect to the broker at 127.0.0.1:{}: TLS: I/O: other error: the \
+             broker's certificate was refused (invalid peer certificate: UnknownIssuer), \
+             trusting only the CA file {} (1 certificate)",
+            broker.port,
+            other_ca.display()
+        )
+    );
+}
+
+#[test]
+fn without_a_ca_file_the_system_roots_are_trusted() {
+    let (broker, dir) = tls_broker();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _service = serve_over_tls(&runtime, &trusted_args(&broker, &dir));
+
+    // The test's CA as the system's only root: no --ca-file needed.
+    let ca = dir.join("ca.pem");
+    let (status, line) = leader_over_tls(&broker, &[], &[("SSL_CERT_FILE", &ca)]);
+    assert_eq!(
+        (status.code(), &line["event"]),
+        (Some(0), &"no-leader".into())
+    );
+
+    // Roots that did not sign the broker's certificate are refused.
+    let other = tempfile::tempdir().unwrap();
+    make_ca(other.path(), "other");
+    let other_ca = other.path().join("ca.pem");
+    let (status, line) = leader_over_tls(&broker, &[], &[("SSL_CERT_FILE", &other_ca)]);
+    assert_eq!(status.code(), Some(1));
+    let detail = line["detail"].as_str().unwrap();
+    let expected = format!(
+        "the broker's certificate was refused (invalid peer certificate: UnknownIssuer), \
+         trusting the system's root certificates (1 certificate, from SSL_CERT_FILE={}); \
+         a broker with a private CA needs --ca-file or AIO_TLS_CA_FILE",
+        other_ca.display()
+    );
+    assert!(detail.ends_with(&expected), "{detail}");
+
+    // No roots at all is refused before connecting.
+    let absent = dir.join("absent.pem");
+    let (status, line) = leader_over_tls(&broker, &[], &[("SSL_CERT_FILE", &absent)]);
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        line["detail"],
+        format!(
+            "TLS without a CA file trusts the system's root certificates, and none were found \
+             (failed to read PEM from file: No such file or directory (os error 2) \
+             at '{0}'; looked in SSL_CERT_FILE={0}): give the broker's CA with --ca-file or \
+             AIO_TLS_CA_FILE",
+            absent.display()
+        )
+    );
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    issue(
+        dir.path(),
+        "stranger",
+        "/CN=stranger",
+        "extendedKeyUsage=clientAuth",
+    );
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // Refused before connecting, so no broker is needed.
+    let (status, lines) = run_elector(&[
+        "leader",
+        "tls-check",
+        "--broker",
+        "mqtts://127.0.0.1:1",
+        "--ca-file",
+        &path("ca.pem"),
+        "--cert-file",
+        &path("client.pem"),
+        "--key-file",
+        &path("stranger.key"),
+    ]);
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0]["detail"],
+        format!(
+            "private key {}: does not belong to the certificate {}",
+            path("stranger.key"),
+            path("client.pem")
+        )
     );
 }
