@@ -1,7 +1,7 @@
 //! TLS to the broker, with a CA of the test's own making: the path an AIO
 //! deployment takes (AIO_MQTT_USE_TLS, AIO_TLS_CA_FILE, a client
-//! certificate), and a broker whose CA is among the system's roots (no CA
-//! file given).
+//! certificate whose key may be encrypted), and a broker whose CA is among
+//! the system's roots (no CA file given).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -78,7 +78,9 @@ fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate
-/// signed by it.
+/// signed by it; the client's key also encrypted (`client.enc.key`, the
+/// password in `key.password` with a trailing newline, as `echo` writes
+/// it).
 fn make_certificates(dir: &Path) {
     make_ca(dir, "elector-test-ca");
     issue(
@@ -93,16 +95,34 @@ fn make_certificates(dir: &Path) {
         "/CN=elector-client",
         "extendedKeyUsage=clientAuth",
     );
+    std::fs::write(dir.join("key.password"), "correct horse\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            "client.key",
+            "-out",
+            "client.enc.key",
+            "-passout",
+            "pass:correct horse",
+        ],
+    );
 }
 
-/// A TLS broker with the certificates of [`make_certificates`] in `dir`.
-fn tls_broker() -> (Broker, PathBuf) {
+/// A TLS broker with the certificates of [`make_certificates`] in `dir`;
+/// with `require_certificate`, clients must present one the CA signed.
+fn tls_broker(require_certificate: bool) -> (Broker, PathBuf) {
     let mut certificates = None;
     let broker = Broker::start_prepared(|dir| {
         make_certificates(dir);
         certificates = Some(dir.to_owned());
         format!(
-            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n",
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n\
+             require_certificate {require_certificate}\n",
             dir.display()
         )
     });
@@ -118,7 +138,7 @@ fn store_options() -> MqttStoreOptions {
 }
 
 /// Flags for the in-process clients: the test's CA, and its client
-/// certificate.
+/// certificate (unencrypted key).
 fn trusted_args(broker: &Broker, dir: &Path) -> BrokerArgs {
     BrokerArgs {
         broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
@@ -175,7 +195,7 @@ fn leader_over_tls(broker: &Broker, flags: &[&str], env: &[(&str, &Path)]) -> (E
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
-    let (broker, dir) = tls_broker();
+    let (broker, dir) = tls_broker(false);
     let args = BrokerArgs {
         broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
         ca_file: Some(dir.join("ca.pem")),
@@ -219,7 +239,7 @@ async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
 
 #[test]
 fn without_a_ca_file_the_system_roots_are_trusted() {
-    let (broker, dir) = tls_broker();
+    let (broker, dir) = tls_broker(false);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _service = serve_over_tls(&runtime, &trusted_args(&broker, &dir));
 
@@ -263,37 +283,198 @@ fn without_a_ca_file_the_system_roots_are_trusted() {
 }
 
 #[test]
-fn a_key_that_is_not_the_certificates_is_refused_in_one_line() {
+fn an_encrypted_client_key_is_read_with_its_password_file() {
+    let (broker, dir) = tls_broker(true);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _service = serve_over_tls(&runtime, &trusted_args(&broker, &dir));
+    let file = |name: &str| dir.join(name);
+    let (ca, cert, encrypted, password) = (
+        file("ca.pem"),
+        file("client.pem"),
+        file("client.enc.key"),
+        file("key.password"),
+    );
+
+    // As an AIO workload is configured: all from the environment.
+    let (status, line) = leader_over_tls(
+        &broker,
+        &[],
+        &[
+            ("AIO_TLS_CA_FILE", &ca),
+            ("AIO_TLS_CERT_FILE", &cert),
+            ("AIO_TLS_KEY_FILE", &encrypted),
+            ("AIO_TLS_KEY_PASSWORD_FILE", &password),
+        ],
+    );
+    assert_eq!(
+        (status.code(), &line["event"]),
+        (Some(0), &"no-leader".into())
+    );
+
+    // A password file for a key that is not encrypted is not used (as the
+    // AIO SDK does not use it): the key still serves.
+    let (status, line) = leader_over_tls(
+        &broker,
+        &[],
+        &[
+            ("AIO_TLS_CA_FILE", &ca),
+            ("AIO_TLS_CERT_FILE", &cert),
+            ("AIO_TLS_KEY_FILE", &file("client.key")),
+            ("AIO_TLS_KEY_PASSWORD_FILE", &password),
+        ],
+    );
+    assert_eq!(
+        (status.code(), &line["event"]),
+        (Some(0), &"no-leader".into())
+    );
+
+    // The broker does require a certificate: without one, no connection.
+    let without = BrokerArgs {
+        cert_file: None,
+        key_file: None,
+        ..trusted_args(&broker, &dir)
+    };
+    let options = MqttStoreOptions {
+        connect_timeout: Duration::from_secs(2),
+        ..store_options()
+    };
+    let connected = runtime.block_on(MqttStore::connect(&without.settings().unwrap(), options));
+    assert!(connected.is_err(), "connected without a certificate");
+}
+
+#[test]
+fn unusable_keys_and_password_files_are_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     make_certificates(dir.path());
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let wrong_password = path("wrong.password");
+    std::fs::write(&wrong_password, "battery staple\n").unwrap();
     issue(
         dir.path(),
         "stranger",
         "/CN=stranger",
         "extendedKeyUsage=clientAuth",
     );
-    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    // Encryptions elector cannot read: OpenSSL's legacy PEM one, PBES1,
+    // PBES2 with 3DES.
+    for (name, encryption) in [
+        ("legacy", &["rsa", "-aes256", "-traditional"][..]),
+        ("pbes1", &["pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES"]),
+        ("des3", &["pkcs8", "-topk8", "-v2", "des3"]),
+    ] {
+        let out = format!("client.{name}.key");
+        let files = [
+            "-in",
+            "client.key",
+            "-out",
+            &out,
+            "-passout",
+            "pass:correct horse",
+        ];
+        openssl(dir.path(), &[encryption, &files].concat());
+    }
     // Refused before connecting, so no broker is needed.
-    let (status, lines) = run_elector(&[
-        "leader",
-        "tls-check",
-        "--broker",
-        "mqtts://127.0.0.1:1",
-        "--ca-file",
-        &path("ca.pem"),
-        "--cert-file",
-        &path("client.pem"),
-        "--key-file",
-        &path("stranger.key"),
-    ]);
-    assert_eq!(status.code(), Some(2));
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(
-        lines[0]["detail"],
-        format!(
-            "private key {}: does not belong to the certificate {}",
-            path("stranger.key"),
-            path("client.pem")
-        )
-    );
+    let broker = "mqtts://127.0.0.1:1".to_owned();
+    let with = |key: &str, password: Option<&str>| {
+        let mut flags = vec![
+            "leader".to_owned(),
+            "tls-check".into(),
+            "--broker".into(),
+            broker.clone(),
+            "--ca-file".into(),
+            path("ca.pem"),
+            "--cert-file".into(),
+            path("client.pem"),
+            "--key-file".into(),
+            path(key),
+        ];
+        if let Some(password) = password {
+            flags.extend(["--key-password-file".into(), password.to_owned()]);
+        }
+        flags
+    };
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![
+                "leader".into(),
+                "tls-check".into(),
+                "--broker".into(),
+                broker.clone(),
+                "--key-password-file".into(),
+                path("key.password"),
+            ],
+            "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file (AIO_TLS_KEY_FILE), \
+             the key it decrypts"
+                .into(),
+        ),
+        (
+            with("client.enc.key", None),
+            format!(
+                "the private key {} is encrypted: give the file holding its password with \
+                 --key-password-file or AIO_TLS_KEY_PASSWORD_FILE",
+                path("client.enc.key")
+            ),
+        ),
+        (
+            with("client.enc.key", Some(&wrong_password)),
+            format!(
+                "the password in {wrong_password} does not decrypt the private key {}",
+                path("client.enc.key")
+            ),
+        ),
+        (
+            with("client.legacy.key", Some(&path("key.password"))),
+            format!(
+                "the private key {} is encrypted in a way elector cannot read (OpenSSL's legacy \
+                 PEM encryption); re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+                path("client.legacy.key")
+            ),
+        ),
+        (
+            with("client.legacy.key", None),
+            format!(
+                "the private key {} is encrypted in a way elector cannot read (OpenSSL's legacy \
+                 PEM encryption); re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+                path("client.legacy.key")
+            ),
+        ),
+        (
+            with("stranger.key", None),
+            format!(
+                "private key {}: does not belong to the certificate {}",
+                path("stranger.key"),
+                path("client.pem")
+            ),
+        ),
+    ];
+    // Exit code 2 (usage), one error line: its text.
+    let refusal = |args: &[String]| {
+        let (status, lines) = run_elector(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert_eq!(lines[0]["event"], "error");
+        lines[0]["detail"].as_str().unwrap().to_owned()
+    };
+    for (args, expected) in cases {
+        assert_eq!(refusal(&args), expected, "{args:?}");
+    }
+    // The schemes pkcs8 does not know, in its own words; refused whether a
+    // password is given or not, since none would help.
+    for (key, password) in [
+        ("client.pbes1.key", Some(path("key.password"))),
+        ("client.des3.key", None),
+    ] {
+        let detail = refusal(&with(key, password.as_deref()));
+        let (start, end) = (
+            format!(
+                "the private key {} is encrypted in a way elector cannot read (",
+                path(key)
+            ),
+            "); re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
+        );
+        assert!(
+            detail.starts_with(&start) && detail.ends_with(end),
+            "{detail}"
+        );
+    }
 }

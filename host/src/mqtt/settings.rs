@@ -57,9 +57,13 @@ pub struct BrokerArgs {
     /// Client certificate, PEM (TLS only; with --key-file).
     #[arg(long, env = "AIO_TLS_CERT_FILE", value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
-    /// Client private key, PEM (with --cert-file).
+    /// Client private key, PEM (with --cert-file); may be encrypted
+    /// (PKCS#8 `ENCRYPTED PRIVATE KEY`, with --key-password-file).
     #[arg(long, env = "AIO_TLS_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// File holding the password of an encrypted --key-file.
+    #[arg(long, env = "AIO_TLS_KEY_PASSWORD_FILE", value_name = "FILE")]
+    pub key_password_file: Option<PathBuf>,
     /// Kubernetes service account token file, sent with MQTT 5 enhanced
     /// authentication (K8S-SAT).
     #[arg(long, env = "AIO_SAT_FILE", value_name = "FILE")]
@@ -95,6 +99,26 @@ pub enum SettingsError {
     NoSystemRoots(String),
     #[error("--cert-file and --key-file go together")]
     HalfClientCertificate,
+    #[error(
+        "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file (AIO_TLS_KEY_FILE), \
+         the key it decrypts"
+    )]
+    KeyPasswordWithoutKey,
+    #[error(
+        "the private key {0} is encrypted: give the file holding its password with \
+         --key-password-file or AIO_TLS_KEY_PASSWORD_FILE"
+    )]
+    EncryptedKeyWithoutPassword(PathBuf),
+    #[error("the password in {password_file} does not decrypt the private key {key}")]
+    WrongKeyPassword {
+        key: PathBuf,
+        password_file: PathBuf,
+    },
+    #[error(
+        "the private key {key} is encrypted in a way elector cannot read ({how}); \
+         re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+    )]
+    UnsupportedKeyEncryption { key: PathBuf, how: String },
     #[error("--password-file needs --username")]
     PasswordWithoutUsername,
     #[error(
@@ -180,6 +204,7 @@ impl BrokerArgs {
                 (self.ca_file.is_some(), "--ca-file"),
                 (self.cert_file.is_some(), "--cert-file"),
                 (self.key_file.is_some(), "--key-file"),
+                (self.key_password_file.is_some(), "--key-password-file"),
             ] {
                 if given {
                     return Err(SettingsError::NeedsTls(what));
@@ -188,6 +213,9 @@ impl BrokerArgs {
         }
         if self.cert_file.is_some() != self.key_file.is_some() {
             return Err(SettingsError::HalfClientCertificate);
+        }
+        if self.key_password_file.is_some() && self.key_file.is_none() {
+            return Err(SettingsError::KeyPasswordWithoutKey);
         }
         if self.password_file.is_some() && self.username.is_none() {
             return Err(SettingsError::PasswordWithoutUsername);
@@ -245,7 +273,7 @@ pub fn read_token(path: &Path) -> Result<Vec<u8>, SettingsError> {
 
 /// Secrets written by tools usually end with a newline that is not part of
 /// them.
-fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(super) fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
     while bytes.last().is_some_and(u8::is_ascii_whitespace) {
         bytes.pop();
     }
@@ -474,6 +502,27 @@ mod tests {
         assert_eq!(
             ca_without_tls.settings().unwrap_err(),
             SettingsError::NeedsTls("--ca-file")
+        );
+
+        let mut key_password_without_tls = args();
+        key_password_without_tls.broker = Some("mqtt://h".into());
+        key_password_without_tls.key_password_file = Some("/tmp/pw".into());
+        assert_eq!(
+            key_password_without_tls.settings().unwrap_err(),
+            SettingsError::NeedsTls("--key-password-file")
+        );
+
+        let mut key_password_alone = args();
+        key_password_alone.broker = Some("mqtts://h".into());
+        key_password_alone.key_password_file = Some("/tmp/pw".into());
+        assert_eq!(
+            key_password_alone.settings().unwrap_err(),
+            SettingsError::KeyPasswordWithoutKey
+        );
+        assert_eq!(
+            SettingsError::KeyPasswordWithoutKey.to_string(),
+            "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file \
+             (AIO_TLS_KEY_FILE), the key it decrypts"
         );
 
         let mut half_cert = args();

@@ -1,25 +1,28 @@
 //! TLS to the broker: which root certificates vouch for it, the client's
-//! certificate and key, and the rustls configuration rumqttc is handed.
+//! certificate and (possibly encrypted) key, and the rustls configuration
+//! rumqttc is handed.
 //!
 //! The configuration is built when the settings are read, not on the first
 //! connect, so an unusable file (a CA file without certificates, a key that
-//! does not match its certificate) is refused before
+//! does not decrypt or does not match its certificate) is refused before
 //! anything connects, in one line naming the file.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pkcs8::der::pem::PemLabel;
+use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo, SecretDocument, pkcs5};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{
     ClientConfig, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
     SignatureScheme,
 };
 
-use super::settings::{BrokerArgs, SettingsError, read};
+use super::settings::{BrokerArgs, SettingsError, read, trimmed};
 
 /// TLS as configured: the rustls client configuration, and the roots it
 /// trusts (for messages).
@@ -107,7 +110,11 @@ impl TlsSettings {
         let config = match (&args.cert_file, &args.key_file) {
             (Some(cert), Some(key)) => {
                 let chain = certificates("certificate", cert, &read("certificate", cert)?)?;
-                let key_der = private_key(key, &read("private key", key)?)?;
+                let key_der = private_key(
+                    key,
+                    &read("private key", key)?,
+                    args.key_password_file.as_deref(),
+                )?;
                 builder
                     .with_client_auth_cert(chain, key_der)
                     .map_err(|error| SettingsError::Unusable {
@@ -228,16 +235,104 @@ fn certificates(
     Ok(found)
 }
 
-/// The private key in `pem`: PKCS#8, PKCS#1 or SEC1, as rustls reads them.
-fn private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, SettingsError> {
-    PrivateKeyDer::from_pem_slice(pem).map_err(|error| SettingsError::Unusable {
+/// The private key in `pem`: unencrypted (PKCS#8, PKCS#1 or SEC1, as rustls
+/// reads them), or PKCS#8 encrypted with a password (PBES2: what
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes), the password read from
+/// `password_file`.
+fn private_key(
+    path: &Path,
+    pem: &[u8],
+    password_file: Option<&Path>,
+) -> Result<PrivateKeyDer<'static>, SettingsError> {
+    if let Some(encrypted) = encrypted_key(path, pem)? {
+        // Read before asking for a password: a scheme pkcs8 does not know
+        // (PBES1, PBES2 with 3DES) fails here, and no password would help.
+        let info = EncryptedPrivateKeyInfo::try_from(encrypted.as_bytes()).map_err(|error| {
+            SettingsError::UnsupportedKeyEncryption {
+                key: path.to_owned(),
+                how: error.to_string(),
+            }
+        })?;
+        let Some(password_file) = password_file else {
+            return Err(SettingsError::EncryptedKeyWithoutPassword(path.to_owned()));
+        };
+        let password = trimmed(read("key password", password_file)?);
+        return decrypt(path, &info, &password, password_file);
+    }
+    // OpenSSL's own, pre-PKCS#8 encryption: headers inside the PEM block,
+    // which rustls's reader would report as bad base64.
+    if contains(pem, b"Proc-Type: 4,ENCRYPTED") {
+        return Err(SettingsError::UnsupportedKeyEncryption {
+            key: path.to_owned(),
+            how: "OpenSSL's legacy PEM encryption".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_slice(pem).map_err(|error| SettingsError::Unusable {
         what: "private key",
         path: path.to_owned(),
         reason: match error {
             pem::Error::NoItemsFound => "holds no PEM private key".into(),
             other => pem_problem(other),
         },
-    })
+    })?;
+    if let Some(password_file) = password_file {
+        // Accepted, as the AIO SDK accepts it: a deployment may set the
+        // variable for every workload, whatever each key is.
+        tracing::warn!(
+            key = %path.display(),
+            password_file = %password_file.display(),
+            "the private key is not encrypted; its password file is not used"
+        );
+    }
+    Ok(key)
+}
+
+/// The DER of an `ENCRYPTED PRIVATE KEY` PEM file, or None when the file
+/// holds something else.
+fn encrypted_key(path: &Path, pem: &[u8]) -> Result<Option<SecretDocument>, SettingsError> {
+    let Ok(text) = std::str::from_utf8(pem) else {
+        return Ok(None);
+    };
+    match SecretDocument::from_pem(text) {
+        Ok((label, document)) if label == EncryptedPrivateKeyInfo::PEM_LABEL => Ok(Some(document)),
+        Ok(_) => Ok(None),
+        // Not one PEM document (several, or a label with a typo): only an
+        // encrypted key is handled here, rustls's reader reports the rest.
+        Err(_) if !contains(pem, EncryptedPrivateKeyInfo::PEM_LABEL.as_bytes()) => Ok(None),
+        Err(error) => Err(SettingsError::Unusable {
+            what: "private key",
+            path: path.to_owned(),
+            reason: format!("is not a readable encrypted key ({error})"),
+        }),
+    }
+}
+
+fn decrypt(
+    path: &Path,
+    info: &EncryptedPrivateKeyInfo<'_>,
+    password: &[u8],
+    password_file: &Path,
+) -> Result<PrivateKeyDer<'static>, SettingsError> {
+    let wrong_password = || SettingsError::WrongKeyPassword {
+        key: path.to_owned(),
+        password_file: password_file.to_owned(),
+    };
+    let decrypted = info.decrypt(password).map_err(|error| match error {
+        // A wrong password gives bad padding (which pkcs5 0.7 reports as
+        // `EncryptFailed` even when decrypting), or (rarely) good padding
+        // around bytes that are not DER.
+        pkcs8::Error::EncryptedPrivateKey(
+            pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed,
+        )
+        | pkcs8::Error::Asn1(_) => wrong_password(),
+        other => SettingsError::UnsupportedKeyEncryption {
+            key: path.to_owned(),
+            how: other.to_string(),
+        },
+    })?;
+    // Good padding and DER by chance are not a key.
+    PrivateKeyInfo::try_from(decrypted.as_bytes()).map_err(|_| wrong_password())?;
+    Ok(PrivatePkcs8KeyDer::from(decrypted.as_bytes().to_vec()).into())
 }
 
 /// What is wrong with a PEM file, in words: the PEM reader's own messages
@@ -255,6 +350,12 @@ fn pem_problem(error: pem::Error) -> String {
         pem::Error::Base64Decode(_) => "has a PEM section that is not base64".into(),
         other => format!("is not readable PEM ({other})"),
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// rustls's WebPKI verifier, which on refusing the broker's certificate
