@@ -1,10 +1,11 @@
 //! What the MQTT client backend and the state-store service share: how to
-//! connect ([`settings`]) and the MQTT 5 properties of the AIO state-store
-//! protocol ([`properties`]), and a guard against a rumqttc reconnect wedge
-//! ([`session`]).
+//! connect ([`settings`]), the MQTT 5 properties of the AIO state-store
+//! protocol ([`properties`]), a guard against a rumqttc reconnect wedge
+//! ([`session`]), and TLS: roots, client certificates and keys ([`tls`]).
 
 pub mod properties;
 pub mod session;
 pub mod settings;
+pub mod tls;
 
 pub use settings::{BROKER_HEADING, BrokerArgs, ConnectionSettings, SettingsError};

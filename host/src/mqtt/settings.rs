@@ -4,7 +4,8 @@
 //! given (`AIO_BROKER_HOSTNAME`, `AIO_MQTT_USE_TLS`, `AIO_SAT_FILE`, …) or
 //! from the matching command-line flag; `--broker mqtt://host:port` (or
 //! `mqtts://`) is a shorthand for host, port and TLS. Combinations that
-//! cannot work are refused up front with a message that says why.
+//! cannot work are refused up front with a message that says why; so are
+//! TLS files that cannot be used (see [`super::tls`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,8 @@ use clap::Args;
 use rumqttc::v5::MqttOptions;
 use rumqttc::{NetworkOptions, TlsConfiguration, Transport};
 use thiserror::Error;
+
+use super::tls::TlsSettings;
 
 /// The authentication method AIO uses for Kubernetes service account tokens.
 pub const SAT_AUTH_METHOD: &str = "K8S-SAT";
@@ -38,7 +41,8 @@ pub struct BrokerArgs {
     /// Connect with TLS.
     #[arg(long, env = "AIO_MQTT_USE_TLS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub tls: Option<bool>,
-    /// CA certificate(s) to trust, PEM (TLS only).
+    /// CA certificate(s) to trust, PEM (TLS only) [default: the system's
+    /// root certificates].
     #[arg(long, env = "AIO_TLS_CA_FILE", value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// MQTT client id [default: a unique generated one].
@@ -53,9 +57,13 @@ pub struct BrokerArgs {
     /// Client certificate, PEM (TLS only; with --key-file).
     #[arg(long, env = "AIO_TLS_CERT_FILE", value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
-    /// Client private key, PEM (with --cert-file).
+    /// Client private key, PEM (with --cert-file); may be encrypted
+    /// (PKCS#8 `ENCRYPTED PRIVATE KEY`, with --key-password-file).
     #[arg(long, env = "AIO_TLS_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// File holding the password of an encrypted --key-file.
+    #[arg(long, env = "AIO_TLS_KEY_PASSWORD_FILE", value_name = "FILE")]
+    pub key_password_file: Option<PathBuf>,
     /// Kubernetes service account token file, sent with MQTT 5 enhanced
     /// authentication (K8S-SAT).
     #[arg(long, env = "AIO_SAT_FILE", value_name = "FILE")]
@@ -85,12 +93,32 @@ pub enum SettingsError {
     #[error("{0} needs TLS (--tls or AIO_MQTT_USE_TLS=true, or an mqtts:// URL)")]
     NeedsTls(&'static str),
     #[error(
-        "TLS needs the CA that signed the broker's certificate: --ca-file or AIO_TLS_CA_FILE \
-         (elector does not use the system's roots)"
+        "TLS without a CA file trusts the system's root certificates, and none were found \
+         ({0}): give the broker's CA with --ca-file or AIO_TLS_CA_FILE"
     )]
-    TlsWithoutCa,
+    NoSystemRoots(String),
     #[error("--cert-file and --key-file go together")]
     HalfClientCertificate,
+    #[error(
+        "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file (AIO_TLS_KEY_FILE), \
+         the key it decrypts"
+    )]
+    KeyPasswordWithoutKey,
+    #[error(
+        "the private key {0} is encrypted: give the file holding its password with \
+         --key-password-file or AIO_TLS_KEY_PASSWORD_FILE"
+    )]
+    EncryptedKeyWithoutPassword(PathBuf),
+    #[error("the password in {password_file} does not decrypt the private key {key}")]
+    WrongKeyPassword {
+        key: PathBuf,
+        password_file: PathBuf,
+    },
+    #[error(
+        "the private key {key} is encrypted in a way elector cannot read ({how}); \
+         re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+    )]
+    UnsupportedKeyEncryption { key: PathBuf, how: String },
     #[error("--password-file needs --username")]
     PasswordWithoutUsername,
     #[error(
@@ -106,6 +134,13 @@ pub enum SettingsError {
         path: PathBuf,
         error: String,
     },
+    /// A file that was read but cannot be used.
+    #[error("{what} {path}: {reason}")]
+    Unusable {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 /// Validated settings, files read.
@@ -113,20 +148,12 @@ pub enum SettingsError {
 pub struct ConnectionSettings {
     pub hostname: String,
     pub port: u16,
-    pub tls: Option<TlsFiles>,
+    pub tls: Option<TlsSettings>,
     pub client_id: Option<String>,
     pub credentials: Credentials,
     pub keep_alive: Duration,
     pub session_expiry: Duration,
     pub clean_start: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    /// PEM.
-    pub ca: Vec<u8>,
-    /// PEM certificate chain and key.
-    pub client: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,17 +204,18 @@ impl BrokerArgs {
                 (self.ca_file.is_some(), "--ca-file"),
                 (self.cert_file.is_some(), "--cert-file"),
                 (self.key_file.is_some(), "--key-file"),
+                (self.key_password_file.is_some(), "--key-password-file"),
             ] {
                 if given {
                     return Err(SettingsError::NeedsTls(what));
                 }
             }
         }
-        if use_tls && self.ca_file.is_none() {
-            return Err(SettingsError::TlsWithoutCa);
-        }
         if self.cert_file.is_some() != self.key_file.is_some() {
             return Err(SettingsError::HalfClientCertificate);
+        }
+        if self.key_password_file.is_some() && self.key_file.is_none() {
+            return Err(SettingsError::KeyPasswordWithoutKey);
         }
         if self.password_file.is_some() && self.username.is_none() {
             return Err(SettingsError::PasswordWithoutUsername);
@@ -200,18 +228,7 @@ impl BrokerArgs {
             return Err(SettingsError::KeepAlive(keep_alive));
         }
         let tls = if use_tls {
-            Some(TlsFiles {
-                ca: match &self.ca_file {
-                    Some(path) => read("CA file", path)?,
-                    None => return Err(SettingsError::TlsWithoutCa),
-                },
-                client: match (&self.cert_file, &self.key_file) {
-                    (Some(cert), Some(key)) => {
-                        Some((read("certificate", cert)?, read("private key", key)?))
-                    }
-                    _ => None,
-                },
-            })
+            Some(TlsSettings::load(self)?)
         } else {
             None
         };
@@ -241,7 +258,7 @@ impl BrokerArgs {
     }
 }
 
-fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
+pub(super) fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
     std::fs::read(path).map_err(|error| SettingsError::Read {
         what,
         path: path.to_owned(),
@@ -249,14 +266,14 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
     })
 }
 
-/// Secrets written by tools usually end with a newline that is not part of
-/// them.
 /// A service account token file's contents, without trailing whitespace.
 pub fn read_token(path: &Path) -> Result<Vec<u8>, SettingsError> {
     Ok(trimmed(read("token", path)?))
 }
 
-fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
+/// Secrets written by tools usually end with a newline that is not part of
+/// them.
+pub(super) fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
     while bytes.last().is_some_and(u8::is_ascii_whitespace) {
         bytes.pop();
     }
@@ -331,12 +348,9 @@ impl ConnectionSettings {
             }
         }
         if let Some(tls) = &self.tls {
-            install_crypto_provider();
-            options.set_transport(Transport::Tls(TlsConfiguration::Simple {
-                ca: tls.ca.clone(),
-                alpn: None,
-                client_auth: tls.client.clone(),
-            }));
+            options.set_transport(Transport::Tls(TlsConfiguration::Rustls(
+                tls.client_config(),
+            )));
         }
         options
     }
@@ -365,14 +379,10 @@ impl ConnectionSettings {
 /// limits, plus headroom for keys and properties).
 pub const MAX_PACKET_BYTES: u32 = 2 << 20;
 
-/// rustls needs a process-wide crypto provider; elector uses ring's.
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::tls::Roots;
 
     fn args() -> BrokerArgs {
         BrokerArgs::default()
@@ -418,13 +428,54 @@ mod tests {
         let mut secure = args();
         secure.hostname = Some("h".into());
         secure.tls = Some(true);
-        assert_eq!(secure.settings().unwrap_err(), SettingsError::TlsWithoutCa);
         let ca = std::env::temp_dir().join(format!("elector-ca-{}.pem", std::process::id()));
-        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        std::fs::write(&ca, TEST_CA).unwrap();
         secure.ca_file = Some(ca.clone());
         let settings = secure.settings().unwrap();
         assert_eq!(settings.port, 8883);
-        assert!(settings.tls.is_some());
+        assert_eq!(
+            settings.tls.unwrap().roots(),
+            &Roots::CaFile {
+                path: ca.clone(),
+                certificates: 1
+            }
+        );
+        std::fs::remove_file(ca).unwrap();
+    }
+
+    /// A self-signed P-256 CA (`openssl req -x509 -newkey ec
+    /// -pkeyopt ec_paramgen_curve:P-256`): roots are parsed, not checked
+    /// for expiry, so a fixed one serves.
+    const TEST_CA: &str = include_str!("test-ca.pem");
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused_before_connecting() {
+        let ca = std::env::temp_dir().join(format!("elector-bad-ca-{}.pem", std::process::id()));
+        let mut secure = args();
+        secure.broker = Some("mqtts://h".into());
+        secure.ca_file = Some(ca.clone());
+        for (contents, reason) in [
+            ("", "holds no PEM certificate"),
+            (
+                "-----BEGIN CERTIFICATE-----\nMIIB\n",
+                "has a PEM CERTIFICATE section without its END line",
+            ),
+        ] {
+            std::fs::write(&ca, contents).unwrap();
+            let error = secure.settings().unwrap_err();
+            assert_eq!(
+                error,
+                SettingsError::Unusable {
+                    what: "CA file",
+                    path: ca.clone(),
+                    reason: reason.into()
+                }
+            );
+            assert_eq!(
+                error.to_string(),
+                format!("CA file {}: {reason}", ca.display())
+            );
+        }
         std::fs::remove_file(ca).unwrap();
     }
 
@@ -451,6 +502,27 @@ mod tests {
         assert_eq!(
             ca_without_tls.settings().unwrap_err(),
             SettingsError::NeedsTls("--ca-file")
+        );
+
+        let mut key_password_without_tls = args();
+        key_password_without_tls.broker = Some("mqtt://h".into());
+        key_password_without_tls.key_password_file = Some("/tmp/pw".into());
+        assert_eq!(
+            key_password_without_tls.settings().unwrap_err(),
+            SettingsError::NeedsTls("--key-password-file")
+        );
+
+        let mut key_password_alone = args();
+        key_password_alone.broker = Some("mqtts://h".into());
+        key_password_alone.key_password_file = Some("/tmp/pw".into());
+        assert_eq!(
+            key_password_alone.settings().unwrap_err(),
+            SettingsError::KeyPasswordWithoutKey
+        );
+        assert_eq!(
+            SettingsError::KeyPasswordWithoutKey.to_string(),
+            "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file \
+             (AIO_TLS_KEY_FILE), the key it decrypts"
         );
 
         let mut half_cert = args();

@@ -16,9 +16,26 @@ pub fn describe(error: &ConnectionError, address: &str) -> String {
         ),
         ConnectionError::Tls(tls) => format!("TLS with {address} failed: {tls}"),
         ConnectionError::ConnectionRefused(code) => refused(*code),
+        ConnectionError::MqttState(_) if tls_alert(error).is_some() => {
+            let alert = tls_alert(error).unwrap_or_default();
+            let hint = if alert.contains("CertificateRequired") {
+                " (it wants a client certificate: --cert-file and --key-file)"
+            } else {
+                ""
+            };
+            format!("{address} ended the TLS session: {alert}{hint}")
+        }
         ConnectionError::MqttState(state) => format!("the connection to {address} broke: {state}"),
         other => format!("the connection to {address} failed: {other}"),
     }
+}
+
+/// The TLS alert a broker sent, if the connection ended with one (rustls
+/// reports it as an I/O error on the next read).
+pub fn tls_alert(error: &ConnectionError) -> Option<String> {
+    let text = error.to_string();
+    let at = text.find("received fatal alert")?;
+    Some(text[at..].to_owned())
 }
 
 fn describe_io(io: &std::io::Error, address: &str) -> String {

@@ -264,6 +264,9 @@ fn is_refusal(error: &ConnectionError) -> bool {
     match error {
         ConnectionError::ConnectionRefused(_) | ConnectionError::Tls(_) => true,
         ConnectionError::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        // With TLS 1.3 a broker that wants a client certificate says so
+        // only after the handshake, as an alert on the first read.
+        ConnectionError::MqttState(_) => super::cause::tls_alert(error).is_some(),
         _ => false,
     }
 }
