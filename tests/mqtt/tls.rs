@@ -228,7 +228,7 @@ async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
     assert_eq!(
         refused.to_string(),
         format!(
-            "could not connect to the broker at 127.0.0.1:{}: TLS: I/O: other error: the \
+            "could not connect to the broker at 127.0.0.1:{}: TLS failed: the \
              broker's certificate was refused (invalid peer certificate: UnknownIssuer), \
              trusting only the CA file {} (1 certificate)",
             broker.port,
@@ -495,4 +495,30 @@ fn unusable_keys_and_password_files_are_refused_in_one_line() {
         path("client.cut.key")
     );
     assert!(detail.starts_with(&start), "{detail}");
+}
+
+/// A broker that wants a client certificate says so only after the TLS 1.3
+/// handshake: the client gives up at once, saying what is missing, instead
+/// of retrying until its connect timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_client_certificate_is_refused_at_once_and_named() {
+    let (broker, dir) = tls_broker(true);
+    let args = BrokerArgs {
+        cert_file: None,
+        key_file: None,
+        ..trusted_args(&broker, &dir)
+    };
+    let started = std::time::Instant::now();
+    let refused = MqttStore::connect(&args.settings().unwrap(), store_options())
+        .await
+        .err()
+        .expect("refused without a client certificate")
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(refused.contains("ended the TLS session"), "{refused}");
+    assert!(refused.contains("--cert-file"), "{refused}");
 }

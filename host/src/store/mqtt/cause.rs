@@ -14,7 +14,12 @@ pub fn describe(error: &ConnectionError, address: &str) -> String {
             "no answer from {address} (the address may be wrong, or a firewall drops the \
              connection)"
         ),
-        ConnectionError::Tls(tls) => format!("TLS with {address} failed: {tls}"),
+        ConnectionError::Tls(tls) => {
+            let text = tls.to_string();
+            // rustls's errors reach here wrapped in rumqttc's I/O wording.
+            let text = text.strip_prefix("I/O: other error: ").unwrap_or(&text);
+            format!("TLS failed: {text}")
+        }
         ConnectionError::ConnectionRefused(code) => refused(*code),
         ConnectionError::MqttState(_) if tls_alert(error).is_some() => {
             let alert = tls_alert(error).unwrap_or_default();
