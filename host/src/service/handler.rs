@@ -85,12 +85,14 @@ impl Handler {
         };
         match self.service.handle(now_ms, &incoming) {
             Ok(outgoing) => outgoing.into_iter().map(Outgoing::from).collect(),
-            Err(ss::service::Dropped::NoResponseTopic) => {
-                tracing::warn!("request without a response topic dropped");
-                Vec::new()
-            }
-            Err(ss::service::Dropped::ForbiddenResponseTopic(topic)) => {
-                tracing::warn!(%topic, "request with a forbidden response topic dropped");
+            Err(dropped) => {
+                // Debug, not warn: a client sending such requests on purpose
+                // must not be able to flood the log as well.
+                tracing::debug!(
+                    reason = dropped.reason(),
+                    ?dropped,
+                    "request dropped unanswered"
+                );
                 Vec::new()
             }
         }
