@@ -8,36 +8,53 @@
 //! ahead, expiry with DELETE notifications sent when a key expires, and
 //! KEYNOTIFY per client.
 //!
-//! Behind a plain broker the service cannot see clients disconnect, so it
-//! keeps their KEYNOTIFY registrations until they send `KEYNOTIFY … STOP`
-//! (the real service drops them on disconnect). Requests with a forbidden
-//! response topic (the request topic itself, or under the service's own
-//! notification prefix) are dropped and logged; the real broker would
-//! disconnect such a client, which a service behind a plain broker cannot.
+//! Behind a plain broker the service cannot see who published a request
+//! nor a client disconnect (`docs/security.md`). So it answers a request
+//! only on a response topic under `clients/<id>/` of the client it claims
+//! to be, drops other requests unanswered (counted, logged at debug, and
+//! summed up in a log line every minute), holds every resource to a bound
+//! (`elector_statestore::Limits`), lets KEYNOTIFY registrations lapse once
+//! their client has been silent for a lease (24 h by default; the real
+//! service drops them on disconnect), and serves clients in turn from
+//! per-client queues, so one client's flood delays another's request by at
+//! most one request of each client with requests waiting.
 
+mod drops;
 mod handler;
+mod inbox;
 mod received;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::StoreClock;
 use crate::mqtt::ConnectionSettings;
+use drops::Drops;
 use handler::{Handler, Outgoing};
+use inbox::Inbox;
 use received::Received;
+
+/// Answers and notifications waiting for the connection. Short, so the
+/// worker waits for the connection rather than piling up messages of up to
+/// a value's size each, and an answer waits behind few others.
+const OUTGOING_CAPACITY: usize = 64;
+
+/// How often what was dropped is summed up in the log.
+const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// How the service runs.
 #[derive(Clone, Debug)]
 pub struct ServiceOptions {
     /// The HLC node id of the versions it issues.
     pub node_id: String,
+    /// Every bound the service holds requests, clients and the store to
+    /// (`Limits::default` is sized for leader election on a small device).
     pub limits: ss::Limits,
 }
 
@@ -60,12 +77,16 @@ pub async fn serve(
     ss::validate_node_id(&options.node_id)
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
     let client_id = settings.client_id_or("elector-statestore");
-    let mut mqtt = settings.mqtt_options(&client_id);
-    mqtt.set_request_channel_capacity(4096);
-    let (client, mut event_loop) = AsyncClient::new(mqtt, 4096);
-    let (requests, inbox) = mpsc::unbounded_channel();
+    let mqtt = settings.mqtt_options(&client_id);
+    let (client, mut event_loop) = AsyncClient::new(mqtt, OUTGOING_CAPACITY);
+    let drops = Arc::new(Drops::default());
+    let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
     let clock = StoreClock::start();
-    let worker = tokio::spawn(work(Handler::new(&options, clock), inbox, client.clone()));
+    let worker = tokio::spawn(work(
+        Handler::new(&options, clock, drops),
+        inbox.clone(),
+        client.clone(),
+    ));
     tracing::info!(
         broker = %format!("{}:{}", settings.hostname, settings.port),
         %client_id,
@@ -81,11 +102,17 @@ pub async fn serve(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
                 // Subscribed on every connect: the broker may have lost the
-                // session.
-                client
-                    .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
-                    .await
-                    .context("subscribing to the request topic")?;
+                // session. Not awaited here: with the outgoing channel full of
+                // answers, only this loop's polling makes room.
+                let subscriber = client.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = subscriber
+                        .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
+                        .await
+                    {
+                        tracing::error!(%error, "could not subscribe to the request topic");
+                    }
+                });
                 if !connected_once {
                     tracing::info!("state-store service connected");
                 }
@@ -93,7 +120,7 @@ pub async fn serve(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
-                    let _ = requests.send(Received::new(publish, clock.now_ms()));
+                    inbox.admit(Received::new(publish, clock.now_ms()));
                 }
             }
             Ok(_) => {}
@@ -109,28 +136,31 @@ pub async fn serve(
             }
         }
     }
-    drop(requests);
+    inbox.close();
     let _ = worker.await;
     let _ = client.disconnect().await;
     Ok(())
 }
 
-/// Answers requests in arrival order (dropping those whose message expiry
-/// ran out while they waited) and sends expiry notifications on time. One
-/// task owns the store, so no request sees another half-done.
-async fn work(
-    mut handler: Handler,
-    mut inbox: mpsc::UnboundedReceiver<Received>,
-    client: AsyncClient,
-) {
+/// Answers requests as the inbox hands them out, client by client
+/// (dropping those whose message expiry ran out while they waited), sends
+/// expiry notifications on time, and sums up what was dropped now and then.
+/// One task owns the store, so no request sees another half-done.
+async fn work(mut handler: Handler, inbox: Arc<Inbox>, client: AsyncClient) {
+    let mut summary = tokio::time::interval(DROP_SUMMARY_EVERY);
+    summary.tick().await;
     loop {
         let next_expiry = handler.time_to_next_expiry();
         let outgoing = tokio::select! {
-            request = inbox.recv() => match request {
+            request = inbox.next() => match request {
                 Some(request) => handler.handle_received(&request),
                 None => return,
             },
             _ = sleep_or_never(next_expiry) => handler.expire(),
+            _ = summary.tick() => {
+                handler.log_summary();
+                continue;
+            }
         };
         for message in outgoing {
             send(&client, message).await;
