@@ -17,33 +17,39 @@
 //! their client has been silent for a lease (24 h by default; the real
 //! service drops them on disconnect), and serves clients in turn from
 //! per-client queues, so one client's flood delays another's request by at
-//! most one request of each client with requests waiting.
+//! most one request of each client with requests waiting. Answers and
+//! notifications leave by a connection of their own (`outbox.rs`), so
+//! however many there are, requests are still read as they come.
 
 mod drops;
 mod handler;
 mod inbox;
+mod outbox;
 mod received;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{AsyncClient, Event};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::StoreClock;
 use crate::mqtt::ConnectionSettings;
 use drops::Drops;
-use handler::{Handler, Outgoing};
+use handler::Handler;
 use inbox::Inbox;
+use outbox::Outbox;
 use received::Received;
 
-/// Answers and notifications waiting for the connection. Short, so the
-/// worker waits for the connection rather than piling up messages of up to
-/// a value's size each, and an answer waits behind few others.
-const OUTGOING_CAPACITY: usize = 64;
+/// Requests to the request connection: its subscription, and its
+/// disconnect. (Answers leave by the [`Outbox`].)
+const REQUEST_CONNECTION_CAPACITY: usize = 8;
 
 /// How often what was dropped is summed up in the log.
 const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
@@ -78,14 +84,15 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
     let client_id = settings.client_id_or("elector-statestore");
     let mqtt = settings.mqtt_options(&client_id);
-    let (client, mut event_loop) = AsyncClient::new(mqtt, OUTGOING_CAPACITY);
+    let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
+    let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
     let drops = Arc::new(Drops::default());
     let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
     let clock = StoreClock::start();
     let worker = tokio::spawn(work(
         Handler::new(&options, clock, drops),
         inbox.clone(),
-        client.clone(),
+        outbox,
     ));
     tracing::info!(
         broker = %format!("{}:{}", settings.hostname, settings.port),
@@ -102,17 +109,11 @@ pub async fn serve(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
                 // Subscribed on every connect: the broker may have lost the
-                // session. Not awaited here: with the outgoing channel full of
-                // answers, only this loop's polling makes room.
-                let subscriber = client.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = subscriber
-                        .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
-                        .await
-                    {
-                        tracing::error!(%error, "could not subscribe to the request topic");
-                    }
-                });
+                // session.
+                client
+                    .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
+                    .await
+                    .context("subscribing to the request topic")?;
                 if !connected_once {
                     tracing::info!("state-store service connected");
                 }
@@ -128,11 +129,7 @@ pub async fn serve(
                 if !connected_once {
                     anyhow::bail!("could not connect to the broker: {error}");
                 }
-                tracing::warn!(%error, "broker connection lost; reconnecting");
-                if let Some(file) = settings.token_file() {
-                    crate::mqtt::session::reload_token(&mut event_loop, file);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                recover(&mut event_loop, settings.token_file(), &error).await;
             }
         }
     }
@@ -142,11 +139,22 @@ pub async fn serve(
     Ok(())
 }
 
+/// After a connection error: says so, puts the service account token's
+/// current contents (if any) in the next CONNECT, and pauses before the
+/// event loop reconnects.
+async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &ConnectionError) {
+    tracing::warn!(%error, "broker connection lost; reconnecting");
+    if let Some(file) = token_file {
+        crate::mqtt::session::reload_token(event_loop, file);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 /// Answers requests as the inbox hands them out, client by client
 /// (dropping those whose message expiry ran out while they waited), sends
 /// expiry notifications on time, and sums up what was dropped now and then.
 /// One task owns the store, so no request sees another half-done.
-async fn work(mut handler: Handler, inbox: Arc<Inbox>, client: AsyncClient) {
+async fn work(mut handler: Handler, inbox: Arc<Inbox>, outbox: Outbox) {
     let mut summary = tokio::time::interval(DROP_SUMMARY_EVERY);
     summary.tick().await;
     loop {
@@ -154,7 +162,7 @@ async fn work(mut handler: Handler, inbox: Arc<Inbox>, client: AsyncClient) {
         let outgoing = tokio::select! {
             request = inbox.next() => match request {
                 Some(request) => handler.handle_received(&request),
-                None => return,
+                None => break,
             },
             _ = sleep_or_never(next_expiry) => handler.expire(),
             _ = summary.tick() => {
@@ -163,29 +171,15 @@ async fn work(mut handler: Handler, inbox: Arc<Inbox>, client: AsyncClient) {
             }
         };
         for message in outgoing {
-            send(&client, message).await;
+            outbox.send(message).await;
         }
     }
+    outbox.close().await;
 }
 
 async fn sleep_or_never(duration: Option<Duration>) {
     match duration {
         Some(duration) => tokio::time::sleep(duration).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn send(client: &AsyncClient, message: Outgoing) {
-    if let Err(error) = client
-        .publish_with_properties(
-            message.topic,
-            QoS::AtLeastOnce,
-            false,
-            message.payload,
-            message.properties,
-        )
-        .await
-    {
-        tracing::warn!(%error, "could not publish a state-store message");
     }
 }
