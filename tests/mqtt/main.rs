@@ -2,6 +2,9 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod bounds;
+mod hostile;
+mod lapse;
 mod lifetime;
 mod processes;
 mod raw;
