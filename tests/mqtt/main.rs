@@ -3,6 +3,7 @@
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
 mod bounds;
+mod fairness;
 mod hostile;
 mod lapse;
 mod lifetime;
