@@ -25,8 +25,11 @@ const CLIENT_TOPICS: &str = "clients/";
 /// The client a request comes from, or why it gets no answer.
 ///
 /// With `__srcId`, the response topic must lie under `clients/<__srcId>/`.
-/// Without it, the id is the one in either documented response-topic form
-/// (which allows ids with `/`), or else the first level after `clients/`.
+/// Without it, the id is the one in either documented response-topic form,
+/// or else the first level after `clients/`. An id with a `/` is refused:
+/// `clients/a/b/` lies under `clients/a/` too, so a broker's
+/// `pattern read clients/%c/#` would let the client `a` read the answers of
+/// a client `a/b`.
 pub fn requester(incoming: &Incoming<'_>, limits: &Limits) -> Result<String, Dropped> {
     let topic = incoming.response_topic.ok_or(Dropped::NoResponseTopic)?;
     if topic.len() > limits.max_response_topic_bytes {
@@ -45,10 +48,14 @@ pub fn requester(incoming: &Incoming<'_>, limits: &Limits) -> Result<String, Dro
         Some(id) => is_under_clients_topic(topic, id).then(|| id.to_owned()),
         None => protocol::client_id_from_response_topic(topic).or_else(|| first_level(topic)),
     };
-    client.ok_or_else(|| Dropped::ForeignResponseTopic {
-        topic: topic.to_owned(),
-        claimed: claimed.map(str::to_owned),
-    })
+    match client {
+        Some(id) if id.contains('/') => Err(Dropped::SlashInClientId(id)),
+        Some(id) => Ok(id),
+        None => Err(Dropped::ForeignResponseTopic {
+            topic: topic.to_owned(),
+            claimed: claimed.map(str::to_owned),
+        }),
+    }
 }
 
 /// True when `topic` is `clients/<id>/` followed by at least one more byte.
@@ -99,15 +106,36 @@ mod tests {
     #[test]
     fn both_documented_response_topics_identify_their_client() {
         let sdk = protocol::response_topic("node1");
-        let documented = "clients/a/b/services/statestore/_any_/command/invoke/response";
-        assert_eq!(from(Some(&sdk), Some("node1"), None), Ok("node1".into()));
-        assert_eq!(from(Some(&sdk), None, None), Ok("node1".into()));
-        assert_eq!(from(Some(documented), Some("a/b"), None), Ok("a/b".into()));
-        assert_eq!(from(Some(documented), None, None), Ok("a/b".into()));
+        let documented = "clients/node1/services/statestore/_any_/command/invoke/response";
+        for topic in [sdk.as_str(), documented] {
+            assert_eq!(from(Some(topic), Some("node1"), None), Ok("node1".into()));
+            assert_eq!(from(Some(topic), None, None), Ok("node1".into()));
+        }
         assert_eq!(
             from(Some("clients/x/replies"), None, None),
             Ok("x".into()),
             "any topic under clients/<id>/"
+        );
+    }
+
+    #[test]
+    fn a_client_id_with_a_slash_is_refused_in_either_form() {
+        let sdk = protocol::response_topic("a/b");
+        let documented = "clients/a/b/services/statestore/_any_/command/invoke/response";
+        for topic in [sdk.as_str(), documented] {
+            assert_eq!(
+                from(Some(topic), Some("a/b"), None),
+                Err(Dropped::SlashInClientId("a/b".into()))
+            );
+            assert_eq!(
+                from(Some(topic), None, None),
+                Err(Dropped::SlashInClientId("a/b".into()))
+            );
+        }
+        assert_eq!(
+            from(Some("clients/a/b/replies"), None, None),
+            Ok("a".into()),
+            "without __srcId and in no known form, the first level is the id"
         );
     }
 

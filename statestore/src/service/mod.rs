@@ -109,6 +109,9 @@ pub enum Dropped {
         /// The request's `__srcId`.
         claimed: Option<String>,
     },
+    /// A client id with a `/`, whose topics a broker's per-client ACL
+    /// cannot tell from another client's.
+    SlashInClientId(String),
 }
 
 impl Dropped {
@@ -120,6 +123,7 @@ impl Dropped {
             Dropped::OversizedResponseTopic(_) => "oversized-response-topic",
             Dropped::OversizedCorrelation(_) => "oversized-correlation",
             Dropped::ForeignResponseTopic { .. } => "foreign-response-topic",
+            Dropped::SlashInClientId(_) => "slash-in-client-id",
         }
     }
 }
