@@ -2,6 +2,7 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod acl;
 mod bounds;
 mod fairness;
 mod hostile;

@@ -17,7 +17,21 @@ pub async fn raw_client(
     id: &str,
     topics: &[&str],
 ) -> (AsyncClient, mpsc::UnboundedReceiver<Publish>) {
+    raw_client_as(port, id, None, topics).await
+}
+
+/// [`raw_client`] with a user name (and no password), for a broker with
+/// ACLs by user.
+pub async fn raw_client_as(
+    port: u16,
+    id: &str,
+    username: Option<&str>,
+    topics: &[&str],
+) -> (AsyncClient, mpsc::UnboundedReceiver<Publish>) {
     let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some(username) = username {
+        options.set_credentials(username, "");
+    }
     options.set_keep_alive(Duration::from_secs(30));
     // Room for anything the service may send, large values and echoed
     // correlation data included (rumqttc's default is 10 KiB).

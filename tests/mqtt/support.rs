@@ -283,14 +283,15 @@ impl Service {
     /// The service connected to the broker through `port` (a [`Proxy`] in
     /// front of the broker, so a test can cut the service's own link).
     pub fn start_via(broker: &Broker, port: u16) -> Service {
-        let service = Service(Elector::spawn(
-            "statestore",
-            &[
-                "statestore",
-                "--broker",
-                &format!("mqtt://127.0.0.1:{port}"),
-            ],
-        ));
+        Service::start_with(broker, port, &[])
+    }
+
+    /// The service connecting with these extra flags (`--username`, ...).
+    pub fn start_with(broker: &Broker, port: u16, flags: &[&str]) -> Service {
+        let url = format!("mqtt://127.0.0.1:{port}");
+        let mut args = vec!["statestore", "--broker", &url];
+        args.extend_from_slice(flags);
+        let service = Service(Elector::spawn("statestore", &args));
         wait_until_served(broker);
         service
     }
