@@ -41,11 +41,13 @@ mod expiry;
 mod fencing;
 pub mod fuzzing;
 pub mod hlc;
+mod idle;
 pub mod limits;
 pub mod machine;
 pub mod notify;
 pub mod outcome;
 pub mod protocol;
+mod quota;
 pub mod resp;
 pub mod service;
 

@@ -24,7 +24,7 @@
 //! store's clock, so every later version is greater than both. Then, per
 //! command: fencing (SET, DEL, VDEL on a key holding a token), then the
 //! NX/NEX or VDEL value condition, then quotas (only for something that
-//! would be stored), then the change itself.
+//! would be stored: `quota.rs` has the rules), then the change itself.
 //!
 //! # Versions
 //!
@@ -38,8 +38,12 @@
 //! # Registrations
 //!
 //! KEYNOTIFY registrations outlive the key (watching an absent key is fine)
-//! and stay until `STOP` or [`StateStore::forget_client`], which a driver
-//! that sees disconnects calls when a client goes away.
+//! and stay until `STOP`, until [`StateStore::forget_client`] (which a
+//! driver that sees disconnects calls when a client goes away), or until
+//! their client has sent no request for `Limits::watch_lease_ms` (a driver
+//! that cannot see disconnects relies on that). Any request of a client,
+//! handled or only [`StateStore::touch`]ed, renews the lease of all its
+//! registrations; a repeated KEYNOTIFY is such a request, and answers `+OK`.
 
 use std::collections::BTreeMap;
 
@@ -49,8 +53,11 @@ use crate::expiry::ExpiryIndex;
 use crate::fencing;
 use crate::hlc::{Hlc, HlcClock, is_too_far_ahead};
 use crate::limits::Limits;
-use crate::notify::{KeyEvent, Notification, Watches};
+use crate::notify::{KeyEvent, Notification, Watches, registration_bytes};
+use crate::quota;
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
@@ -78,6 +85,10 @@ pub struct StateStore<C> {
     entries: BTreeMap<Vec<u8>, Entry>,
     expiries: ExpiryIndex,
     watches: Watches<C>,
+    /// What the entries count against `Limits::max_store_bytes`.
+    stored_bytes: usize,
+    /// Registrations dropped because their client fell silent, ever.
+    lapsed: u64,
 }
 
 impl<C: Clone + Ord> StateStore<C> {
@@ -93,6 +104,8 @@ impl<C: Clone + Ord> StateStore<C> {
             entries: BTreeMap::new(),
             expiries: ExpiryIndex::default(),
             watches: Watches::default(),
+            stored_bytes: 0,
+            lapsed: 0,
         }
     }
 
@@ -114,11 +127,13 @@ impl<C: Clone + Ord> StateStore<C> {
 
     /// Applies one request at wall-clock time `now_ms` (ms since the epoch).
     ///
-    /// Keys due at `now_ms` expire first, so the request never sees them;
-    /// their DELETE notifications come first in the returned list, followed
-    /// by those of the request's own change. Never fails: refusals are
-    /// [`Reply::Error`] responses.
+    /// Registrations whose lease ran out lapse and keys due at `now_ms`
+    /// expire first, so the request never sees them; their DELETE
+    /// notifications come first in the returned list, followed by those of
+    /// the request's own change. The request renews its client's lease.
+    /// Never fails: refusals are [`Reply::Error`] responses.
     pub fn handle(&mut self, now_ms: u64, request: Request<C>) -> (Response, Vec<Notification<C>>) {
+        self.touch(&request.client, now_ms);
         let mut notifications = self.expire(now_ms);
         let outcome = self
             .admit(now_ms, &request)
@@ -134,6 +149,7 @@ impl<C: Clone + Ord> StateStore<C> {
     /// order, each with a new version and a DELETE notification to each of
     /// its watchers. Call it when [`StateStore::next_expiry`] has passed.
     pub fn expire(&mut self, now_ms: u64) -> Vec<Notification<C>> {
+        self.lapse(now_ms);
         let mut notifications = Vec::new();
         for key in self.expiries.take_due(now_ms) {
             self.remove_entry(now_ms, &key, &mut notifications);
@@ -151,6 +167,33 @@ impl<C: Clone + Ord> StateStore<C> {
     /// does when a client disconnects.
     pub fn forget_client(&mut self, client: &C) {
         self.watches.forget(client);
+    }
+
+    /// `client` sent a request at `now_ms` that the store will not handle
+    /// (a malformed one, or a re-send answered from memory): its
+    /// registrations still last a lease from now. Registrations whose lease
+    /// ran out by `now_ms` lapse first, this client's included.
+    pub fn touch(&mut self, client: &C, now_ms: u64) {
+        self.lapse(now_ms);
+        self.watches.touch(client, now_ms);
+    }
+
+    /// Registrations dropped because their client sent no request for a
+    /// lease (`Limits::watch_lease_ms`), since the store began.
+    pub fn lapsed_registrations(&self) -> u64 {
+        self.lapsed
+    }
+
+    /// What the stored keys and values count against
+    /// `Limits::max_store_bytes`.
+    pub fn stored_bytes(&self) -> usize {
+        self.stored_bytes
+    }
+
+    /// Ends the registrations of clients silent for a lease by `now_ms`.
+    fn lapse(&mut self, now_ms: u64) {
+        let lapsed = self.watches.lapse(now_ms, self.limits.watch_lease_ms);
+        self.lapsed += lapsed as u64;
     }
 
     /// Number of KEYNOTIFY registrations, over all clients and keys.
@@ -243,7 +286,7 @@ impl<C: Clone + Ord> StateStore<C> {
             Command::VDel { key, value } => {
                 self.delete(now_ms, &key, Some(&value), fencing_token, notifications)
             }
-            Command::KeyNotify { key, stop: false } => self.watch(&client, &key),
+            Command::KeyNotify { key, stop: false } => self.watch(now_ms, &client, &key),
             Command::KeyNotify { key, stop: true } => Ok(self.unwatch(&client, &key)),
         }
     }
@@ -276,15 +319,25 @@ impl<C: Clone + Ord> StateStore<C> {
                 });
             }
         }
-        let is_new_key = stored.is_none();
-        if (is_new_key && self.entries.len() >= self.limits.max_keys)
-            || key.len() > self.limits.max_key_bytes
-            || value.len() > self.limits.max_value_bytes
-        {
-            return Err(StoreErrorKind::QuotaExceeded);
-        }
+        quota::check_write(
+            &self.limits,
+            &quota::Stored {
+                keys: self.entries.len(),
+                bytes: self.stored_bytes,
+            },
+            &quota::Write {
+                key_bytes: key.len(),
+                value_bytes: value.len(),
+                replaced_value_bytes: stored.map(|entry| entry.value.len()),
+                watchers: self.watches.watchers_of(&key),
+            },
+        )?;
 
         let previous = self.entries.remove(&key);
+        if let Some(entry) = &previous {
+            self.stored_bytes -= quota::entry_bytes(key.len(), entry.value.len());
+        }
+        self.stored_bytes += quota::entry_bytes(key.len(), value.len());
         if let Some(deadline) = previous.as_ref().and_then(|e| e.expires_at_ms) {
             self.expiries.cancel(deadline, &key);
         }
@@ -369,6 +422,7 @@ impl<C: Clone + Ord> StateStore<C> {
             .entries
             .remove(key)
             .expect("remove_entry is only called for stored keys");
+        self.stored_bytes -= quota::entry_bytes(key.len(), entry.value.len());
         if let Some(deadline) = entry.expires_at_ms {
             self.expiries.cancel(deadline, key);
         }
@@ -377,16 +431,26 @@ impl<C: Clone + Ord> StateStore<C> {
         version
     }
 
-    /// KEYNOTIFY: idempotent; a new registration counts against the quotas.
-    fn watch(&mut self, client: &C, key: &[u8]) -> Result<Response, StoreErrorKind> {
+    /// KEYNOTIFY: idempotent (a repeat answers `+OK` and renews the
+    /// lease); a new registration counts against the quotas.
+    fn watch(&mut self, now_ms: u64, client: &C, key: &[u8]) -> Result<Response, StoreErrorKind> {
         if !self.watches.contains(client, key) {
-            if key.len() > self.limits.max_key_bytes
-                || self.watches.count_for(client) >= self.limits.max_watches_per_client
-            {
-                return Err(StoreErrorKind::QuotaExceeded);
-            }
-            self.watches.add(client, key);
+            quota::check_watch(
+                &self.limits,
+                &quota::Registered {
+                    count: self.watches.len(),
+                    bytes: self.watches.bytes(),
+                },
+                &quota::NewWatch {
+                    key_bytes: key.len(),
+                    registration_bytes: registration_bytes(key),
+                    client_watches: self.watches.count_for(client),
+                    key_watchers: self.watches.watchers_of(key),
+                    value_bytes: self.entries.get(key).map_or(0, |entry| entry.value.len()),
+                },
+            )?;
         }
+        self.watches.add(client, key, now_ms);
         Ok(Response {
             reply: Reply::Ok,
             version: self.clock.current(),

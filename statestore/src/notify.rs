@@ -1,9 +1,11 @@
 //! KEYNOTIFY: who watches which key, and the notifications a change fans out
-//! to them.
+//! to them; registrations lapse when their client falls silent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::hlc::Hlc;
+use crate::idle::LastSeen;
+use crate::limits::WATCH_OVERHEAD_BYTES;
 
 /// What happened to a watched key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -29,12 +31,16 @@ pub struct Notification<C> {
 }
 
 /// KEYNOTIFY registrations, indexed both ways: by key to fan out a change,
-/// by client to count its quota and to forget it on disconnect.
+/// by client to count its quota and to forget it on disconnect; with the
+/// bytes they take and when each watching client last sent a request, so
+/// the registrations of a client gone silent lapse.
 #[derive(Clone, Debug)]
 pub(crate) struct Watches<C> {
     by_key: BTreeMap<Vec<u8>, BTreeSet<C>>,
     by_client: BTreeMap<C, BTreeSet<Vec<u8>>>,
     count: usize,
+    bytes: usize,
+    seen: LastSeen<C>,
 }
 
 impl<C> Default for Watches<C> {
@@ -43,14 +49,26 @@ impl<C> Default for Watches<C> {
             by_key: BTreeMap::new(),
             by_client: BTreeMap::new(),
             count: 0,
+            bytes: 0,
+            seen: LastSeen::default(),
         }
     }
+}
+
+/// What one registration of `key` counts against `Limits::max_watch_bytes`.
+pub(crate) fn registration_bytes(key: &[u8]) -> usize {
+    key.len().saturating_add(WATCH_OVERHEAD_BYTES)
 }
 
 impl<C: Clone + Ord> Watches<C> {
     /// Total registrations, over all clients and keys.
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// What all registrations count against `Limits::max_watch_bytes`.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether `client` watches `key`.
@@ -65,8 +83,13 @@ impl<C: Clone + Ord> Watches<C> {
         self.by_client.get(client).map_or(0, BTreeSet::len)
     }
 
-    /// Registers `client` for `key`; false if it already was.
-    pub(crate) fn add(&mut self, client: &C, key: &[u8]) -> bool {
+    /// How many clients watch `key`.
+    pub(crate) fn watchers_of(&self, key: &[u8]) -> usize {
+        self.by_key.get(key).map_or(0, BTreeSet::len)
+    }
+
+    /// Registers `client` for `key` at `now_ms`; false if it already was.
+    pub(crate) fn add(&mut self, client: &C, key: &[u8], now_ms: u64) -> bool {
         let added = self
             .by_client
             .entry(client.clone())
@@ -78,8 +101,18 @@ impl<C: Clone + Ord> Watches<C> {
                 .or_default()
                 .insert(client.clone());
             self.count += 1;
+            self.bytes += registration_bytes(key);
         }
+        self.seen.record(client, now_ms);
         added
+    }
+
+    /// `client` sent a request at `now_ms`: its registrations, if any, last
+    /// a lease from now.
+    pub(crate) fn touch(&mut self, client: &C, now_ms: u64) {
+        if self.by_client.contains_key(client) {
+            self.seen.record(client, now_ms);
+        }
     }
 
     /// Drops the registration of `client` for `key`; false if there was none.
@@ -92,21 +125,39 @@ impl<C: Clone + Ord> Watches<C> {
         }
         if keys.is_empty() {
             self.by_client.remove(client);
+            self.seen.forget(client);
         }
         self.unlink_key(client, key);
         self.count -= 1;
+        self.bytes -= registration_bytes(key);
         true
     }
 
-    /// Drops every registration of `client`.
-    pub(crate) fn forget(&mut self, client: &C) {
+    /// Drops every registration of `client`; returns how many there were.
+    pub(crate) fn forget(&mut self, client: &C) -> usize {
+        self.seen.forget(client);
         let Some(keys) = self.by_client.remove(client) else {
-            return;
+            return 0;
         };
         for key in &keys {
             self.unlink_key(client, key);
+            self.bytes -= registration_bytes(key);
         }
         self.count -= keys.len();
+        keys.len()
+    }
+
+    /// Drops the registrations of every client that sent no request for
+    /// `lease_ms` up to `now_ms`; returns how many registrations lapsed.
+    pub(crate) fn lapse(&mut self, now_ms: u64, lease_ms: u64) -> usize {
+        let Some(cutoff) = now_ms.checked_sub(lease_ms) else {
+            return 0;
+        };
+        self.seen
+            .take_seen_by(cutoff)
+            .iter()
+            .map(|client| self.forget(client))
+            .sum()
     }
 
     /// One notification per watcher of `key`, in client order.
@@ -153,8 +204,8 @@ mod tests {
     #[test]
     fn add_is_idempotent_and_counted_once() {
         let mut watches = Watches::default();
-        assert!(watches.add(&"a", b"k"));
-        assert!(!watches.add(&"a", b"k"));
+        assert!(watches.add(&"a", b"k", 0));
+        assert!(!watches.add(&"a", b"k", 0));
         assert_eq!(watches.len(), 1);
         assert_eq!(watches.count_for(&"a"), 1);
         assert!(watches.contains(&"a", b"k"));
@@ -164,9 +215,9 @@ mod tests {
     #[test]
     fn notify_fans_out_in_client_order() {
         let mut watches = Watches::default();
-        watches.add(&"c", b"k");
-        watches.add(&"a", b"k");
-        watches.add(&"b", b"other");
+        watches.add(&"c", b"k", 0);
+        watches.add(&"a", b"k", 0);
+        watches.add(&"b", b"other", 0);
         assert_eq!(clients_notified(&watches, b"k"), ["a", "c"]);
         assert_eq!(clients_notified(&watches, b"other"), ["b"]);
         assert!(clients_notified(&watches, b"nobody").is_empty());
@@ -189,8 +240,8 @@ mod tests {
     #[test]
     fn remove_only_removes_existing_registrations() {
         let mut watches = Watches::default();
-        watches.add(&"a", b"k");
-        watches.add(&"b", b"k");
+        watches.add(&"a", b"k", 0);
+        watches.add(&"b", b"k", 0);
         assert!(!watches.remove(&"a", b"other"));
         assert!(!watches.remove(&"z", b"k"));
         assert!(watches.remove(&"a", b"k"));
@@ -205,9 +256,9 @@ mod tests {
     #[test]
     fn forget_drops_all_registrations_of_one_client() {
         let mut watches = Watches::default();
-        watches.add(&"a", b"k1");
-        watches.add(&"a", b"k2");
-        watches.add(&"b", b"k1");
+        watches.add(&"a", b"k1", 0);
+        watches.add(&"a", b"k2", 0);
+        watches.add(&"b", b"k1", 0);
         watches.forget(&"a");
         watches.forget(&"never-registered");
         assert_eq!(watches.len(), 1);
@@ -215,5 +266,63 @@ mod tests {
         assert_eq!(clients_notified(&watches, b"k1"), ["b"]);
         assert!(clients_notified(&watches, b"k2").is_empty());
         assert!(!watches.by_key.contains_key(b"k2".as_slice()));
+    }
+
+    #[test]
+    fn bytes_and_watchers_are_counted_as_registrations_come_and_go() {
+        let mut watches = Watches::default();
+        watches.add(&"a", b"k", 0);
+        watches.add(&"b", b"k", 0);
+        watches.add(&"a", b"long-key", 0);
+        assert_eq!(watches.watchers_of(b"k"), 2);
+        assert_eq!(watches.watchers_of(b"none"), 0);
+        assert_eq!(
+            watches.bytes(),
+            2 * registration_bytes(b"k") + registration_bytes(b"long-key")
+        );
+        watches.remove(&"b", b"k");
+        assert_eq!(watches.forget(&"a"), 2);
+        assert_eq!((watches.bytes(), watches.len()), (0, 0));
+    }
+
+    #[test]
+    fn registrations_lapse_a_lease_after_their_clients_last_request() {
+        let mut watches = Watches::default();
+        watches.add(&"quiet", b"k1", 1_000);
+        watches.add(&"quiet", b"k2", 1_500);
+        watches.add(&"busy", b"k1", 1_000);
+        watches.touch(&"busy", 2_000);
+        watches.touch(&"unwatching", 2_000);
+        assert_eq!(
+            watches.lapse(2_499, 1_000),
+            0,
+            "a lease from 1,500 runs to 2,500"
+        );
+        assert_eq!(watches.lapse(2_500, 1_000), 2, "both of quiet's lapse");
+        assert_eq!(clients_notified(&watches, b"k1"), ["busy"]);
+        assert_eq!(watches.lapse(2_999, 1_000), 0);
+        assert_eq!(watches.lapse(3_000, 1_000), 1);
+        assert_eq!((watches.len(), watches.bytes()), (0, 0));
+        assert_eq!(
+            watches.seen.len(),
+            0,
+            "nobody is tracked without a registration"
+        );
+        assert_eq!(
+            watches.lapse(500, 1_000),
+            0,
+            "no lease ends before time 1,000"
+        );
+    }
+
+    #[test]
+    fn a_client_with_no_registrations_left_is_not_tracked() {
+        let mut watches = Watches::default();
+        watches.add(&"a", b"k", 0);
+        watches.remove(&"a", b"k");
+        assert_eq!(watches.seen.len(), 0);
+        watches.add(&"a", b"k", 0);
+        watches.forget(&"a");
+        assert_eq!(watches.seen.len(), 0);
     }
 }

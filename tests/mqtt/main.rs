@@ -2,9 +2,14 @@
 //! `elector statestore` as the state store, and `elector` processes as
 //! candidates. Needs mosquitto installed (`.ci/run` installs it).
 
+mod acl;
+mod bounds;
 mod campaign;
 mod command;
 mod errors;
+mod fairness;
+mod hostile;
+mod lapse;
 mod lifetime;
 mod logs;
 mod processes;

@@ -109,6 +109,11 @@ impl Broker {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
 
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
     /// Stops the broker (SIGTERM, so it saves its sessions) and starts it
     /// again on the same port after `down`.
     pub fn restart(&mut self, down: Duration) {
@@ -271,6 +276,10 @@ impl Elector {
         self.signal("TERM");
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -329,32 +338,96 @@ impl Service {
     /// The service connected to the broker through `port` (a [`Proxy`] in
     /// front of the broker, so a test can cut the service's own link).
     pub fn start_via(broker: &Broker, port: u16) -> Service {
-        let url = broker.url();
-        let service = Service(Elector::spawn(
-            "statestore",
-            &[
-                "statestore",
-                "--broker",
-                &format!("mqtt://127.0.0.1:{port}"),
-            ],
-        ));
-        let started = Instant::now();
-        loop {
-            let (status, lines) = run_elector(&[
-                "leader",
-                "ready-check",
-                "--broker",
-                &url,
-                "--request-timeout",
-                "1s",
-            ]);
-            if status.success() && !lines.is_empty() {
-                return service;
-            }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "the state-store service never answered"
-            );
+        Service::start_with(broker, port, &[])
+    }
+
+    /// The service connecting with these extra flags (`--username`, ...).
+    pub fn start_with(broker: &Broker, port: u16, flags: &[&str]) -> Service {
+        let url = format!("mqtt://127.0.0.1:{port}");
+        let mut args = vec!["statestore", "--broker", &url];
+        args.extend_from_slice(flags);
+        let service = Service(Elector::spawn("statestore", &args));
+        wait_until_served(broker);
+        service
+    }
+
+    /// The most memory the service process has used so far (VmHWM), MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.pid()))
+            .expect("the service's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc status");
+        kib / 1024
+    }
+}
+
+/// Waits until the state-store service on `broker` answers a request.
+fn wait_until_served(broker: &Broker) {
+    let url = broker.url();
+    let started = Instant::now();
+    loop {
+        let (status, lines) = run_elector(&[
+            "leader",
+            "ready-check",
+            "--broker",
+            &url,
+            "--request-timeout",
+            "1s",
+        ]);
+        if status.success() && !lines.is_empty() {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the state-store service never answered"
+        );
+    }
+}
+
+/// The state-store service inside the test process, on a thread and
+/// runtime of its own, with limits the binary has no flags for. Stops
+/// on drop.
+pub struct ServiceInProcess {
+    stop: tokio_util::sync::CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServiceInProcess {
+    pub fn start(broker: &Broker, limits: elector_statestore::Limits) -> ServiceInProcess {
+        let settings = broker_args(broker.port)
+            .settings_with_clean_start(false)
+            .unwrap();
+        let options = elector_host::service::ServiceOptions {
+            limits,
+            ..elector_host::service::ServiceOptions::default()
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime
+                .block_on(elector_host::service::serve(&settings, options, token))
+                .expect("the in-process service runs");
+        });
+        wait_until_served(broker);
+        ServiceInProcess {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServiceInProcess {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 

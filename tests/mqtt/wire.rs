@@ -7,9 +7,8 @@ use elector_host::StateStoreBackend;
 use elector_host::bindings::{SetCondition, SetOptions};
 use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
-use crate::raw::{next, raw_client, user};
+use crate::raw::{next, publish_request, raw_client, request_properties, user};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,31 +99,9 @@ async fn the_service_answers_and_notifies_what_the_contract_says() {
         raw_client(broker.port, me, &[&response_topic, &notify_filter]).await;
     let send = |payload: &'static [u8], correlation: u8| {
         let client = client.clone();
-        let response_topic = response_topic.clone();
         async move {
-            let properties = PublishProperties {
-                response_topic: Some(response_topic),
-                correlation_data: Some(vec![correlation; 16].into()),
-                user_properties: vec![
-                    ("__srcId".into(), me.into()),
-                    (
-                        "__ts".into(),
-                        format!("{}:0:{me}", elector_host::store::mqtt::wall_clock_ms()),
-                    ),
-                    ("__protVer".into(), "1.0".into()),
-                ],
-                ..PublishProperties::default()
-            };
-            client
-                .publish_with_properties(
-                    protocol::REQUEST_TOPIC,
-                    QoS::AtLeastOnce,
-                    false,
-                    payload,
-                    properties,
-                )
-                .await
-                .unwrap();
+            let properties = request_properties(me, &[correlation; 16]);
+            publish_request(&client, payload, properties).await;
         }
     };
 

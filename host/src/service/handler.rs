@@ -1,6 +1,7 @@
 //! The MQTT face of the service's protocol core
 //! (`elector_statestore::service`): a PUBLISH in, PUBLISHes out, no IO.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use elector_statestore as ss;
@@ -8,7 +9,8 @@ use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
 use super::ServiceOptions;
-use super::received::Received;
+use super::drops::Drops;
+use super::received::{Received, incoming};
 use crate::clock::StoreClock;
 
 /// A message to publish.
@@ -37,13 +39,19 @@ impl From<ss::service::Outgoing> for Outgoing {
 pub struct Handler {
     service: ss::service::Service,
     clock: StoreClock,
+    drops: Arc<Drops>,
 }
 
+/// Why a request was dropped after it left its queue: its message expiry
+/// ran out there.
+pub const EXPIRED_IN_QUEUE: &str = "expired-in-queue";
+
 impl Handler {
-    pub fn new(options: &ServiceOptions, clock: StoreClock) -> Self {
+    pub fn new(options: &ServiceOptions, clock: StoreClock, drops: Arc<Drops>) -> Self {
         Handler {
             service: ss::service::Service::new(options.node_id.clone(), options.limits.clone()),
             clock,
+            drops,
         }
     }
 
@@ -68,32 +76,44 @@ impl Handler {
     /// given up, and counts on it never landing after its expiry).
     pub fn handle_received_at(&mut self, now_ms: u64, request: &Received) -> Vec<Outgoing> {
         if request.has_expired(now_ms) {
-            tracing::debug!("request dropped: its message expiry ran out in the service's queue");
+            self.dropped(EXPIRED_IN_QUEUE);
             return Vec::new();
         }
         self.handle_at(now_ms, &request.publish)
     }
 
     pub fn handle_at(&mut self, now_ms: u64, publish: &Publish) -> Vec<Outgoing> {
-        let empty = PublishProperties::default();
-        let props = publish.properties.as_ref().unwrap_or(&empty);
-        let incoming = ss::service::Incoming {
-            response_topic: props.response_topic.as_deref(),
-            correlation: props.correlation_data.as_deref(),
-            user_properties: &props.user_properties,
-            payload: &publish.payload,
-        };
-        match self.service.handle(now_ms, &incoming) {
+        match self.service.handle(now_ms, &incoming(publish)) {
             Ok(outgoing) => outgoing.into_iter().map(Outgoing::from).collect(),
-            Err(ss::service::Dropped::NoResponseTopic) => {
-                tracing::warn!("request without a response topic dropped");
-                Vec::new()
-            }
-            Err(ss::service::Dropped::ForbiddenResponseTopic(topic)) => {
-                tracing::warn!(%topic, "request with a forbidden response topic dropped");
+            Err(dropped) => {
+                self.dropped(dropped.reason());
                 Vec::new()
             }
         }
+    }
+
+    /// Logs what was dropped since the last summary, if anything, with what
+    /// the service holds.
+    pub fn log_summary(&self) {
+        let dropped = self.drops.take_summary();
+        if !dropped.is_empty() {
+            let usage = self.service.usage();
+            tracing::warn!(
+                ?dropped,
+                keys = usage.keys,
+                stored_bytes = usage.stored_bytes,
+                watches = usage.watches,
+                lapsed_registrations = usage.lapsed_registrations,
+                "state-store requests dropped unanswered since the last summary"
+            );
+        }
+    }
+
+    /// Debug, not warn: a client sending such requests on purpose must not
+    /// be able to flood the log as well (`Drops` keeps the count).
+    fn dropped(&self, reason: &'static str) {
+        tracing::debug!(reason, "request dropped unanswered");
+        self.drops.count(reason);
     }
 }
 
@@ -101,35 +121,18 @@ impl Handler {
 mod tests {
     use super::*;
     use crate::mqtt::properties::user_property;
-    use bytes::Bytes;
-
-    const NOW: u64 = 1_800_000_000_000;
+    use crate::service::received::tests::{NOW, request_with};
 
     fn handler() -> Handler {
-        Handler::new(&ServiceOptions::default(), StoreClock::start())
+        Handler::new(
+            &ServiceOptions::default(),
+            StoreClock::start(),
+            Arc::default(),
+        )
     }
 
     fn request(client: &str, payload: &[u8], extra: &[(&str, &str)]) -> Publish {
-        let mut user_properties = vec![
-            ("__srcId".to_owned(), client.to_owned()),
-            ("__ts".to_owned(), format!("{NOW:015}:00000:{client}")),
-            ("__protVer".to_owned(), "1.0".to_owned()),
-        ];
-        user_properties.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let mut publish = Publish::new(
-            protocol::REQUEST_TOPIC,
-            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
-            payload.to_vec(),
-            None,
-        );
-        publish.properties = Some(PublishProperties {
-            response_topic: Some(protocol::response_topic(client)),
-            correlation_data: Some(Bytes::from(rand::random::<[u8; 16]>().to_vec())),
-            content_type: Some(protocol::CONTENT_TYPE.into()),
-            user_properties,
-            ..PublishProperties::default()
-        });
-        publish
+        request_with(client, payload, extra)
     }
 
     fn user<'a>(out: &'a Outgoing, name: &str) -> Option<&'a str> {
@@ -345,6 +348,34 @@ mod tests {
             again,
             vec![first.last().unwrap().clone()],
             "not applied twice"
+        );
+    }
+
+    #[test]
+    fn requests_dropped_unanswered_are_counted_by_reason() {
+        let drops = Arc::new(Drops::default());
+        let mut handler = Handler::new(
+            &ServiceOptions::default(),
+            StoreClock::start(),
+            drops.clone(),
+        );
+        let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let mut expired = request("c", get, &[]);
+        expired.properties.as_mut().unwrap().message_expiry_interval = Some(0);
+        assert!(
+            handler
+                .handle_received_at(NOW, &Received::new(expired, NOW))
+                .is_empty()
+        );
+        let mut foreign = request("c", get, &[]);
+        foreign.properties.as_mut().unwrap().response_topic = Some("factory/valve/cmd".into());
+        assert!(handler.handle_at(NOW, &foreign).is_empty());
+        assert_eq!(drops.total(EXPIRED_IN_QUEUE), 1);
+        assert_eq!(drops.total("foreign-response-topic"), 1);
+        handler.log_summary();
+        assert!(
+            drops.take_summary().is_empty(),
+            "the summary took the counts"
         );
     }
 }

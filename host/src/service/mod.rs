@@ -8,36 +8,59 @@
 //! ahead, expiry with DELETE notifications sent when a key expires, and
 //! KEYNOTIFY per client.
 //!
-//! Behind a plain broker the service cannot see clients disconnect, so it
-//! keeps their KEYNOTIFY registrations until they send `KEYNOTIFY … STOP`
-//! (the real service drops them on disconnect). Requests with a forbidden
-//! response topic (the request topic itself, or under the service's own
-//! notification prefix) are dropped and logged; the real broker would
-//! disconnect such a client, which a service behind a plain broker cannot.
+//! Behind a plain broker the service cannot see who published a request
+//! nor a client disconnect (`docs/security.md`). So it answers a request
+//! only on a response topic under `clients/<id>/` of the client it claims
+//! to be, drops other requests unanswered (counted, logged at debug, and
+//! summed up in a log line every minute), holds every resource to a bound
+//! (`elector_statestore::Limits`), lets KEYNOTIFY registrations lapse once
+//! their client has been silent for a lease (24 h by default; the real
+//! service drops them on disconnect), and serves clients in turn from
+//! per-client queues, so one client's flood delays another's request by at
+//! most one request of each client with requests waiting. Answers and
+//! notifications leave by a connection of their own (`outbox.rs`), so
+//! however many there are, requests are still read as they come.
 
+mod drops;
 mod handler;
+mod inbox;
+mod outbox;
 mod received;
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+
 use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{AsyncClient, Event};
-use tokio::sync::mpsc;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::StoreClock;
 use crate::mqtt::ConnectionSettings;
-use handler::{Handler, Outgoing};
+use drops::Drops;
+use handler::Handler;
+use inbox::Inbox;
+use outbox::Outbox;
 use received::Received;
+
+/// Requests to the request connection: its subscription, and its
+/// disconnect. (Answers leave by the [`Outbox`].)
+const REQUEST_CONNECTION_CAPACITY: usize = 8;
+
+/// How often what was dropped is summed up in the log.
+const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// How the service runs.
 #[derive(Clone, Debug)]
 pub struct ServiceOptions {
     /// The HLC node id of the versions it issues.
     pub node_id: String,
+    /// Every bound the service holds requests, clients and the store to
+    /// (`Limits::default` is sized for leader election on a small device).
     pub limits: ss::Limits,
 }
 
@@ -60,12 +83,17 @@ pub async fn serve(
     ss::validate_node_id(&options.node_id)
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
     let client_id = settings.client_id_or("elector-statestore");
-    let mut mqtt = settings.mqtt_options(&client_id);
-    mqtt.set_request_channel_capacity(4096);
-    let (client, mut event_loop) = AsyncClient::new(mqtt, 4096);
-    let (requests, inbox) = mpsc::unbounded_channel();
+    let mqtt = settings.mqtt_options(&client_id);
+    let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
+    let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
+    let drops = Arc::new(Drops::default());
+    let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
     let clock = StoreClock::start();
-    let worker = tokio::spawn(work(Handler::new(&options, clock), inbox, client.clone()));
+    let worker = tokio::spawn(work(
+        Handler::new(&options, clock, drops),
+        inbox.clone(),
+        outbox,
+    ));
     tracing::info!(
         broker = %format!("{}:{}", settings.hostname, settings.port),
         %client_id,
@@ -93,7 +121,7 @@ pub async fn serve(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
-                    let _ = requests.send(Received::new(publish, clock.now_ms()));
+                    inbox.admit(Received::new(publish, clock.now_ms()));
                 }
             }
             Ok(_) => {}
@@ -101,61 +129,57 @@ pub async fn serve(
                 if !connected_once {
                     anyhow::bail!("could not connect to the broker: {error}");
                 }
-                tracing::warn!(%error, "broker connection lost; reconnecting");
-                if let Some(file) = settings.token_file() {
-                    crate::mqtt::session::reload_token(&mut event_loop, file);
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                recover(&mut event_loop, settings.token_file(), &error).await;
             }
         }
     }
-    drop(requests);
+    inbox.close();
     let _ = worker.await;
     let _ = client.disconnect().await;
     Ok(())
 }
 
-/// Answers requests in arrival order (dropping those whose message expiry
-/// ran out while they waited) and sends expiry notifications on time. One
-/// task owns the store, so no request sees another half-done.
-async fn work(
-    mut handler: Handler,
-    mut inbox: mpsc::UnboundedReceiver<Received>,
-    client: AsyncClient,
-) {
+/// After a connection error: says so, puts the service account token's
+/// current contents (if any) in the next CONNECT, and pauses before the
+/// event loop reconnects.
+async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &ConnectionError) {
+    tracing::warn!(%error, "broker connection lost; reconnecting");
+    if let Some(file) = token_file {
+        crate::mqtt::session::reload_token(event_loop, file);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Answers requests as the inbox hands them out, client by client
+/// (dropping those whose message expiry ran out while they waited), sends
+/// expiry notifications on time, and sums up what was dropped now and then.
+/// One task owns the store, so no request sees another half-done.
+async fn work(mut handler: Handler, inbox: Arc<Inbox>, outbox: Outbox) {
+    let mut summary = tokio::time::interval(DROP_SUMMARY_EVERY);
+    summary.tick().await;
     loop {
         let next_expiry = handler.time_to_next_expiry();
         let outgoing = tokio::select! {
-            request = inbox.recv() => match request {
+            request = inbox.next() => match request {
                 Some(request) => handler.handle_received(&request),
-                None => return,
+                None => break,
             },
             _ = sleep_or_never(next_expiry) => handler.expire(),
+            _ = summary.tick() => {
+                handler.log_summary();
+                continue;
+            }
         };
         for message in outgoing {
-            send(&client, message).await;
+            outbox.send(message).await;
         }
     }
+    outbox.close().await;
 }
 
 async fn sleep_or_never(duration: Option<Duration>) {
     match duration {
         Some(duration) => tokio::time::sleep(duration).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn send(client: &AsyncClient, message: Outgoing) {
-    if let Err(error) = client
-        .publish_with_properties(
-            message.topic,
-            QoS::AtLeastOnce,
-            false,
-            message.payload,
-            message.properties,
-        )
-        .await
-    {
-        tracing::warn!(%error, "could not publish a state-store message");
     }
 }

@@ -9,6 +9,7 @@
 //! so a request whose expiry passed while it waited here is dropped, not
 //! applied late.
 
+use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::v5::Publish;
 
 pub struct Received {
@@ -38,10 +39,27 @@ impl Received {
     pub fn has_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|at| now_ms >= at)
     }
+
+    /// What the service core reads of it.
+    pub fn incoming(&self) -> ss::service::Incoming<'_> {
+        incoming(&self.publish)
+    }
+}
+
+/// What the service core reads of a request: its response topic,
+/// correlation data, user properties and payload.
+pub fn incoming(publish: &Publish) -> ss::service::Incoming<'_> {
+    let properties = publish.properties.as_ref();
+    ss::service::Incoming {
+        response_topic: properties.and_then(|p| p.response_topic.as_deref()),
+        correlation: properties.and_then(|p| p.correlation_data.as_deref()),
+        user_properties: properties.map_or(&[], |p| &p.user_properties),
+        payload: &publish.payload,
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::PublishProperties;
@@ -54,6 +72,40 @@ mod tests {
         });
         publish
     }
+
+    /// A request at `NOW` from `client`, on its SDK-form response topic,
+    /// with `__srcId`, `__ts`, `__protVer` and then `extra`, and 16 random
+    /// bytes of correlation data.
+    pub(crate) fn request_with(client: &str, payload: &[u8], extra: &[(&str, &str)]) -> Publish {
+        let mut user_properties = vec![
+            ("__srcId".to_owned(), client.to_owned()),
+            ("__ts".to_owned(), format!("{NOW:015}:00000:{client}")),
+            ("__protVer".to_owned(), "1.0".to_owned()),
+        ];
+        user_properties.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut publish = Publish::new(
+            ss::protocol::REQUEST_TOPIC,
+            QoS::AtLeastOnce,
+            payload.to_vec(),
+            None,
+        );
+        publish.properties = Some(PublishProperties {
+            response_topic: Some(ss::protocol::response_topic(client)),
+            correlation_data: Some(rand::random::<[u8; 16]>().to_vec().into()),
+            content_type: Some(ss::protocol::CONTENT_TYPE.into()),
+            user_properties,
+            ..PublishProperties::default()
+        });
+        publish
+    }
+
+    /// [`request_with`] without extra properties.
+    pub(crate) fn request(client: &str, payload: &[u8]) -> Publish {
+        request_with(client, payload, &[])
+    }
+
+    /// The service clock's "now" in unit tests.
+    pub(crate) const NOW: u64 = 1_800_000_000_000;
 
     #[test]
     fn the_expiry_counts_from_receipt() {

@@ -4,15 +4,15 @@ use super::*;
 
 const NODE: &str = "store";
 /// A plausible wall clock: 2023-11-14.
-const T0: u64 = 1_700_000_000_000;
+pub(super) const T0: u64 = 1_700_000_000_000;
 
-type Store = StateStore<&'static str>;
+pub(super) type Store = StateStore<&'static str>;
 
 fn store() -> Store {
     StateStore::new(NODE, Limits::default())
 }
 
-fn store_with(limits: Limits) -> Store {
+pub(super) fn store_with(limits: Limits) -> Store {
     StateStore::new(NODE, limits)
 }
 
@@ -25,15 +25,20 @@ fn token(wall: u64, counter: u32) -> Hlc {
     Hlc::new(wall, counter, NODE)
 }
 
-fn set(key: &str, value: &str) -> Command {
+pub(super) fn set(key: &str, value: &str) -> Command {
     set_with(key, value, SetCondition::Unconditional, None)
 }
 
-fn set_px(key: &str, value: &str, px: u64) -> Command {
+pub(super) fn set_px(key: &str, value: &str, px: u64) -> Command {
     set_with(key, value, SetCondition::Unconditional, Some(px))
 }
 
-fn set_with(key: &str, value: &str, condition: SetCondition, expiry_ms: Option<u64>) -> Command {
+pub(super) fn set_with(
+    key: &str,
+    value: &str,
+    condition: SetCondition,
+    expiry_ms: Option<u64>,
+) -> Command {
     Command::Set {
         key: key.into(),
         value: value.into(),
@@ -42,11 +47,11 @@ fn set_with(key: &str, value: &str, condition: SetCondition, expiry_ms: Option<u
     }
 }
 
-fn get(key: &str) -> Command {
+pub(super) fn get(key: &str) -> Command {
     Command::Get { key: key.into() }
 }
 
-fn del(key: &str) -> Command {
+pub(super) fn del(key: &str) -> Command {
     Command::Del { key: key.into() }
 }
 
@@ -57,14 +62,14 @@ fn vdel(key: &str, value: &str) -> Command {
     }
 }
 
-fn keynotify(key: &str) -> Command {
+pub(super) fn keynotify(key: &str) -> Command {
     Command::KeyNotify {
         key: key.into(),
         stop: false,
     }
 }
 
-fn stop(key: &str) -> Command {
+pub(super) fn stop(key: &str) -> Command {
     Command::KeyNotify {
         key: key.into(),
         stop: true,
@@ -72,7 +77,7 @@ fn stop(key: &str) -> Command {
 }
 
 /// A request from client "a" with a valid `__ts`.
-fn req(command: Command) -> Request<&'static str> {
+pub(super) fn req(command: Command) -> Request<&'static str> {
     Request::new("a", command).with_timestamp(client_ts())
 }
 
@@ -80,25 +85,25 @@ fn fenced(command: Command, fencing_token: Hlc) -> Request<&'static str> {
     req(command).with_fencing_token(fencing_token)
 }
 
-fn from(client: &'static str, command: Command) -> Request<&'static str> {
+pub(super) fn from(client: &'static str, command: Command) -> Request<&'static str> {
     Request::new(client, command).with_timestamp(client_ts())
 }
 
 /// Runs a request at `now` and returns the response only.
-fn run(store: &mut Store, now: u64, request: Request<&'static str>) -> Response {
+pub(super) fn run(store: &mut Store, now: u64, request: Request<&'static str>) -> Response {
     store.handle(now, request).0
 }
 
 /// Runs a request from client "a" at `T0` and returns the reply only.
-fn reply(store: &mut Store, command: Command) -> Reply {
+pub(super) fn reply(store: &mut Store, command: Command) -> Reply {
     run(store, T0, req(command)).reply
 }
 
-fn value(text: &str) -> Reply {
+pub(super) fn value(text: &str) -> Reply {
     Reply::Value(Some(text.into()))
 }
 
-fn error(kind: StoreErrorKind) -> Reply {
+pub(super) fn error(kind: StoreErrorKind) -> Reply {
     Reply::Error(kind)
 }
 

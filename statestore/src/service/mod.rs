@@ -10,17 +10,35 @@
 //! caused them, so a client that reads the answer and then stops watching has
 //! still seen them), and the first answer again for a request re-sent with
 //! the same correlation data.
+//!
+//! Behind a plain broker it also has to protect itself and other clients
+//! (`docs/security.md`): a request is answered only on a response topic of
+//! the client it claims to come from ([`requester`], `identity.rs`); a
+//! different request re-using correlation data is refused rather than
+//! given an old answer (`replay.rs`); and a driver queues requests per
+//! client ([`FairQueue`], `queue.rs`).
 
-mod dedupe;
+mod identity;
+mod queue;
+mod replay;
 
-use crate::command::{Reply, Request, Response};
+use std::hash::{BuildHasher, RandomState};
+
+use crate::command::{Command, Reply, Request, Response};
 use crate::error::StoreErrorKind;
 use crate::hlc::Hlc;
 use crate::limits::Limits;
 use crate::machine::StateStore;
 use crate::notify::Notification;
 use crate::{protocol, resp};
-use dedupe::Dedupe;
+pub use identity::requester;
+pub use queue::{FairQueue, Overflow};
+use replay::{Replays, Seen};
+
+/// The `-ERR` text for a request whose correlation data its client used for
+/// a different request within the replay window (`Limits::replay_window_ms`).
+pub const CORRELATION_REUSED: &str =
+    "the correlation data was already used for a different request";
 
 /// A request as it arrived: what the service reads of the MQTT message.
 #[derive(Clone, Debug, Default)]
@@ -33,6 +51,16 @@ pub struct Incoming<'a> {
     pub user_properties: &'a [(String, String)],
     /// The RESP3 request.
     pub payload: &'a [u8],
+}
+
+impl Incoming<'_> {
+    /// The first user property called `name`.
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.user_properties
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A message to publish (QoS 1, content type `application/octet-stream`).
@@ -48,6 +76,20 @@ pub struct Outgoing {
     pub user_properties: Vec<(String, String)>,
 }
 
+impl Outgoing {
+    /// Roughly the bytes the message takes in memory.
+    fn bytes(&self) -> usize {
+        self.topic.len()
+            + self.payload.len()
+            + self.correlation.as_ref().map_or(0, Vec::len)
+            + self
+                .user_properties
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+}
+
 /// Why a request got no answer at all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dropped {
@@ -55,20 +97,71 @@ pub enum Dropped {
     NoResponseTopic,
     /// A response topic the service must not publish to.
     ForbiddenResponseTopic(String),
+    /// A response topic longer than `Limits::max_response_topic_bytes`.
+    OversizedResponseTopic(usize),
+    /// Correlation data longer than `Limits::max_correlation_bytes`.
+    OversizedCorrelation(usize),
+    /// A response topic not under `clients/<id>/` for the id the request
+    /// claims (`claimed`: its `__srcId`, if any).
+    ForeignResponseTopic {
+        /// The response topic.
+        topic: String,
+        /// The request's `__srcId`.
+        claimed: Option<String>,
+    },
+    /// A client id with a `/`, whose topics a broker's per-client ACL
+    /// cannot tell from another client's.
+    SlashInClientId(String),
 }
 
-/// The service's whole state: the store and the recent answers.
+impl Dropped {
+    /// A short name, for logs and counters.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Dropped::NoResponseTopic => "no-response-topic",
+            Dropped::ForbiddenResponseTopic(_) => "forbidden-response-topic",
+            Dropped::OversizedResponseTopic(_) => "oversized-response-topic",
+            Dropped::OversizedCorrelation(_) => "oversized-correlation",
+            Dropped::ForeignResponseTopic { .. } => "foreign-response-topic",
+            Dropped::SlashInClientId(_) => "slash-in-client-id",
+        }
+    }
+}
+
+/// What the service holds, for logs and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Stored keys.
+    pub keys: usize,
+    /// What they count against `Limits::max_store_bytes`.
+    pub stored_bytes: usize,
+    /// KEYNOTIFY registrations.
+    pub watches: usize,
+    /// Registrations that lapsed since the service started.
+    pub lapsed_registrations: u64,
+    /// Requests remembered for re-sends.
+    pub remembered: usize,
+    /// Bytes they take.
+    pub remembered_bytes: usize,
+}
+
+/// The service's whole state: the store and the recent requests.
 pub struct Service {
     store: StateStore<String>,
-    recent: Dedupe<Outgoing>,
+    recent: Replays<Outgoing>,
+    /// Keys the request digests, so nobody can make two requests collide
+    /// on purpose.
+    digests: RandomState,
 }
 
 impl Service {
     /// An empty store issuing versions as `node_id`.
     pub fn new(node_id: impl Into<String>, limits: Limits) -> Service {
+        let recent = Replays::new(limits.replay_window_ms, limits.max_replay_bytes);
         Service {
             store: StateStore::new(node_id, limits),
-            recent: Dedupe::default(),
+            recent,
+            digests: RandomState::new(),
         }
     }
 
@@ -86,34 +179,66 @@ impl Service {
             .collect()
     }
 
-    /// Answers one request at `now_ms` (the service's wall clock).
+    /// What the service holds now.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            keys: self.store.len(),
+            stored_bytes: self.store.stored_bytes(),
+            watches: self.store.watch_count(),
+            lapsed_registrations: self.store.lapsed_registrations(),
+            remembered: self.recent.remembered(),
+            remembered_bytes: self.recent.bytes(),
+        }
+    }
+
+    /// Answers one request at `now_ms` (the service's wall clock), or
+    /// drops it (see [`requester`]).
+    ///
+    /// A request re-sent with the same correlation data within the replay
+    /// window gets its first answer again, if running it again could answer
+    /// differently (SET, DEL, VDEL, `KEYNOTIFY … STOP`); a GET, a KEYNOTIFY
+    /// or a malformed request is answered afresh, since running it again
+    /// changes nothing, so their answers (a GET's may be a whole value) are
+    /// not kept. A different request with the same correlation data is
+    /// refused with [`CORRELATION_REUSED`] and not run.
     pub fn handle(
         &mut self,
         now_ms: u64,
         incoming: &Incoming<'_>,
     ) -> Result<Vec<Outgoing>, Dropped> {
-        let response_topic = incoming.response_topic.ok_or(Dropped::NoResponseTopic)?;
-        if protocol::is_forbidden_response_topic(response_topic) {
-            return Err(Dropped::ForbiddenResponseTopic(response_topic.to_owned()));
+        let client = requester(incoming, self.store.limits())?;
+        self.store.touch(&client, now_ms);
+        let digest = self.digests.hash_one((
+            incoming.payload,
+            incoming.response_topic,
+            incoming.user_properties,
+        ));
+        let seen = match incoming.correlation {
+            Some(correlation) => self.recent.check(now_ms, &client, correlation, digest),
+            None => Seen::New,
+        };
+        match seen {
+            Seen::Again(Some(answer)) => return Ok(vec![answer]),
+            Seen::Different => {
+                let refusal = Response {
+                    reply: Reply::Error(StoreErrorKind::Service(CORRELATION_REUSED.to_owned())),
+                    version: self.store.current_version(),
+                };
+                return Ok(vec![answer(incoming, &refusal)]);
+            }
+            Seen::Again(None) | Seen::New => {}
         }
-        let client = property(incoming, protocol::SOURCE_ID)
-            .map(str::to_owned)
-            .or_else(|| protocol::client_id_from_response_topic(response_topic))
-            .unwrap_or_else(|| response_topic.to_owned());
-        if let Some(correlation) = incoming.correlation
-            && let Some(answer) = self.recent.get(&client, correlation)
-        {
-            return Ok(vec![answer]);
-        }
-        let (response, notifications) = match parse(incoming) {
+        let (response, notifications, keep) = match parse(incoming) {
             Ok((command, timestamp, fencing_token)) => {
+                let keep = reruns_differently(&command);
                 let request = Request {
                     client: client.clone(),
                     command,
                     timestamp,
                     fencing_token,
                 };
-                self.store.handle(now_ms, request)
+                let (response, notifications) = self.store.handle(now_ms, request);
+                (response, notifications, keep)
             }
             Err(kind) => {
                 // Keys due by now still expire, on time for everyone else.
@@ -122,18 +247,14 @@ impl Service {
                     reply: Reply::Error(kind),
                     version: self.store.current_version(),
                 };
-                (response, expired)
+                (response, expired, false)
             }
         };
-        let answer = Outgoing {
-            topic: response_topic.to_owned(),
-            payload: resp::encode_reply(&response.reply),
-            correlation: incoming.correlation.map(<[u8]>::to_vec),
-            user_properties: reply_properties(&response.version),
-        };
-        if let Some(correlation) = incoming.correlation {
+        let answer = answer(incoming, &response);
+        if let (Some(correlation), Seen::New) = (incoming.correlation, seen) {
+            let kept = keep.then(|| (answer.clone(), answer.bytes()));
             self.recent
-                .remember(&client, correlation.to_vec(), answer.clone());
+                .remember(now_ms, &client, correlation, digest, kept);
         }
         let mut outgoing: Vec<Outgoing> = notifications.into_iter().map(notification).collect();
         outgoing.push(answer);
@@ -141,20 +262,37 @@ impl Service {
     }
 }
 
-fn property<'a>(incoming: &'a Incoming<'_>, name: &str) -> Option<&'a str> {
-    incoming
-        .user_properties
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
+/// True for the commands whose answer may differ when run again: those
+/// that change something (a second SET NX finds the key, a second DEL
+/// finds none, a second STOP finds no registration).
+fn reruns_differently(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Get { .. } | Command::KeyNotify { stop: false, .. }
+    )
 }
 
-type Parsed = (crate::command::Command, Option<Hlc>, Option<Hlc>);
+/// The answer to `incoming` on its response topic, echoing its
+/// correlation data.
+fn answer(incoming: &Incoming<'_>, response: &Response) -> Outgoing {
+    Outgoing {
+        topic: incoming
+            .response_topic
+            .expect("only requests with a response topic are answered")
+            .to_owned(),
+        payload: resp::encode_reply(&response.reply),
+        correlation: incoming.correlation.map(<[u8]>::to_vec),
+        user_properties: reply_properties(&response.version),
+    }
+}
+
+type Parsed = (Command, Option<Hlc>, Option<Hlc>);
 
 /// The command and its `__ts` and `__ft`, or the error to answer with.
 fn parse(incoming: &Incoming<'_>) -> Result<Parsed, StoreErrorKind> {
     let hlc = |name| {
-        property(incoming, name)
+        incoming
+            .property(name)
             .map(|text| {
                 text.parse::<Hlc>()
                     .map_err(|_| StoreErrorKind::MalformedTimestamp)
@@ -187,3 +325,6 @@ fn notification(notification: Notification<String>) -> Outgoing {
         user_properties: reply_properties(&notification.version),
     }
 }
+
+#[cfg(test)]
+mod tests;
