@@ -89,6 +89,8 @@ pub struct StateStore<C> {
     stored_bytes: usize,
     /// Registrations dropped because their client fell silent, ever.
     lapsed: u64,
+    /// Keys that expired, ever.
+    expired_keys: u64,
 }
 
 impl<C: Clone + Ord> StateStore<C> {
@@ -105,6 +107,7 @@ impl<C: Clone + Ord> StateStore<C> {
             expiries: ExpiryIndex::default(),
             watches: Watches::default(),
             stored_bytes: 0,
+            expired_keys: 0,
             lapsed: 0,
         }
     }
@@ -153,8 +156,14 @@ impl<C: Clone + Ord> StateStore<C> {
         let mut notifications = Vec::new();
         for key in self.expiries.take_due(now_ms) {
             self.remove_entry(now_ms, &key, &mut notifications);
+            self.expired_keys += 1;
         }
         notifications
+    }
+
+    /// Keys that expired since the store started.
+    pub fn expired_keys(&self) -> u64 {
+        self.expired_keys
     }
 
     /// The earliest pending expiry (ms since the epoch), so a driver can arm

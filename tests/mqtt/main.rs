@@ -16,6 +16,7 @@ mod processes;
 mod raw;
 mod reconnect;
 mod responses;
+mod service_metrics;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;
 mod tls;

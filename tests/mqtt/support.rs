@@ -276,10 +276,6 @@ impl Elector {
         self.signal("TERM");
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -333,6 +329,16 @@ pub struct Service(Elector);
 impl Service {
     pub fn start(broker: &Broker) -> Service {
         Service::start_via(broker, broker.port)
+    }
+
+    /// Stops the service's process in its tracks (SIGSTOP): requests reach
+    /// the broker and get no answer, as from a hung store.
+    pub fn freeze(&self) {
+        self.0.signal("STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.0.signal("CONT");
     }
 
     /// The service connected to the broker through `port` (a [`Proxy`] in
@@ -429,16 +435,6 @@ impl Drop for ServiceInProcess {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-
-    /// Stops the service's process in its tracks (SIGSTOP): requests reach
-    /// the broker and get no answer, as from a hung store.
-    pub fn freeze(&self) {
-        self.0.signal("STOP");
-    }
-
-    pub fn thaw(&self) {
-        self.0.signal("CONT");
     }
 }
 

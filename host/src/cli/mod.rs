@@ -108,11 +108,29 @@ pub struct StatestoreArgs {
     #[arg(long, default_value = "elector-statestore")]
     pub node_id: String,
     /// Most keys stored at once.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = elector_statestore::Limits::default().max_keys)]
     pub max_keys: usize,
     /// Largest value accepted, in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = elector_statestore::Limits::default().max_value_bytes)]
     pub max_value_bytes: usize,
+    /// Most bytes all keys and values may take: the store's memory budget.
+    #[arg(long, default_value_t = elector_statestore::Limits::default().max_store_bytes)]
+    pub max_store_bytes: usize,
+    /// Most KEYNOTIFY registrations in all (any client can name any id).
+    #[arg(long, default_value_t = elector_statestore::Limits::default().max_watches)]
+    pub max_watches: usize,
+    /// Most clients watching one key: what one change may cost.
+    #[arg(long, default_value_t = elector_statestore::Limits::default().max_watchers_per_key)]
+    pub max_watchers_per_key: usize,
+    /// A client's registrations lapse once it has sent nothing for this
+    /// long (a service behind a plain broker cannot see it disconnect).
+    #[arg(long, default_value = "24h", value_parser = values::duration)]
+    pub watch_lease: std::time::Duration,
+    /// Serve Prometheus metrics on /metrics (requests, latency, keys,
+    /// watches, expirations, drops), health on /healthz and readiness on
+    /// /readyz here.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub broker: BrokerArgs,
 }

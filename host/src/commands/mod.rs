@@ -161,13 +161,38 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             // A persistent session: requests published while the service
             // reconnects wait at the broker instead of being dropped.
             let settings = args.broker.settings_with_clean_start(false)?;
+            let readiness = Arc::new(crate::ops::Readiness::default());
+            let metrics = match args.metrics_addr {
+                Some(address) => {
+                    let metrics = crate::service::metrics::ServiceMetrics::new(
+                        crate::store::mqtt::MqttStoreOptions::default().request_timeout,
+                    );
+                    readiness.require(crate::service::BROKER, "connecting to the broker");
+                    let endpoints = crate::ops::Endpoints {
+                        metrics: metrics.clone(),
+                        health: Arc::new(crate::ops::Health::default()),
+                        readiness: readiness.clone(),
+                    };
+                    let never = tokio_util::sync::CancellationToken::new();
+                    let bound = crate::ops::serve(address, endpoints, never).await?;
+                    eprintln!("metrics and health on http://{bound}/metrics, /healthz and /readyz");
+                    Some(metrics)
+                }
+                None => None,
+            };
             let options = crate::service::ServiceOptions {
                 node_id: args.node_id,
                 limits: elector_statestore::Limits {
                     max_keys: args.max_keys,
                     max_value_bytes: args.max_value_bytes,
+                    max_store_bytes: args.max_store_bytes,
+                    max_watches: args.max_watches,
+                    max_watchers_per_key: args.max_watchers_per_key,
+                    watch_lease_ms: u64::try_from(args.watch_lease.as_millis()).unwrap_or(u64::MAX),
                     ..elector_statestore::Limits::default()
                 },
+                metrics,
+                readiness: Some(readiness),
             };
             let shutdown = Shutdown::listen()?;
             until_forced(

@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Counts by reason (`Dropped::reason`, `Overflow::reason`, ...).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Drops {
     counts: Mutex<Counts>,
+    /// Counts them for scrapes too, when the service serves metrics.
+    metrics: Option<std::sync::Arc<super::metrics::ServiceMetrics>>,
 }
 
 #[derive(Debug, Default)]
@@ -21,8 +23,19 @@ struct Counts {
 }
 
 impl Drops {
+    /// Counts that also go to `metrics`.
+    pub fn with_metrics(metrics: Option<std::sync::Arc<super::metrics::ServiceMetrics>>) -> Self {
+        Drops {
+            metrics,
+            ..Drops::default()
+        }
+    }
+
     /// One request dropped for `reason`.
     pub fn count(&self, reason: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.dropped(reason);
+        }
         let mut counts = self.counts.lock().unwrap();
         *counts.total.entry(reason).or_default() += 1;
         *counts.since_summary.entry(reason).or_default() += 1;

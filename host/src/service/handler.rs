@@ -40,6 +40,7 @@ pub struct Handler {
     service: ss::service::Service,
     clock: StoreClock,
     drops: Arc<Drops>,
+    metrics: Option<Arc<super::metrics::ServiceMetrics>>,
 }
 
 /// Why a request was dropped after it left its queue: its message expiry
@@ -52,6 +53,7 @@ impl Handler {
             service: ss::service::Service::new(options.node_id.clone(), options.limits.clone()),
             clock,
             drops,
+            metrics: options.metrics.clone(),
         }
     }
 
@@ -62,6 +64,9 @@ impl Handler {
     /// DELETE notifications for every key due to expire by now.
     pub fn expire(&mut self) -> Vec<Outgoing> {
         let expired = self.service.expire(self.clock.now_ms());
+        if let Some(metrics) = &self.metrics {
+            metrics.holds(&self.service.usage());
+        }
         expired.into_iter().map(Outgoing::from).collect()
     }
 
@@ -79,7 +84,20 @@ impl Handler {
             self.dropped(EXPIRED_IN_QUEUE);
             return Vec::new();
         }
-        self.handle_at(now_ms, &request.publish)
+        let outgoing = self.handle_at(now_ms, &request.publish);
+        if let Some(metrics) = &self.metrics
+            && let Some(answer) = outgoing
+                .last()
+                .filter(|o| o.properties.correlation_data.is_some())
+        {
+            metrics.answered(
+                &request.publish.payload,
+                &answer.payload,
+                request.arrived.elapsed(),
+            );
+            metrics.holds(&self.service.usage());
+        }
+        outgoing
     }
 
     pub fn handle_at(&mut self, now_ms: u64, publish: &Publish) -> Vec<Outgoing> {

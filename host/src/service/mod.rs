@@ -2,7 +2,7 @@
 //! 5 broker, for development and tests where no AIO broker is at hand.
 //!
 //! It subscribes to the state store's request topic and answers as the AIO
-//! service does (see `shared/docs/state-store-protocol.md`), running the
+//! service does (see `docs/state-store-protocol.md`), running the
 //! same state machine as the embedded store: HLC versions in `__ts`,
 //! `NX`/`NEX`/`PX`, `VDEL`, fencing, refusal of timestamps more than a minute
 //! ahead, expiry with DELETE notifications sent when a key expires, and
@@ -24,6 +24,7 @@
 mod drops;
 mod handler;
 mod inbox;
+pub mod metrics;
 mod outbox;
 mod received;
 
@@ -55,20 +56,31 @@ const REQUEST_CONNECTION_CAPACITY: usize = 8;
 const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 /// How the service runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServiceOptions {
     /// The HLC node id of the versions it issues.
     pub node_id: String,
     /// Every bound the service holds requests, clients and the store to
     /// (`Limits::default` is sized for leader election on a small device).
     pub limits: ss::Limits,
+    /// Where requests, latencies, what the store holds and drops are
+    /// counted, when metrics are served.
+    pub metrics: Option<Arc<metrics::ServiceMetrics>>,
+    /// Told when the broker link is up ([`BROKER`]), when a readiness
+    /// endpoint is served.
+    pub readiness: Option<Arc<crate::ops::Readiness>>,
 }
+
+/// Readiness names the service's broker link by this.
+pub const BROKER: &str = "broker";
 
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
             node_id: "elector-statestore".into(),
             limits: ss::Limits::default(),
+            metrics: None,
+            readiness: None,
         }
     }
 }
@@ -86,7 +98,7 @@ pub async fn serve(
     let mqtt = settings.mqtt_options(&client_id);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
-    let drops = Arc::new(Drops::default());
+    let drops = Arc::new(Drops::with_metrics(options.metrics.clone()));
     let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
     let clock = StoreClock::start();
     let worker = tokio::spawn(work(
@@ -119,6 +131,12 @@ pub async fn serve(
                 }
                 connected_once = true;
             }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                // Requests reach the service from now on.
+                if let Some(readiness) = &options.readiness {
+                    readiness.set(BROKER, Ok(()));
+                }
+            }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
                     inbox.admit(Received::new(publish, clock.now_ms()));
@@ -128,6 +146,9 @@ pub async fn serve(
             Err(error) => {
                 if !connected_once {
                     anyhow::bail!("could not connect to the broker: {error}");
+                }
+                if let Some(readiness) = &options.readiness {
+                    readiness.set(BROKER, Err("broker connection lost; reconnecting".into()));
                 }
                 recover(&mut event_loop, settings.token_file(), &error).await;
             }

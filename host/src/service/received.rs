@@ -14,6 +14,8 @@ use rumqttc::v5::mqttbytes::v5::Publish;
 
 pub struct Received {
     pub publish: Publish,
+    /// When it was taken off the connection, for the latency it saw.
+    pub arrived: std::time::Instant,
     /// On the service's store clock; `None`: the request never expires.
     expires_at_ms: Option<u64>,
 }
@@ -30,6 +32,7 @@ impl Received {
             .map(|secs| now_ms.saturating_add(u64::from(secs) * 1000));
         Received {
             publish,
+            arrived: std::time::Instant::now(),
             expires_at_ms,
         }
     }

@@ -143,6 +143,8 @@ pub struct Usage {
     pub remembered: usize,
     /// Bytes they take.
     pub remembered_bytes: usize,
+    /// Keys that expired since the service started.
+    pub expired_keys: u64,
 }
 
 /// The service's whole state: the store and the recent requests.
@@ -188,6 +190,7 @@ impl Service {
             lapsed_registrations: self.store.lapsed_registrations(),
             remembered: self.recent.remembered(),
             remembered_bytes: self.recent.bytes(),
+            expired_keys: self.store.expired_keys(),
         }
     }
 

@@ -1,0 +1,85 @@
+//! `elector statestore --metrics-addr`: what the service serves, from the
+//! first scrape on.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::{Command, Stdio};
+
+use elector_host::StateStoreBackend;
+
+use crate::support::*;
+
+fn get(address: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_counts_requests_what_it_holds_and_drops() {
+    let broker = Broker::start();
+    let mut service = Command::new(env!("CARGO_BIN_EXE_elector"))
+        .args([
+            "statestore",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--broker",
+            &broker.url(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(service.stderr.take().unwrap());
+    let mut announced = String::new();
+    stderr.read_line(&mut announced).unwrap();
+    let address = announced
+        .strip_prefix("metrics and health on http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{announced}"))
+        .to_owned();
+    let first = get(&address, "/metrics");
+    for series in [
+        r#"elector_statestore_requests_total{command="SET",result="ok"} 0"#,
+        r#"elector_statestore_dropped_requests_total{reason="foreign-response-topic"} 0"#,
+        "elector_statestore_keys 0",
+        "elector_statestore_expirations_total 0",
+        "elector_build_info{",
+    ] {
+        assert!(first.contains(series), "{series} in\n{first}");
+    }
+    // Ready once subscribed to the request topic.
+    let started = std::time::Instant::now();
+    while !get(&address, "/readyz").starts_with("HTTP/1.1 200") {
+        assert!(started.elapsed() < PATIENCE, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let client = connect(broker.port, std::time::Duration::from_secs(5)).await;
+    let options = elector_host::bindings::SetOptions {
+        condition: elector_host::bindings::SetCondition::Unconditional,
+        expiry_ms: Some(100),
+        fencing_token: None,
+    };
+    client.set(b"k", b"v", &options).await.unwrap();
+    assert_eq!(client.get(b"k").await.unwrap().unwrap().value, b"v");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Another request, so the gauges catch up after the expiry.
+    assert_eq!(client.get(b"k").await.unwrap(), None);
+    let after = get(&address, "/metrics");
+    for series in [
+        r#"elector_statestore_requests_total{command="SET",result="ok"} 1"#,
+        r#"elector_statestore_requests_total{command="GET",result="ok"} 2"#,
+        "elector_statestore_keys 0",
+        "elector_statestore_expirations_total 1",
+    ] {
+        assert!(after.contains(series), "{series} in\n{after}");
+    }
+    let _ = service.kill();
+    let _ = service.wait();
+}
