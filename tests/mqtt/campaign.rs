@@ -272,10 +272,13 @@ fn failures_are_one_json_line_or_one_line_of_words() {
     assert_eq!(status.code(), Some(1));
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["event"], "error");
-    assert_eq!(
-        lines[0]["detail"],
-        "reading \"k\": the state store did not answer in time"
+    let port = broker.port;
+    let expected = format!(
+        "the broker at 127.0.0.1:{port} answered, but no state store did within 300ms: run \
+         `elector statestore` against this broker, or point elector at an AIO broker (its state \
+         store is built in)"
     );
+    assert_eq!(lines[0]["detail"], expected.as_str());
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_elector"))
         .args(args)
@@ -286,7 +289,7 @@ fn failures_are_one_json_line_or_one_line_of_words() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "error: reading \"k\": the state store did not answer in time\n"
+        format!("error: {expected}\n")
     );
 }
 
