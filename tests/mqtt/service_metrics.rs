@@ -20,9 +20,9 @@ fn get(address: &str, path: &str) -> String {
     response
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_service_counts_requests_what_it_holds_and_drops() {
-    let broker = Broker::start();
+/// `elector statestore --metrics-addr` on `broker`: the child and the
+/// address it serves on, once it is ready.
+fn service_with_metrics(broker: &Broker) -> (std::process::Child, String) {
     let mut service = Command::new(env!("CARGO_BIN_EXE_elector"))
         .args([
             "statestore",
@@ -44,6 +44,29 @@ async fn the_service_counts_requests_what_it_holds_and_drops() {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("{announced}"))
         .to_owned();
+    // Ready once subscribed to the request topic.
+    let started = std::time::Instant::now();
+    while !get(&address, "/readyz").starts_with("HTTP/1.1 200") {
+        assert!(started.elapsed() < PATIENCE, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (service, address)
+}
+
+/// The value of a series without labels in a scrape.
+fn value(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{series} ")))
+        .unwrap_or_else(|| panic!("no {series} in\n{scrape}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_counts_requests_what_it_holds_and_drops() {
+    let broker = Broker::start();
+    let (mut service, address) = service_with_metrics(&broker);
     let first = get(&address, "/metrics");
     for series in [
         r#"elector_statestore_requests_total{command="SET",result="ok"} 0"#,
@@ -53,12 +76,6 @@ async fn the_service_counts_requests_what_it_holds_and_drops() {
         "elector_build_info{",
     ] {
         assert!(first.contains(series), "{series} in\n{first}");
-    }
-    // Ready once subscribed to the request topic.
-    let started = std::time::Instant::now();
-    while !get(&address, "/readyz").starts_with("HTTP/1.1 200") {
-        assert!(started.elapsed() < PATIENCE, "never ready");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let client = connect(broker.port, std::time::Duration::from_secs(5)).await;
     let options = elector_host::bindings::SetOptions {
@@ -80,6 +97,40 @@ async fn the_service_counts_requests_what_it_holds_and_drops() {
     ] {
         assert!(after.contains(series), "{series} in\n{after}");
     }
+    let _ = service.kill();
+    let _ = service.wait();
+}
+
+/// Observers stopped by SIGTERM unregister on their way out: the service
+/// holds no registration for them afterwards.
+#[test]
+fn observers_stopped_by_a_signal_leave_no_registration_behind() {
+    let broker = Broker::start();
+    let (mut service, address) = service_with_metrics(&broker);
+    let url = broker.url();
+    let observers: Vec<Elector> = (0..5)
+        .map(|i| {
+            Elector::spawn(
+                &format!("observer{i}"),
+                &["observe", "job", "--json", "--broker", &url],
+            )
+        })
+        .collect();
+    for observer in &observers {
+        observer.expect("no-leader", PATIENCE);
+    }
+    assert_eq!(
+        value(&get(&address, "/metrics"), "elector_statestore_watches"),
+        5.0
+    );
+    for mut observer in observers {
+        observer.terminate();
+        assert!(observer.wait().success());
+    }
+    assert_eq!(
+        value(&get(&address, "/metrics"), "elector_statestore_watches"),
+        0.0
+    );
     let _ = service.kill();
     let _ = service.wait();
 }

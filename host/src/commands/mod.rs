@@ -88,7 +88,10 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 else {
                     return Ok(Exit::Stopped.code());
                 };
-                campaign::campaign(store, request, printer, &shutdown).await
+                let held = campaign::campaign(store.clone(), request, printer, &shutdown).await;
+                // The leader's watch, given up on the way out, unregisters.
+                store.close().await;
+                held
             })
             .await
         }

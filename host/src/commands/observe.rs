@@ -7,14 +7,32 @@ use crate::bindings::{CandidateEvent, PositionState};
 use crate::store::StateStoreBackend;
 
 /// Prints the leader, then every change, until `stop` fires or nobody
-/// reads the output any more.
+/// reads the output any more; then unregisters before it returns.
 pub async fn observe(
     store: Arc<dyn StateStoreBackend>,
     position: &str,
     printer: Printer,
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    let client = super::candidate(store, position, "elector-observer", None).await?;
+    let client = super::candidate(store.clone(), position, "elector-observer", None).await?;
+    let watched = watch(&client, position, printer, stop).await;
+    // Every way out: unregister, and let that reach the store before the
+    // process goes (a registration left behind would be notified for
+    // nothing until it lapses).
+    let _ = client.unobserve().await;
+    drop(client);
+    store.close().await;
+    watched
+}
+
+/// Prints the leader, then every change, until `stop` fires or nobody
+/// reads any more.
+async fn watch(
+    client: &crate::client::LeaderElectionClient,
+    position: &str,
+    printer: Printer,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
     let mut events = client.events();
     let leader = client.observe().await?;
     let event = if leader.is_some() {

@@ -74,6 +74,10 @@ impl StateStoreBackend for InstrumentedStore {
         self.inner.request_lifetime()
     }
 
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
     async fn watch(
         &self,
         key: &[u8],

@@ -51,6 +51,11 @@ pub trait StateStoreBackend: Send + Sync + 'static {
     fn request_lifetime(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }
+
+    /// Ends the store's connection, if it has one, once what was already
+    /// given up (a watch's unregistration) has been sent. A process that
+    /// stops calls it last.
+    async fn close(&self) {}
 }
 
 /// Keeps a watch registered; dropping it unregisters.

@@ -238,6 +238,9 @@ impl MqttStore {
     /// at most a second for it to go out); requests in flight and later
     /// ones fail at once with `disconnected`.
     pub async fn disconnect(&self) {
+        // Watches given up just before (a process stopping) unregister
+        // first, so the store does not keep notifying nobody.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.watches.settled()).await;
         self.shared.closing.cancel();
         let mut link = self.shared.link.subscribe();
         let closed = link.wait_for(|state| *state == LinkState::Closed);
@@ -331,6 +334,10 @@ impl StateStoreBackend for MqttStore {
         queue: Arc<NotificationQueue>,
     ) -> Result<WatchGuard, StoreError> {
         watches::register(&self.shared, key, queue).await
+    }
+
+    async fn close(&self) {
+        self.disconnect().await;
     }
 
     /// The timeout, plus a second of expiry rounding, plus the transit the

@@ -20,13 +20,36 @@ use crate::mqtt::properties;
 use crate::store::reply::{get_result, hlc_from_wit, hlc_to_wit, keynotify_result};
 use crate::store::{NotificationQueue, WatchGuard};
 
-#[derive(Default)]
 pub struct Watches {
     keys: Mutex<HashMap<Vec<u8>, Watchers>>,
     /// Serialises KEYNOTIFY and KEYNOTIFY STOP, so a STOP for a key whose
     /// last watch went away cannot overtake a new watch's registration.
     registering: tokio::sync::Mutex<()>,
+    /// One permit held by each `KEYNOTIFY … STOP` still on its way, so a
+    /// closing client can wait for them (`Watches::settled`).
+    unregistering: Arc<tokio::sync::Semaphore>,
     next_id: AtomicU64,
+}
+
+/// As many STOPs as may be on their way at once (each holds a permit).
+const MAX_UNREGISTERING: u32 = 1 << 16;
+
+impl Default for Watches {
+    fn default() -> Self {
+        Watches {
+            keys: Mutex::default(),
+            registering: tokio::sync::Mutex::default(),
+            unregistering: Arc::new(tokio::sync::Semaphore::new(MAX_UNREGISTERING as usize)),
+            next_id: AtomicU64::default(),
+        }
+    }
+}
+
+impl Watches {
+    /// Resolves once no `KEYNOTIFY … STOP` is on its way any more.
+    pub async fn settled(&self) {
+        let _ = self.unregistering.acquire_many(MAX_UNREGISTERING).await;
+    }
 }
 
 #[derive(Default)]
@@ -128,8 +151,12 @@ impl Drop for Registration {
         };
         let key = std::mem::take(&mut self.key);
         // Unregister in the background; a failure only means the store
-        // sends notifications nobody reads, until the client disconnects.
+        // sends notifications nobody reads, until the registration lapses.
+        // `MqttStore::close` waits for these before it disconnects.
+        let unregistering = shared.watches.unregistering.clone();
+        let guard = unregistering.clone().try_acquire_owned();
         runtime.spawn(async move {
+            let _pending = guard;
             let _registering = shared.watches.registering.lock().await;
             if shared.watches.keys.lock().unwrap().contains_key(&key) {
                 return; // watched again meanwhile
