@@ -3,7 +3,7 @@
 //! early release or an expiry.
 
 use crate::types::{
-    Hlc, Instant, KeyChange, KeyNotification, Leader, LeadershipChange, PositionState,
+    Hlc, Instant, KeyEvent, KeyNotification, Leader, LeadershipChange, PositionState,
 };
 
 /// The holder as last seen.
@@ -132,12 +132,12 @@ impl PositionView {
         // Before the holder is replaced: a delete is early if it came
         // sooner after the holder's last write than its next one was due.
         let early_within_ms = self.holder_period_ms(term_ms);
-        if let KeyChange::Set(value) = &notification.change {
+        if let KeyEvent::Set(value) = &notification.event {
             self.record_write(value, Some(&notification.version));
         }
         let previous = self.holder.take();
-        match notification.change {
-            KeyChange::Set(value) => {
+        match notification.event {
+            KeyEvent::Set(value) => {
                 let changed = previous.as_ref().map(|h| &h.value) != Some(&value);
                 let change = changed.then(|| LeadershipChange {
                     new_state: PositionState::LeaderElected,
@@ -152,7 +152,7 @@ impl PositionView {
                 });
                 Some((News::Written { value }, change))
             }
-            KeyChange::Deleted => {
+            KeyEvent::Delete => {
                 let early = previous
                     .as_ref()
                     .and_then(|h| h.version.as_ref())
@@ -201,14 +201,14 @@ mod tests {
 
     fn set(value: &str, version: Hlc) -> KeyNotification {
         KeyNotification {
-            change: KeyChange::Set(value.as_bytes().to_vec()),
+            event: KeyEvent::Set(value.as_bytes().to_vec()),
             version,
         }
     }
 
     fn deleted(version: Hlc) -> KeyNotification {
         KeyNotification {
-            change: KeyChange::Deleted,
+            event: KeyEvent::Delete,
             version,
         }
     }

@@ -193,9 +193,9 @@ impl Sim {
         for notification in notifications {
             if let Some(queue) = queues.get(&notification.client) {
                 queue.borrow_mut().push_back(KeyNotification {
-                    change: match notification.event {
-                        ss::KeyEvent::Set(value) => KeyChange::Set(value),
-                        ss::KeyEvent::Delete => KeyChange::Deleted,
+                    event: match notification.event {
+                        ss::KeyEvent::Set(value) => KeyEvent::Set(value),
+                        ss::KeyEvent::Delete => KeyEvent::Delete,
                     },
                     version: notification.version,
                 });
@@ -350,15 +350,6 @@ impl SimStore {
     }
 }
 
-fn reply_error(error: ss::ReplyError) -> StoreError {
-    match error {
-        ss::ReplyError::Refused(kind) => StoreError::Refused(kind),
-        ss::ReplyError::Unexpected(reply) => {
-            StoreError::Protocol(format!("unexpected reply {reply:?}"))
-        }
-    }
-}
-
 impl Store for SimStore {
     type Watch = SimWatch;
 
@@ -368,38 +359,17 @@ impl Store for SimStore {
         value: &[u8],
         options: &SetOptions,
     ) -> Result<SetResponse, StoreError> {
-        let condition = match options.condition {
-            SetCondition::Unconditional => ss::SetCondition::Unconditional,
-            SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
-            SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
-        };
-        let command = ss::Command::Set {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            condition,
-            expiry_ms: options.expiry_ms,
-        };
+        let command = options.command(key, value);
         let response = self.run(command, options.fencing_token.as_ref()).await?;
-        let (applied, version) = response.set_outcome().map_err(reply_error)?;
-        Ok(SetResponse {
-            applied,
-            version: Some(version),
-        })
+        ss::client::set_result(response)
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let response = self
-            .run(ss::Command::Get { key: key.to_vec() }, None)
-            .await?;
-        let found = response.get_outcome().map_err(reply_error)?;
-        Ok(found.map(|(value, version)| VersionedValue { value, version }))
+        ss::client::get_result(self.run(ss::client::get_command(key), None).await?)
     }
 
     async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        delete_outcome(
-            self.run(ss::Command::Del { key: key.to_vec() }, token)
-                .await?,
-        )
+        ss::client::delete_result(self.run(ss::client::del_command(key), token).await?)
     }
 
     async fn vdel(
@@ -408,11 +378,8 @@ impl Store for SimStore {
         value: &[u8],
         token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::VDel {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        delete_outcome(self.run(command, token).await?)
+        let command = ss::client::vdel_command(key, value);
+        ss::client::delete_result(self.run(command, token).await?)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
@@ -424,28 +391,14 @@ impl Store for SimStore {
         world.next_client.set(client + 1);
         let queue = Rc::new(RefCell::new(VecDeque::new()));
         world.queues.borrow_mut().insert(client, queue.clone());
-        let command = ss::Command::KeyNotify {
-            key: key.to_vec(),
-            stop: false,
-        };
-        self.sim
-            .request(client, command, None)
-            .keynotify_outcome()
-            .map_err(reply_error)?;
+        let command = ss::client::keynotify_command(key, false);
+        ss::client::keynotify_result(self.sim.request(client, command, None))?;
         Ok(SimWatch {
             sim: self.sim.clone(),
             client,
             queue,
         })
     }
-}
-
-fn delete_outcome(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
-    Ok(match response.delete_outcome().map_err(reply_error)? {
-        ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
-        ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
-        ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
-    })
 }
 
 /// A simulated key watch; dropping it unregisters.

@@ -4,7 +4,10 @@
 use core::fmt;
 use core::time::Duration;
 
-pub use elector_statestore::{Hlc, StoreErrorKind};
+pub use elector_statestore::{
+    DeleteOutcome, Hlc, KeyEvent, KeyNotification, SetCondition, SetOptions, SetResponse,
+    StoreError, StoreErrorKind, VersionedValue,
+};
 
 /// A point on the candidate's monotonic clock, in nanoseconds from an
 /// arbitrary origin (the same unit as `wasi:clocks/monotonic-clock`).
@@ -20,84 +23,6 @@ impl Instant {
     /// Time from `earlier` to `self`, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
-    }
-}
-
-/// When a store write applies (`SET` with no condition, `NX`, `NEX`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SetCondition {
-    Unconditional,
-    OnlyIfAbsent,
-    OnlyIfAbsentOrEqual,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SetOptions {
-    pub condition: SetCondition,
-    pub expiry_ms: Option<u64>,
-    pub fencing_token: Option<Hlc>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SetResponse {
-    pub applied: bool,
-    pub version: Option<Hlc>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VersionedValue {
-    pub value: Vec<u8>,
-    pub version: Hlc,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    Absent,
-    ValueMismatch,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyChange {
-    Set(Vec<u8>),
-    Deleted,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyNotification {
-    pub change: KeyChange,
-    pub version: Hlc,
-}
-
-/// A failed store request: refused by the store, or lost on the way.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreError {
-    /// The store answered `-ERR`.
-    Refused(StoreErrorKind),
-    /// No answer in time; the request may have been applied.
-    Timeout,
-    /// No connection, or it dropped with the request in flight (which may
-    /// then have been applied).
-    Disconnected,
-    /// An answer that breaks the protocol.
-    Protocol(String),
-}
-
-impl StoreError {
-    /// Failures worth retrying after a pause: the store may answer later.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Timeout | StoreError::Disconnected)
-    }
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Refused(kind) => write!(f, "state store refused the request: {kind}"),
-            StoreError::Timeout => f.write_str("state store did not answer in time"),
-            StoreError::Disconnected => f.write_str("state store is not connected"),
-            StoreError::Protocol(text) => write!(f, "state store protocol error: {text}"),
-        }
     }
 }
 

@@ -28,5 +28,6 @@ pub use elector::election::state_store::{
 };
 pub use exports::elector::election::leader_election::CandidateOptions;
 
+mod convert;
 mod text;
 pub use text::{HumanText, Text};

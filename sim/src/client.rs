@@ -170,21 +170,12 @@ impl SimClient {
             .collect();
         for key in keys {
             let registered = self
-                .request(
-                    ss::Command::KeyNotify {
-                        key: key.clone(),
-                        stop: false,
-                    },
-                    None,
-                )
+                .request(ss::client::keynotify_command(&key, false), None)
                 .await;
             if registered.is_err() {
                 return; // the next reconnect tries again
             }
-            let Ok(response) = self
-                .request(ss::Command::Get { key: key.clone() }, None)
-                .await
-            else {
+            let Ok(response) = self.request(ss::client::get_command(&key), None).await else {
                 return;
             };
             let store_version = response.version.clone();
@@ -207,21 +198,6 @@ impl SimClient {
     }
 }
 
-fn reply_error(error: ss::ReplyError) -> StoreError {
-    match error {
-        ss::ReplyError::Refused(kind) => StoreError::Refused(kind),
-        ss::ReplyError::Unexpected(reply) => StoreError::Protocol(format!("{reply:?}")),
-    }
-}
-
-fn delete_outcome(response: ss::Response) -> Result<DeleteOutcome, StoreError> {
-    Ok(match response.delete_outcome().map_err(reply_error)? {
-        ss::DeleteOutcome::Deleted => DeleteOutcome::Deleted,
-        ss::DeleteOutcome::Absent => DeleteOutcome::Absent,
-        ss::DeleteOutcome::ValueMismatch => DeleteOutcome::ValueMismatch,
-    })
-}
-
 impl Store for SimClient {
     type Watch = SimWatch;
 
@@ -231,39 +207,19 @@ impl Store for SimClient {
         value: &[u8],
         options: &SetOptions,
     ) -> Result<SetResponse, StoreError> {
-        let command = ss::Command::Set {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            condition: match options.condition {
-                SetCondition::Unconditional => ss::SetCondition::Unconditional,
-                SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
-                SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
-            },
-            expiry_ms: options.expiry_ms,
-        };
+        let command = options.command(key, value);
         let response = self
             .request(command, options.fencing_token.as_ref())
             .await?;
-        let (applied, version) = response.set_outcome().map_err(reply_error)?;
-        Ok(SetResponse {
-            applied,
-            version: Some(version),
-        })
+        ss::client::set_result(response)
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let response = self
-            .request(ss::Command::Get { key: key.to_vec() }, None)
-            .await?;
-        let found = response.get_outcome().map_err(reply_error)?;
-        Ok(found.map(|(value, version)| VersionedValue { value, version }))
+        ss::client::get_result(self.request(ss::client::get_command(key), None).await?)
     }
 
     async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        delete_outcome(
-            self.request(ss::Command::Del { key: key.to_vec() }, token)
-                .await?,
-        )
+        ss::client::delete_result(self.request(ss::client::del_command(key), token).await?)
     }
 
     async fn vdel(
@@ -272,17 +228,14 @@ impl Store for SimClient {
         value: &[u8],
         token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::VDel {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
+        let command = ss::client::vdel_command(key, value);
         let sent_at = self.world.now.get();
         let result = self.request(command, token).await;
         if result.is_err() {
             self.release_in_doubt_until
                 .set(sent_at + self.request_lifetime());
         }
-        delete_outcome(result?)
+        ss::client::delete_result(result?)
     }
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
@@ -308,16 +261,8 @@ impl Store for SimClient {
             queue,
         };
         if first {
-            let response = self
-                .request(
-                    ss::Command::KeyNotify {
-                        key: key.to_vec(),
-                        stop: false,
-                    },
-                    None,
-                )
-                .await?;
-            response.keynotify_outcome().map_err(reply_error)?;
+            let command = ss::client::keynotify_command(key, false);
+            ss::client::keynotify_result(self.request(command, None).await?)?;
         }
         Ok(watch)
     }

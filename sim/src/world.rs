@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
-use elector_guest::types::{KeyChange, KeyNotification};
+use elector_guest::types::{KeyEvent, KeyNotification};
 use elector_statestore as ss;
 
 use crate::history::{History, POSITION};
@@ -145,9 +145,9 @@ impl Watched {
             return;
         }
         let notification = KeyNotification {
-            change: match &value {
-                Some(value) => KeyChange::Set(value.clone()),
-                None => KeyChange::Deleted,
+            event: match &value {
+                Some(value) => KeyEvent::Set(value.clone()),
+                None => KeyEvent::Delete,
             },
             version: version.clone(),
         };

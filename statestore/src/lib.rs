@@ -14,6 +14,12 @@
 //! and clocks (see `docs/state-store-protocol.md` for the wire
 //! contract this implements).
 //!
+//! - [`client`]: the store as its clients see it ([`SetOptions`],
+//!   [`SetResponse`], [`VersionedValue`], [`KeyNotification`],
+//!   [`StoreError`]) and the readings of a store's answers, shared by every
+//!   client of the store.
+//! - [`local`]: [`LocalStore`], the state machine with a client's side
+//!   attached, for drivers in this process.
 //! - [`hlc`]: hybrid-logical-clock versions ([`Hlc`]), their text form, and
 //!   the monotonic clock that issues them ([`HlcClock`]).
 //! - [`error`]: the AIO error texts ([`StoreErrorKind`]).
@@ -35,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod command;
 pub mod error;
 mod expiry;
@@ -43,6 +50,7 @@ pub mod fuzzing;
 pub mod hlc;
 mod idle;
 pub mod limits;
+pub mod local;
 pub mod machine;
 pub mod notify;
 pub mod outcome;
@@ -51,12 +59,14 @@ mod quota;
 pub mod resp;
 pub mod service;
 
+pub use client::{KeyNotification, SetOptions, SetResponse, StoreError, VersionedValue};
 pub use command::{Command, Reply, Request, Response, SetCondition};
 pub use error::StoreErrorKind;
 pub use hlc::{
     Hlc, HlcClock, HlcParseError, MAX_CLOCK_SKEW_MS, is_too_far_ahead, validate_node_id,
 };
 pub use limits::Limits;
+pub use local::LocalStore;
 pub use machine::StateStore;
 pub use notify::{KeyEvent, Notification};
 pub use outcome::{DeleteOutcome, ReplyError};

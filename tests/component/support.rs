@@ -4,14 +4,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use elector_host::bindings::{
-    CandidateEvent, DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue,
-};
+use elector_host::bindings::CandidateEvent;
 use elector_host::store::{NotificationQueue, WatchGuard};
 use elector_host::{
     ClientOptions, ElectorRuntime, EmbeddedStore, LeaderElectionClient, RuntimeConfig,
     StateStoreBackend,
 };
+use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 use tokio::sync::mpsc;
 
 /// Long enough that a passing test never meets it; short enough that a

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions, StoreError};
+use elector_statestore::{SetCondition, SetOptions, StoreError, StoreErrorKind};
 
 use crate::support::*;
 
@@ -57,7 +57,7 @@ async fn a_stale_fencing_token_is_refused() {
     let fenced = |token| SetOptions {
         condition: SetCondition::Unconditional,
         expiry_ms: None,
-        fencing_token: Some(token),
+        fencing_token: Some(elector_statestore::Hlc::from(&token)),
     };
     assert!(
         embedded
@@ -70,11 +70,13 @@ async fn a_stale_fencing_token_is_refused() {
         embedded
             .set(b"shared", b"old", &fenced(stale.clone()))
             .await,
-        Err(StoreError::FencingTokenLowerVersion)
+        Err(StoreError::Refused(
+            StoreErrorKind::FencingTokenLowerVersion
+        ))
     );
     assert_eq!(
         embedded.del(b"shared", None).await,
-        Err(StoreError::FencingTokenRequired)
+        Err(StoreError::Refused(StoreErrorKind::FencingTokenRequired))
     );
     assert_eq!(
         embedded.get(b"shared").await.unwrap().unwrap().value,

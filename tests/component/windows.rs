@@ -231,8 +231,8 @@ async fn an_update_in_doubt_ends_as_outcome_unknown() {
         .set(
             POSITION,
             b"b",
-            &elector_host::bindings::SetOptions {
-                condition: elector_host::bindings::SetCondition::Unconditional,
+            &elector_statestore::SetOptions {
+                condition: elector_statestore::SetCondition::Unconditional,
                 expiry_ms: Some(60_000),
                 fencing_token: None,
             },

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions};
 use elector_host::mqtt::BrokerArgs;
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_statestore::protocol;
+use elector_statestore::{SetCondition, SetOptions};
 use tokio::sync::Notify;
 
 use crate::raw::{publish_request, raw_client, received_within, request_properties};

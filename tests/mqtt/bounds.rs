@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions, StoreError};
+use elector_statestore::{SetCondition, SetOptions, StoreError, StoreErrorKind};
 
 use crate::raw::{all_answers, raw_client, watch_under_invented_ids};
 use crate::support::*;
@@ -71,7 +71,10 @@ async fn a_large_value_is_not_fanned_out_to_a_thousand_invented_watchers() {
     let peak = service.peak_rss_mib();
     eprintln!("1 MiB to 1,000 invented watchers: {written:?}, service peak RSS {peak} MiB");
     assert!(peak < 100, "the service's peak RSS reached {peak} MiB");
-    assert_eq!(written, Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        written,
+        Err(StoreError::Refused(StoreErrorKind::QuotaExceeded))
+    );
     // A value the watchers may all be sent is written.
     let small = vec![b'v'; 16 * 1024];
     assert!(store.set(b"big", &small, &plain()).await.unwrap().applied);
@@ -90,7 +93,7 @@ async fn values_past_the_store_budget_are_refused() {
             .await
         {
             Ok(response) if response.applied => applied += 1,
-            Err(StoreError::QuotaExceeded) => refused += 1,
+            Err(StoreError::Refused(StoreErrorKind::QuotaExceeded)) => refused += 1,
             other => panic!("SET {i}: {other:?}"),
         }
     }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions};
 use elector_host::store::NotificationQueue;
 use elector_statestore::protocol;
 use elector_statestore::service::CORRELATION_REUSED;
+use elector_statestore::{SetCondition, SetOptions};
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use tokio::sync::Notify;
 

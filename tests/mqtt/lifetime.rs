@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions, StoreError};
 use elector_host::store::mqtt::MqttStore;
 use elector_statestore::protocol;
+use elector_statestore::{SetCondition, SetOptions, StoreError};
 use tokio::time::Instant;
 
 use crate::raw::{next, raw_client};

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{KeyChange, SetCondition, SetOptions, StoreError};
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_statestore::protocol;
+use elector_statestore::{KeyEvent, SetCondition, SetOptions, StoreError};
 use tokio::sync::Notify;
 
 use crate::raw::{next, raw_client};
@@ -127,7 +127,7 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
     tokio::time::timeout(PATIENCE, queue.wait_ready())
         .await
         .unwrap();
-    assert_eq!(queue.take_all()[0].change, KeyChange::Set(b"a".to_vec()));
+    assert_eq!(queue.take_all()[0].event, KeyEvent::Set(b"a".to_vec()));
 
     proxy.cut();
     // Changed while the watcher cannot hear it.
@@ -138,16 +138,13 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
         .await
         .expect("the missed change is surfaced");
     let surfaced = queue.take_all();
-    assert_eq!(
-        surfaced.last().unwrap().change,
-        KeyChange::Set(b"b".to_vec())
-    );
+    assert_eq!(surfaced.last().unwrap().event, KeyEvent::Set(b"b".to_vec()));
     // And the registration is live again.
     writer.del(b"lock", None).await.unwrap();
     tokio::time::timeout(PATIENCE, queue.wait_ready())
         .await
         .expect("live again");
-    assert_eq!(queue.take_all().last().unwrap().change, KeyChange::Deleted);
+    assert_eq!(queue.take_all().last().unwrap().event, KeyEvent::Delete);
 }
 
 /// Someone claiming the watcher's client id sends `KEYNOTIFY … STOP` (a
@@ -205,7 +202,7 @@ async fn a_registration_stopped_behind_the_clients_back_is_restored_within_a_ref
         .await
         .expect("the change reaches the watcher within a refresh period");
     assert_eq!(
-        queue.take_all().last().unwrap().change,
-        KeyChange::Set(b"a".to_vec())
+        queue.take_all().last().unwrap().event,
+        KeyEvent::Set(b"a".to_vec())
     );
 }

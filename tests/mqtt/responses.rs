@@ -8,9 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use elector_host::bindings::{
-    DeleteOutcome, ElectionError, KeyChange, SetCondition, SetOptions, SetResponse, StoreError,
-};
+use elector_host::bindings::{ElectionError, StoreError as WitStoreError};
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::wall_clock_ms;
 use elector_host::{
@@ -22,6 +20,7 @@ use elector_statestore::protocol;
 use rumqttc::v5::AsyncClient;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
+use ss::{DeleteOutcome, KeyEvent, SetCondition, SetOptions, SetResponse, StoreError};
 use tokio::sync::Notify;
 
 use crate::raw::raw_client;
@@ -153,7 +152,9 @@ async fn answers_without_ts_are_read_where_the_operation_needs_no_version() {
     // -ERR keeps its type.
     assert_eq!(
         store.del(b"fenced", None).await,
-        Err(StoreError::FencingTokenRequired)
+        Err(StoreError::Refused(
+            ss::StoreErrorKind::FencingTokenRequired
+        ))
     );
     // DEL and VDEL.
     assert_eq!(store.del(b"k", None).await, Ok(DeleteOutcome::Deleted));
@@ -207,7 +208,7 @@ async fn an_applied_set_without_a_version_fails_the_campaign_as_a_protocol_error
     assert!(
         matches!(
             &refused,
-            Err(ClientError::Election(ElectionError::Store(StoreError::Protocol(text))))
+            Err(ClientError::Election(ElectionError::Store(WitStoreError::Protocol(text))))
                 if text == "an applied SET carried no version"
         ),
         "{refused:?}"
@@ -295,6 +296,6 @@ async fn notifications_without_ts_are_dropped() {
         .unwrap();
     // Both came in order on one connection: only the second was kept.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let delivered: Vec<KeyChange> = queue.take_all().into_iter().map(|n| n.change).collect();
-    assert_eq!(delivered, vec![KeyChange::Set(b"with ts".to_vec())]);
+    let delivered: Vec<KeyEvent> = queue.take_all().into_iter().map(|n| n.event).collect();
+    assert_eq!(delivered, vec![KeyEvent::Set(b"with ts".to_vec())]);
 }

@@ -78,8 +78,8 @@ async fn the_service_counts_requests_what_it_holds_and_drops() {
         assert!(first.contains(series), "{series} in\n{first}");
     }
     let client = connect(broker.port, std::time::Duration::from_secs(5)).await;
-    let options = elector_host::bindings::SetOptions {
-        condition: elector_host::bindings::SetCondition::Unconditional,
+    let options = elector_statestore::SetOptions {
+        condition: elector_statestore::SetCondition::Unconditional,
         expiry_ms: Some(100),
         fencing_token: None,
     };

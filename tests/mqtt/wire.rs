@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::bindings::{SetCondition, SetOptions};
 use elector_statestore::protocol;
+use elector_statestore::{SetCondition, SetOptions};
 use rumqttc::v5::mqttbytes::QoS;
 
 use crate::raw::{next, publish_request, raw_client, request_properties, user};
@@ -19,11 +19,7 @@ async fn the_client_sends_what_the_contract_says() {
         raw_client(broker.port, "sniffer", &[protocol::REQUEST_TOPIC]).await;
     let store = connect(broker.port, Duration::from_secs(3)).await;
 
-    let token = elector_host::bindings::Hlc {
-        wall_clock_ms: 1,
-        counter: 2,
-        node_id: "x".into(),
-    };
+    let token = elector_statestore::Hlc::new(1, 2, "x");
     let options = SetOptions {
         condition: SetCondition::OnlyIfAbsentOrEqual,
         expiry_ms: Some(5000),

@@ -164,9 +164,9 @@ pub mod from_wit {
 
     pub fn key_notification(notification: store::KeyNotification) -> KeyNotification {
         KeyNotification {
-            change: match notification.change {
-                store::KeyChange::Set(value) => KeyChange::Set(value),
-                store::KeyChange::Deleted => KeyChange::Deleted,
+            event: match notification.change {
+                store::KeyChange::Set(value) => KeyEvent::Set(value),
+                store::KeyChange::Deleted => KeyEvent::Delete,
             },
             version: hlc(notification.version),
         }

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use elector_guest::types as core;
 use tokio::sync::Notify;
 
-use crate::bindings;
 use crate::clock;
-use crate::store::reply::{error_from_wit, hlc_from_wit, hlc_to_wit};
 use crate::store::{NotificationQueue, StateStoreBackend, WatchGuard};
 
 /// A native candidate on a host store.
@@ -47,34 +45,11 @@ impl elector_guest::Store for NativeStore {
         value: &[u8],
         options: &core::SetOptions,
     ) -> Result<core::SetResponse, core::StoreError> {
-        let options = bindings::SetOptions {
-            condition: match options.condition {
-                core::SetCondition::Unconditional => bindings::SetCondition::Unconditional,
-                core::SetCondition::OnlyIfAbsent => bindings::SetCondition::OnlyIfAbsent,
-                core::SetCondition::OnlyIfAbsentOrEqual => {
-                    bindings::SetCondition::OnlyIfAbsentOrEqual
-                }
-            },
-            expiry_ms: options.expiry_ms,
-            fencing_token: options.fencing_token.clone().map(hlc_to_wit),
-        };
-        let response = self
-            .0
-            .set(key, value, &options)
-            .await
-            .map_err(store_error)?;
-        Ok(core::SetResponse {
-            applied: response.applied,
-            version: response.version.as_ref().map(hlc_from_wit),
-        })
+        self.0.set(key, value, options).await
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<core::VersionedValue>, core::StoreError> {
-        let found = self.0.get(key).await.map_err(store_error)?;
-        Ok(found.map(|found| core::VersionedValue {
-            version: hlc_from_wit(&found.version),
-            value: found.value,
-        }))
+        self.0.get(key).await
     }
 
     async fn del(
@@ -82,9 +57,7 @@ impl elector_guest::Store for NativeStore {
         key: &[u8],
         fencing_token: Option<&core::Hlc>,
     ) -> Result<core::DeleteOutcome, core::StoreError> {
-        let token = fencing_token.cloned().map(hlc_to_wit);
-        let outcome = self.0.del(key, token.as_ref()).await;
-        outcome.map(delete_outcome).map_err(store_error)
+        self.0.del(key, fencing_token).await
     }
 
     async fn vdel(
@@ -93,18 +66,12 @@ impl elector_guest::Store for NativeStore {
         value: &[u8],
         fencing_token: Option<&core::Hlc>,
     ) -> Result<core::DeleteOutcome, core::StoreError> {
-        let token = fencing_token.cloned().map(hlc_to_wit);
-        let outcome = self.0.vdel(key, value, token.as_ref()).await;
-        outcome.map(delete_outcome).map_err(store_error)
+        self.0.vdel(key, value, fencing_token).await
     }
 
     async fn watch(&self, key: &[u8]) -> Result<NativeWatch, core::StoreError> {
         let queue = NotificationQueue::new(Arc::new(Notify::new()));
-        let guard = self
-            .0
-            .watch(key, queue.clone())
-            .await
-            .map_err(store_error)?;
+        let guard = self.0.watch(key, queue.clone()).await?;
         Ok(NativeWatch {
             queue,
             _guard: guard,
@@ -120,16 +87,7 @@ pub struct NativeWatch {
 
 impl elector_guest::KeyWatch for NativeWatch {
     fn take(&mut self) -> Vec<core::KeyNotification> {
-        let taken = self.queue.take_all().into_iter();
-        taken
-            .map(|notification| core::KeyNotification {
-                change: match notification.change {
-                    bindings::KeyChange::Set(value) => core::KeyChange::Set(value),
-                    bindings::KeyChange::Deleted => core::KeyChange::Deleted,
-                },
-                version: hlc_from_wit(&notification.version),
-            })
-            .collect()
+        self.queue.take_all()
     }
 
     fn changed(&self) -> impl Future<Output = ()> {
@@ -161,21 +119,4 @@ pub struct DiscardEvents;
 
 impl elector_guest::EventSink for DiscardEvents {
     fn deliver(&mut self, _event: core::CandidateEvent) {}
-}
-
-fn delete_outcome(outcome: bindings::DeleteOutcome) -> core::DeleteOutcome {
-    match outcome {
-        bindings::DeleteOutcome::Deleted => core::DeleteOutcome::Deleted,
-        bindings::DeleteOutcome::Absent => core::DeleteOutcome::Absent,
-        bindings::DeleteOutcome::ValueMismatch => core::DeleteOutcome::ValueMismatch,
-    }
-}
-
-fn store_error(error: bindings::StoreError) -> core::StoreError {
-    match error_from_wit(error) {
-        Ok(kind) => core::StoreError::Refused(kind),
-        Err(bindings::StoreError::Timeout) => core::StoreError::Timeout,
-        Err(bindings::StoreError::Disconnected) => core::StoreError::Disconnected,
-        Err(other) => core::StoreError::Protocol(format!("{other:?}")),
-    }
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Row, Target};
-use crate::bindings::{SetCondition, SetOptions};
+use elector_statestore::{SetCondition, SetOptions};
 
 #[derive(Clone, Debug)]
 pub struct ThroughputOptions {

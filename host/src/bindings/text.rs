@@ -10,7 +10,6 @@
 use std::fmt;
 
 use super::{ElectionError, FencingRefusal, Hlc, Leader, LostReason, StoreError};
-use crate::store::reply::{error_from_wit, hlc_from_wit};
 
 /// Displays a generated value as the text a user reads.
 pub struct Text<'a, T: ?Sized>(&'a T);
@@ -34,7 +33,7 @@ impl HumanText for ElectionError {}
 /// `wall-clock-ms:counter:node-id` (zero-padded, so tokens sort as text).
 impl fmt::Display for Text<'_, Hlc> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        hlc_from_wit(self.0).fmt(f)
+        elector_statestore::Hlc::from(self.0).fmt(f)
     }
 }
 
@@ -72,19 +71,10 @@ impl fmt::Display for Text<'_, FencingRefusal> {
     }
 }
 
-/// A refusal shows the store's own text; transport failures say what
-/// happened to the request.
+/// As the store vocabulary words it (see `elector_statestore::StoreError`).
 impl fmt::Display for Text<'_, StoreError> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match error_from_wit(self.0.clone()) {
-            Ok(refusal) => write!(f, "the state store refused the request: {refusal}"),
-            Err(StoreError::Timeout) => f.write_str("the state store did not answer in time"),
-            Err(StoreError::Disconnected) => f.write_str("not connected to the state store"),
-            Err(StoreError::Protocol(text)) => {
-                write!(f, "the state store's answer broke the protocol: {text}")
-            }
-            Err(other) => unreachable!("error_from_wit returns only transport failures: {other:?}"),
-        }
+        elector_statestore::StoreError::from(self.0.clone()).fmt(f)
     }
 }
 

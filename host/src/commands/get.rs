@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use super::printer::{Line, Printer};
-use crate::bindings::HumanText as _;
 use crate::store::StateStoreBackend;
 
 /// Prints the value (as text, lossily) and, in JSON, its version. Returns
@@ -16,7 +15,7 @@ pub async fn get(
     let found = store
         .get(key.as_bytes())
         .await
-        .map_err(|error| anyhow::anyhow!("reading {key:?}: {}", error.text()))?;
+        .map_err(|error| anyhow::anyhow!("reading {key:?}: {error}"))?;
     let mut line = Line::new(if found.is_some() { "value" } else { "absent" });
     line.key = Some(key);
     match &found {
@@ -24,7 +23,7 @@ pub async fn get(
             let text = String::from_utf8_lossy(&value.value).into_owned();
             if printer.json {
                 line.value = Some(text);
-                printer.line(&line.version(&value.version));
+                printer.line(&line.version(&value.version.clone().into()));
             } else {
                 crate::output::line(&text);
             }

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use super::printer::{Line, Printer};
-use crate::bindings::{DeleteOutcome, HumanText as _, Leader};
+use crate::bindings::{HumanText as _, Leader};
 use crate::store::StateStoreBackend;
+use elector_statestore::DeleteOutcome;
 
 /// Returns whether the hold was released.
 pub async fn resign(
@@ -22,7 +23,7 @@ pub async fn resign(
     let held = store
         .get(key)
         .await
-        .map_err(|error| anyhow::anyhow!("reading {position:?}: {}", error.text()))?;
+        .map_err(|error| anyhow::anyhow!("reading {position:?}: {error}"))?;
     let not_held = |detail: String, holder: Option<&Leader>| {
         printer.line(
             &Line::new("not-leader")
@@ -44,7 +45,7 @@ pub async fn resign(
     let outcome = store
         .vdel(key, &held.value, None)
         .await
-        .map_err(|error| anyhow::anyhow!("releasing {position:?}: {}", error.text()))?;
+        .map_err(|error| anyhow::anyhow!("releasing {position:?}: {error}"))?;
     match outcome {
         DeleteOutcome::Deleted => {
             printer.line(

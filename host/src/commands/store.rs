@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::StoreError;
 use crate::cli::StoreChoice;
 use crate::mqtt::ConnectionSettings;
 use crate::ops::Monitor;
 use crate::store::mqtt::{MqttStore, MqttStoreOptions};
 use crate::store::{EmbeddedStore, StateStoreBackend};
+use elector_statestore::StoreError;
 
 /// The store `choice` names; connects when it is a broker's.
 pub async fn open(

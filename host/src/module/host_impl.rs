@@ -9,9 +9,8 @@
 use super::ModuleState;
 use super::elector::election::{fenced_store, leadership, log};
 use super::limits::sanitize_log_line;
-use crate::bindings::{
-    DeleteOutcome, ElectionError, Hlc, Leader, SetCondition, SetOptions, StoreError,
-};
+use crate::bindings::{ElectionError, Hlc, Leader, StoreError};
+use elector_statestore as ss;
 use fenced_store::WriteError;
 
 impl ModuleState {
@@ -32,20 +31,19 @@ impl ModuleState {
         }
     }
 
-    fn token(&self) -> Result<Hlc, WriteError> {
-        self.replica
-            .client
-            .current_fencing_token()
-            .ok_or(WriteError::NotLeader)
+    fn token(&self) -> Result<ss::Hlc, WriteError> {
+        let token = self.replica.client.current_fencing_token();
+        token.as_ref().map(Into::into).ok_or(WriteError::NotLeader)
     }
 }
 
-fn write_error(error: StoreError) -> WriteError {
+fn write_error(error: ss::StoreError) -> WriteError {
+    use ss::StoreErrorKind as K;
     match error {
-        StoreError::FencingTokenLowerVersion | StoreError::FencingTokenRequired => {
+        ss::StoreError::Refused(K::FencingTokenLowerVersion | K::FencingTokenRequired) => {
             WriteError::FencingRefused
         }
-        other => WriteError::Store(other),
+        other => WriteError::Store(other.into()),
     }
 }
 
@@ -53,7 +51,9 @@ impl fenced_store::Host for ModuleState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, StoreError>> {
         self.pace_store_request().await;
         let found = self.replica.store.get(&self.key(&key)).await;
-        Ok(found.map(|value| value.map(|v| v.value)))
+        Ok(found
+            .map(|value| value.map(|v| v.value))
+            .map_err(Into::into))
     }
 
     async fn put(
@@ -72,10 +72,9 @@ impl fenced_store::Host for ModuleState {
             tracing::debug!(module = %self.replica.module, %refusal, "module write refused");
             return Ok(Err(WriteError::Store(StoreError::QuotaExceeded)));
         }
-        let options = SetOptions {
-            condition: SetCondition::Unconditional,
-            expiry_ms: None,
+        let options = ss::SetOptions {
             fencing_token: Some(token),
+            ..ss::SetOptions::default()
         };
         let written = self.replica.store.set(&key, &value, &options).await;
         if matches!(&written, Ok(response) if response.applied) {
@@ -106,7 +105,7 @@ impl fenced_store::Host for ModuleState {
             self.replica.quota.lock().unwrap().deleted(&key);
         }
         Ok(deleted
-            .map(|outcome| outcome == DeleteOutcome::Deleted)
+            .map(|outcome| outcome == ss::DeleteOutcome::Deleted)
             .map_err(write_error))
     }
 }

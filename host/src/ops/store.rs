@@ -9,8 +9,8 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use super::Metrics;
 use super::metrics::StoreOperation;
-use crate::bindings::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 use crate::store::{NotificationQueue, StateStoreBackend, WatchGuard};
+use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 
 pub struct InstrumentedStore {
     inner: Arc<dyn StateStoreBackend>,

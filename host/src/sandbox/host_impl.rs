@@ -1,5 +1,6 @@
 //! The host side of the elector's imports: `state-store` forwarded to the
-//! sandbox's backend, and the caller's callbacks.
+//! sandbox's backend (its results converted to WIT types by
+//! `bindings/convert.rs`), and the caller's callbacks.
 
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::DynPollable;
@@ -24,7 +25,9 @@ impl state_store::Host for SandboxState {
     ) -> wasmtime::Result<Result<SetResponse, StoreError>> {
         self.budget.progress();
         tracing::trace!(import = "set");
-        Ok(self.store.set(&key, &value, &options).await)
+        let options = options.into();
+        let result = self.store.set(&key, &value, &options).await;
+        Ok(result.map(Into::into).map_err(Into::into))
     }
 
     async fn get(
@@ -33,7 +36,10 @@ impl state_store::Host for SandboxState {
     ) -> wasmtime::Result<Result<Option<VersionedValue>, StoreError>> {
         self.budget.progress();
         tracing::trace!(import = "get");
-        Ok(self.store.get(&key).await)
+        let result = self.store.get(&key).await;
+        Ok(result
+            .map(|found| found.map(Into::into))
+            .map_err(Into::into))
     }
 
     async fn del(
@@ -43,7 +49,9 @@ impl state_store::Host for SandboxState {
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
         self.budget.progress();
         tracing::trace!(import = "del");
-        Ok(self.store.del(&key, fencing_token.as_ref()).await)
+        let token = fencing_token.as_ref().map(Into::into);
+        let result = self.store.del(&key, token.as_ref()).await;
+        Ok(result.map(Into::into).map_err(Into::into))
     }
 
     async fn vdel(
@@ -54,7 +62,9 @@ impl state_store::Host for SandboxState {
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
         self.budget.progress();
         tracing::trace!(import = "vdel");
-        Ok(self.store.vdel(&key, &value, fencing_token.as_ref()).await)
+        let token = fencing_token.as_ref().map(Into::into);
+        let result = self.store.vdel(&key, &value, token.as_ref()).await;
+        Ok(result.map(Into::into).map_err(Into::into))
     }
 
     async fn watch(
@@ -66,7 +76,7 @@ impl state_store::Host for SandboxState {
         let queue = NotificationQueue::new(self.wake.clone());
         let registration = match self.store.watch(&key, queue.clone()).await {
             Ok(registration) => registration,
-            Err(error) => return Ok(Err(error)),
+            Err(error) => return Ok(Err(error.into())),
         };
         let watch = self.table.push(KeyWatchResource {
             queue,
@@ -92,7 +102,8 @@ impl state_store::HostKeyWatch for SandboxState {
     ) -> wasmtime::Result<Vec<KeyNotification>> {
         self.budget.progress();
         tracing::trace!(import = "take");
-        Ok(self.table.get(&watch)?.queue.take_all())
+        let taken = self.table.get(&watch)?.queue.take_all();
+        Ok(taken.into_iter().map(Into::into).collect())
     }
 
     async fn drop(&mut self, watch: Resource<KeyWatchResource>) -> wasmtime::Result<()> {

@@ -2,7 +2,8 @@
 //! single-machine use, demos and tests.
 //!
 //! It behaves as the AIO store does, because it *is* the same state machine
-//! the MQTT service runs: HLC versions, `NX`/`NEX`/`PX`, fencing, and a
+//! the MQTT service runs, behind the same client vocabulary
+//! ([`ss::LocalStore`]): HLC versions, `NX`/`NEX`/`PX`, fencing, and a
 //! DELETE notification when a key expires. Expiry is driven by a timer task
 //! that sleeps until the machine's next expiry, so notifications go out
 //! when a key expires, not when someone next touches it.
@@ -11,27 +12,16 @@
 //! another watch of the same key.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::clock::StoreClock;
-
 use async_trait::async_trait;
-use elector_statestore as ss;
+use elector_statestore::{self as ss, local::Fanout};
 use tokio::sync::Notify;
 
-use super::reply::{
-    delete_result, get_result, hlc_from_wit, hlc_to_wit, keynotify_result, set_result,
-};
 use super::{NotificationQueue, StateStoreBackend, WatchGuard};
-use crate::bindings::{
-    DeleteOutcome, Hlc, KeyChange, KeyNotification, SetCondition, SetOptions, SetResponse,
-    StoreError, VersionedValue,
-};
-
-/// Client id of requests that come from no watch.
-const REQUESTER: u64 = 0;
+use crate::clock::StoreClock;
+use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 
 /// Handle to an embedded store; clones share the same data.
 #[derive(Clone)]
@@ -41,17 +31,13 @@ pub struct EmbeddedStore {
 
 struct Shared {
     state: Mutex<State>,
-    next_client: AtomicU64,
     /// Wakes the expiry task when the earliest expiry may have moved.
     expiry_changed: Arc<Notify>,
     clock: StoreClock,
 }
 
 struct State {
-    machine: ss::StateStore<u64>,
-    /// The requesting side's HLC: every request carries `__ts` as a real
-    /// client's would, merged with every version the store returns.
-    client_clock: ss::HlcClock,
+    store: ss::LocalStore,
     watches: HashMap<u64, Arc<NotificationQueue>>,
     /// The expiry the timer task sleeps until (`None`: no expiry pending).
     timer_due_ms: Option<u64>,
@@ -69,12 +55,10 @@ impl EmbeddedStore {
     pub fn with_limits(limits: ss::Limits) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                machine: ss::StateStore::new("embedded", limits),
-                client_clock: ss::HlcClock::new("embedded-client"),
+                store: ss::LocalStore::new("embedded", limits),
                 watches: HashMap::new(),
                 timer_due_ms: None,
             }),
-            next_client: AtomicU64::new(REQUESTER + 1),
             expiry_changed: Arc::new(Notify::new()),
             clock: StoreClock::start(),
         });
@@ -87,7 +71,7 @@ impl EmbeddedStore {
 
     /// Number of keys currently stored (for tests and diagnostics).
     pub fn len(&self) -> usize {
-        self.shared.state.lock().unwrap().machine.len()
+        self.shared.state.lock().unwrap().store.machine().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,16 +80,20 @@ impl EmbeddedStore {
 
     /// Number of live KEYNOTIFY registrations.
     pub fn watch_count(&self) -> usize {
-        self.shared.state.lock().unwrap().machine.watch_count()
+        self.shared
+            .state
+            .lock()
+            .unwrap()
+            .store
+            .machine()
+            .watch_count()
     }
 
-    fn request(
-        &self,
-        client: u64,
-        command: ss::Command,
-        fencing_token: Option<&Hlc>,
-    ) -> ss::Response {
-        self.shared.handle(client, command, fencing_token)
+    /// Runs one operation on the store at the current time and delivers
+    /// the notifications it caused, under the lock, so every watch sees
+    /// changes in store order.
+    fn apply<T>(&self, operation: impl FnOnce(&mut ss::LocalStore, u64) -> (T, Fanout)) -> T {
+        self.shared.apply(operation)
     }
 }
 
@@ -120,24 +108,12 @@ impl Shared {
         self.clock.now_ms()
     }
 
-    fn handle(
-        &self,
-        client: u64,
-        command: ss::Command,
-        fencing_token: Option<&Hlc>,
-    ) -> ss::Response {
+    fn apply<T>(&self, operation: impl FnOnce(&mut ss::LocalStore, u64) -> (T, Fanout)) -> T {
         let now_ms = self.now_ms();
         let mut state = self.state.lock().unwrap();
-        let timestamp = state.client_clock.now(now_ms);
-        let mut request = ss::Request::new(client, command).with_timestamp(timestamp);
-        if let Some(token) = fencing_token {
-            request = request.with_fencing_token(hlc_from_wit(token));
-        }
-        let (response, notifications) = state.machine.handle(now_ms, request);
-        state.client_clock.merge(&response.version, now_ms);
-        // Delivered under the lock, so every watch sees changes in store order.
-        state.deliver(notifications);
-        let next_expiry = state.machine.next_expiry();
+        let (result, fanout) = operation(&mut state.store, now_ms);
+        state.deliver(fanout);
+        let next_expiry = state.store.next_expiry();
         let timer_is_late = match (next_expiry, state.timer_due_ms) {
             (Some(next), Some(due)) => next < due,
             (Some(_), None) => true,
@@ -147,30 +123,25 @@ impl Shared {
         if timer_is_late {
             self.expiry_changed.notify_one();
         }
-        response
+        result
     }
 
     fn expire_due(&self) -> Option<u64> {
         let now_ms = self.now_ms();
         let mut state = self.state.lock().unwrap();
-        let notifications = state.machine.expire(now_ms);
-        state.deliver(notifications);
-        state.timer_due_ms = state.machine.next_expiry();
+        let fanout = state.store.expire(now_ms);
+        state.deliver(fanout);
+        state.timer_due_ms = state.store.next_expiry();
         state.timer_due_ms
     }
 }
 
 impl State {
-    fn deliver(&self, notifications: Vec<ss::Notification<u64>>) {
-        for notification in notifications {
-            if let Some(queue) = self.watches.get(&notification.client) {
-                queue.push(KeyNotification {
-                    change: match notification.event {
-                        ss::KeyEvent::Set(value) => KeyChange::Set(value),
-                        ss::KeyEvent::Delete => KeyChange::Deleted,
-                    },
-                    version: hlc_to_wit(notification.version),
-                });
+    fn deliver(&self, fanout: Fanout) {
+        for notification in fanout {
+            let (watcher, notification) = ss::local::addressed(notification);
+            if let Some(queue) = self.watches.get(&watcher) {
+                queue.push(notification);
             }
         }
     }
@@ -201,24 +172,16 @@ async fn run_expiry(shared: Weak<Shared>, expiry_changed: Arc<Notify>) {
 /// Unregisters a watch: drops its queue and its KEYNOTIFY registration.
 struct Registration {
     shared: Weak<Shared>,
-    client: u64,
+    watcher: u64,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(shared) = self.shared.upgrade() {
             let mut state = shared.state.lock().unwrap();
-            state.watches.remove(&self.client);
-            state.machine.forget_client(&self.client);
+            state.watches.remove(&self.watcher);
+            state.store.unwatch(self.watcher);
         }
-    }
-}
-
-fn condition(condition: SetCondition) -> ss::SetCondition {
-    match condition {
-        SetCondition::Unconditional => ss::SetCondition::Unconditional,
-        SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
-        SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
     }
 }
 
@@ -230,18 +193,11 @@ impl StateStoreBackend for EmbeddedStore {
         value: &[u8],
         options: &SetOptions,
     ) -> Result<SetResponse, StoreError> {
-        let command = ss::Command::Set {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            condition: condition(options.condition),
-            expiry_ms: options.expiry_ms,
-        };
-        set_result(self.request(REQUESTER, command, options.fencing_token.as_ref()))
+        self.apply(|store, now_ms| store.set(now_ms, key, value, options))
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let command = ss::Command::Get { key: key.to_vec() };
-        get_result(self.request(REQUESTER, command, None))
+        self.apply(|store, now_ms| store.get(now_ms, key))
     }
 
     async fn del(
@@ -249,8 +205,7 @@ impl StateStoreBackend for EmbeddedStore {
         key: &[u8],
         fencing_token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::Del { key: key.to_vec() };
-        delete_result(self.request(REQUESTER, command, fencing_token))
+        self.apply(|store, now_ms| store.del(now_ms, key, fencing_token))
     }
 
     async fn vdel(
@@ -259,11 +214,7 @@ impl StateStoreBackend for EmbeddedStore {
         value: &[u8],
         fencing_token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::VDel {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        delete_result(self.request(REQUESTER, command, fencing_token))
+        self.apply(|store, now_ms| store.vdel(now_ms, key, value, fencing_token))
     }
 
     async fn watch(
@@ -271,24 +222,19 @@ impl StateStoreBackend for EmbeddedStore {
         key: &[u8],
         queue: Arc<NotificationQueue>,
     ) -> Result<WatchGuard, StoreError> {
-        let client = self.shared.next_client.fetch_add(1, Ordering::Relaxed);
         // The queue is in place before the registration, so nothing the
         // store sends after accepting it can be missed.
-        self.shared
-            .state
-            .lock()
-            .unwrap()
-            .watches
-            .insert(client, queue);
+        let watcher = {
+            let mut state = self.shared.state.lock().unwrap();
+            let watcher = state.store.new_watcher();
+            state.watches.insert(watcher, queue);
+            watcher
+        };
         let registration = Registration {
             shared: Arc::downgrade(&self.shared),
-            client,
+            watcher,
         };
-        let command = ss::Command::KeyNotify {
-            key: key.to_vec(),
-            stop: false,
-        };
-        keynotify_result(self.request(client, command, None))?;
+        self.apply(|store, now_ms| store.watch(now_ms, watcher, key))?;
         Ok(WatchGuard::new(registration))
     }
 }
@@ -300,7 +246,7 @@ mod tests {
 
     fn set_options(expiry_ms: Option<u64>) -> SetOptions {
         SetOptions {
-            condition: SetCondition::OnlyIfAbsentOrEqual,
+            condition: ss::SetCondition::OnlyIfAbsentOrEqual,
             expiry_ms,
             fencing_token: None,
         }
@@ -321,7 +267,7 @@ mod tests {
                 .applied
         );
         queue.wait_ready().await;
-        assert!(matches!(queue.take_all()[0].change, KeyChange::Set(_)));
+        assert!(matches!(queue.take_all()[0].event, ss::KeyEvent::Set(_)));
         tokio::time::timeout(Duration::from_secs(5), queue.wait_ready())
             .await
             .unwrap();
@@ -332,7 +278,7 @@ mod tests {
         );
         let notifications = queue.take_all();
         assert_eq!(notifications.len(), 1);
-        assert_eq!(notifications[0].change, KeyChange::Deleted);
+        assert_eq!(notifications[0].event, ss::KeyEvent::Delete);
         assert!(store.is_empty());
     }
 
@@ -360,11 +306,7 @@ mod tests {
         assert_eq!(store.watch_count(), 0);
         let versions: Vec<Hlc> = queue.take_all().into_iter().map(|n| n.version).collect();
         assert_eq!(versions.len(), 4);
-        assert!(
-            versions
-                .windows(2)
-                .all(|w| hlc_from_wit(&w[1]).is_newer_than(&hlc_from_wit(&w[0])))
-        );
+        assert!(versions.windows(2).all(|w| w[1].is_newer_than(&w[0])));
     }
 
     #[tokio::test]
@@ -387,14 +329,16 @@ mod tests {
         );
         let token = won.version.unwrap();
         let fenced = SetOptions {
-            condition: SetCondition::Unconditional,
+            condition: ss::SetCondition::Unconditional,
             expiry_ms: None,
             fencing_token: Some(token),
         };
         assert!(store.set(b"data", b"1", &fenced).await.unwrap().applied);
         assert_eq!(
             store.del(b"data", None).await,
-            Err(StoreError::FencingTokenRequired)
+            Err(StoreError::Refused(
+                ss::StoreErrorKind::FencingTokenRequired
+            ))
         );
         assert_eq!(store.del(b"missing", None).await, Ok(DeleteOutcome::Absent));
         assert_eq!(

@@ -1,18 +1,18 @@
 //! The state store behind the `state-store` import, as one Rust trait with
 //! one module per backend (the embedded in-process store; the AIO store
-//! over MQTT). The sandbox's bindings glue (`sandbox/`) only ever sees the
-//! trait.
+//! over MQTT). The trait speaks the store vocabulary of
+//! `elector-statestore`; the sandbox's glue (`sandbox/`) only ever sees the
+//! trait, and converts to WIT types in `bindings/convert.rs`.
 
 pub mod embedded;
 pub mod mqtt;
 pub mod queue;
-pub mod reply;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::bindings::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 pub use embedded::EmbeddedStore;
 pub use queue::NotificationQueue;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::bindings::KeyNotification;
+use elector_statestore::KeyNotification;
 
 /// More than any candidate should ever leave unread; past it the oldest
 /// notifications are dropped, which the elector tolerates by design (it
@@ -70,16 +70,12 @@ impl NotificationQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::{Hlc, KeyChange};
+    use elector_statestore::{Hlc, KeyEvent};
 
     fn notification(ms: u64) -> KeyNotification {
         KeyNotification {
-            change: KeyChange::Deleted,
-            version: Hlc {
-                wall_clock_ms: ms,
-                counter: 0,
-                node_id: "n".into(),
-            },
+            event: KeyEvent::Delete,
+            version: Hlc::new(ms, 0, "n"),
         }
     }
 

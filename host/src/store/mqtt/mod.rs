@@ -36,15 +36,13 @@ use rumqttc::v5::AsyncClient;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::reply::{delete_result, get_result, hlc_from_wit, set_result};
 use super::{NotificationQueue, StateStoreBackend, WatchGuard};
-use crate::bindings::{
-    DeleteOutcome, Hlc, SetCondition, SetOptions, SetResponse, StoreError, VersionedValue,
-};
 use crate::mqtt::ConnectionSettings;
 use link::LinkState;
 use pending::Pending;
 pub use pending::wall_clock_ms;
+use ss::client::{delete_result, get_result, set_result};
+use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
 use watches::Watches;
 
 /// Tuning of the client.
@@ -267,14 +265,6 @@ fn hlc_node_id(client_id: &str) -> String {
     }
 }
 
-fn condition(condition: SetCondition) -> ss::SetCondition {
-    match condition {
-        SetCondition::Unconditional => ss::SetCondition::Unconditional,
-        SetCondition::OnlyIfAbsent => ss::SetCondition::OnlyIfAbsent,
-        SetCondition::OnlyIfAbsentOrEqual => ss::SetCondition::OnlyIfAbsentOrEqual,
-    }
-}
-
 #[async_trait]
 impl StateStoreBackend for MqttStore {
     async fn set(
@@ -283,19 +273,17 @@ impl StateStoreBackend for MqttStore {
         value: &[u8],
         options: &SetOptions,
     ) -> Result<SetResponse, StoreError> {
-        let command = ss::Command::Set {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            condition: condition(options.condition),
-            expiry_ms: options.expiry_ms,
-        };
-        let token = options.fencing_token.as_ref().map(hlc_from_wit);
+        let command = options.command(key, value);
+        let token = options.fencing_token.clone();
         set_result(self.shared.request(command, token).await?)
     }
 
     async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        let command = ss::Command::Get { key: key.to_vec() };
-        get_result(self.shared.request(command, None).await?)
+        get_result(
+            self.shared
+                .request(ss::client::get_command(key), None)
+                .await?,
+        )
     }
 
     async fn del(
@@ -303,12 +291,8 @@ impl StateStoreBackend for MqttStore {
         key: &[u8],
         fencing_token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::Del { key: key.to_vec() };
-        delete_result(
-            self.shared
-                .request(command, fencing_token.map(hlc_from_wit))
-                .await?,
-        )
+        let command = ss::client::del_command(key);
+        delete_result(self.shared.request(command, fencing_token.cloned()).await?)
     }
 
     async fn vdel(
@@ -317,15 +301,8 @@ impl StateStoreBackend for MqttStore {
         value: &[u8],
         fencing_token: Option<&Hlc>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let command = ss::Command::VDel {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        delete_result(
-            self.shared
-                .request(command, fencing_token.map(hlc_from_wit))
-                .await?,
-        )
+        let command = ss::client::vdel_command(key, value);
+        delete_result(self.shared.request(command, fencing_token.cloned()).await?)
     }
 
     async fn watch(

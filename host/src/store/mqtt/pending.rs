@@ -17,9 +17,9 @@ use tokio::time::Instant;
 use super::Shared;
 use super::handover;
 use super::link::LinkState;
-use crate::bindings::StoreError;
 use crate::mqtt::properties;
-use crate::store::reply::Answer;
+use ss::StoreError;
+use ss::client::Answer;
 
 type Outcome = Result<Answer, StoreError>;
 

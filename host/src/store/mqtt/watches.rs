@@ -14,11 +14,10 @@ use elector_statestore as ss;
 use rumqttc::v5::mqttbytes::v5::Publish;
 
 use super::Shared;
-use crate::bindings::HumanText as _;
-use crate::bindings::{KeyChange, KeyNotification, StoreError};
 use crate::mqtt::properties;
-use crate::store::reply::{get_result, hlc_from_wit, hlc_to_wit, keynotify_result};
 use crate::store::{NotificationQueue, WatchGuard};
+use ss::client::{get_result, keynotify_result};
+use ss::{KeyEvent, KeyNotification, StoreError};
 
 pub struct Watches {
     keys: Mutex<HashMap<Vec<u8>, Watchers>>,
@@ -69,11 +68,11 @@ impl Watchers {
             return;
         }
         let notification = KeyNotification {
-            change: match &value {
-                Some(value) => KeyChange::Set(value.clone()),
-                None => KeyChange::Deleted,
+            event: match &value {
+                Some(value) => KeyEvent::Set(value.clone()),
+                None => KeyEvent::Delete,
             },
-            version: hlc_to_wit(version.clone()),
+            version: version.clone(),
         };
         self.last = Some((value, version));
         for queue in self.queues.values() {
@@ -97,10 +96,7 @@ pub async fn register(
         watchers.queues.len() == 1
     };
     if first {
-        let command = ss::Command::KeyNotify {
-            key: key.to_vec(),
-            stop: false,
-        };
+        let command = ss::client::keynotify_command(key, false);
         let registered = shared
             .request(command, None)
             .await
@@ -203,7 +199,7 @@ pub async fn refresh(shared: Weak<Shared>, period: std::time::Duration) {
                 continue;
             }
             if let Err(error) = shared.catch_up(&key).await {
-                tracing::debug!(error = %error.text(), "refreshing a watch failed; the next period tries again");
+                tracing::debug!(error = %error, "refreshing a watch failed; the next period tries again");
             }
         }
     }
@@ -262,7 +258,7 @@ impl Shared {
                 match self.catch_up(&key).await {
                     Ok(()) => break,
                     Err(error) => {
-                        tracing::debug!(error = %error.text(), "registering a watch again failed; retrying");
+                        tracing::debug!(error = %error, "registering a watch again failed; retrying");
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(std::time::Duration::from_secs(2));
                     }
@@ -273,17 +269,12 @@ impl Shared {
 
     /// Registers one key's watch again and surfaces a missed change.
     async fn catch_up(&self, key: &[u8]) -> Result<(), StoreError> {
-        let command = ss::Command::KeyNotify {
-            key: key.to_vec(),
-            stop: false,
-        };
+        let command = ss::client::keynotify_command(key, false);
         keynotify_result(self.request(command, None).await?)?;
-        let answer = self
-            .request(ss::Command::Get { key: key.to_vec() }, None)
-            .await?;
+        let answer = self.request(ss::client::get_command(key), None).await?;
         let store_version = answer.version.clone();
         let (value, version) = match get_result(answer)? {
-            Some(current) => (Some(current.value), hlc_from_wit(&current.version)),
+            Some(current) => (Some(current.value), current.version),
             // The key is gone; the store's current version dates that. A
             // store that sent none: this client's clock, which has merged
             // every version it saw, so the deletion is not taken for older
