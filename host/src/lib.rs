@@ -1,6 +1,8 @@
 //! The Wasmtime host for the elector component.
 //!
 //! - [`runtime`]: the engine, the compiled component, sandboxes.
+//! - [`embed`]: the elector's imports for another Wasmtime host
+//!   ([`embed::add_to_linker`], [`embed::ElectorView`]).
 //! - [`sandbox`]: one instance: its imports and typed calls into it.
 //! - [`store`]: the state-store backends behind the `state-store` import.
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
@@ -18,6 +20,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod demo;
+pub mod embed;
 pub mod errors;
 pub mod exit;
 pub mod logging;

@@ -14,16 +14,16 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
 };
 use wasmtime_wasi::WasiCtx;
 
 use crate::bindings::ElectorPre;
-use crate::bindings::elector::election::{callbacks, state_store};
-use crate::budget::{CpuBudget, TICK};
+use crate::budget::TICK;
 use crate::clock::SharedMonotonicClock;
+use crate::embed::ElectorCtx;
 use crate::sandbox::{Sandbox, SandboxState};
 use crate::store::StateStoreBackend;
 
@@ -99,11 +99,7 @@ impl ElectorRuntime {
         let engine = Engine::new(&engine_config(config.max_sandboxes, config.memory_limit)?)?;
         let component = load_component(&engine, wasm, cache_dir.as_deref())?;
         let mut linker = Linker::<SandboxState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // The WASI half of the world comes from wasmtime-wasi above; only
-        // the elector's own imports are added here.
-        state_store::add_to_linker::<_, HasSelf<SandboxState>>(&mut linker, |state| state)?;
-        callbacks::add_to_linker::<_, HasSelf<SandboxState>>(&mut linker, |state| state)?;
+        crate::embed::add_to_linker(&mut linker)?;
         let pre = ElectorPre::new(linker.instantiate_pre(&component)?)?;
         let epoch = EpochTicker::start(engine.clone());
         Ok(ElectorRuntime {
@@ -135,15 +131,11 @@ impl ElectorRuntime {
             .memory_size(self.shared.config.memory_limit)
             .trap_on_grow_failure(true)
             .build();
-        let state = SandboxState::new(
-            wasi,
-            limits,
-            CpuBudget::new(self.shared.config.max_compute),
-            store,
-        );
+        let elector = ElectorCtx::with_budget(store, self.shared.config.max_compute);
+        let state = SandboxState::new(wasi, limits, elector);
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(|mut context| context.data_mut().budget.on_deadline());
+        store.epoch_deadline_callback(|mut context| context.data_mut().elector.on_epoch_deadline());
         store.set_epoch_deadline(1);
         let elector = self.shared.pre.instantiate_async(&mut store).await?;
         Ok(Sandbox {

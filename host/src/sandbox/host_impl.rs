@@ -5,7 +5,6 @@
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::DynPollable;
 
-use super::SandboxState;
 use super::resources::{
     CancellationResource, EventSinkResource, KeyWatchResource, ValueUpdaterResource,
 };
@@ -14,19 +13,27 @@ use crate::bindings::{
     CandidateEvent, DeleteOutcome, Hlc, KeyNotification, SetOptions, SetResponse, StoreError,
     VersionedValue,
 };
+use crate::embed::ElectorImports;
 use crate::store::NotificationQueue;
 
-impl state_store::Host for SandboxState {
+impl ElectorImports<'_> {
+    /// Every host call ends the guest's compute streak.
+    fn host_call(&mut self, import: &'static str) {
+        self.0.ctx.budget.progress();
+        tracing::trace!(import);
+    }
+}
+
+impl state_store::Host for ElectorImports<'_> {
     async fn set(
         &mut self,
         key: Vec<u8>,
         value: Vec<u8>,
         options: SetOptions,
     ) -> wasmtime::Result<Result<SetResponse, StoreError>> {
-        self.budget.progress();
-        tracing::trace!(import = "set");
+        self.host_call("set");
         let options = options.into();
-        let result = self.store.set(&key, &value, &options).await;
+        let result = self.0.ctx.store.set(&key, &value, &options).await;
         Ok(result.map(Into::into).map_err(Into::into))
     }
 
@@ -34,9 +41,8 @@ impl state_store::Host for SandboxState {
         &mut self,
         key: Vec<u8>,
     ) -> wasmtime::Result<Result<Option<VersionedValue>, StoreError>> {
-        self.budget.progress();
-        tracing::trace!(import = "get");
-        let result = self.store.get(&key).await;
+        self.host_call("get");
+        let result = self.0.ctx.store.get(&key).await;
         Ok(result
             .map(|found| found.map(Into::into))
             .map_err(Into::into))
@@ -47,10 +53,9 @@ impl state_store::Host for SandboxState {
         key: Vec<u8>,
         fencing_token: Option<Hlc>,
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
-        self.budget.progress();
-        tracing::trace!(import = "del");
+        self.host_call("del");
         let token = fencing_token.as_ref().map(Into::into);
-        let result = self.store.del(&key, token.as_ref()).await;
+        let result = self.0.ctx.store.del(&key, token.as_ref()).await;
         Ok(result.map(Into::into).map_err(Into::into))
     }
 
@@ -60,10 +65,9 @@ impl state_store::Host for SandboxState {
         value: Vec<u8>,
         fencing_token: Option<Hlc>,
     ) -> wasmtime::Result<Result<DeleteOutcome, StoreError>> {
-        self.budget.progress();
-        tracing::trace!(import = "vdel");
+        self.host_call("vdel");
         let token = fencing_token.as_ref().map(Into::into);
-        let result = self.store.vdel(&key, &value, token.as_ref()).await;
+        let result = self.0.ctx.store.vdel(&key, &value, token.as_ref()).await;
         Ok(result.map(Into::into).map_err(Into::into))
     }
 
@@ -71,14 +75,13 @@ impl state_store::Host for SandboxState {
         &mut self,
         key: Vec<u8>,
     ) -> wasmtime::Result<Result<Resource<KeyWatchResource>, StoreError>> {
-        self.budget.progress();
-        tracing::trace!(import = "watch");
-        let queue = NotificationQueue::new(self.wake.clone());
-        let registration = match self.store.watch(&key, queue.clone()).await {
+        self.host_call("watch");
+        let queue = NotificationQueue::new(self.0.ctx.wake.clone());
+        let registration = match self.0.ctx.store.watch(&key, queue.clone()).await {
             Ok(registration) => registration,
             Err(error) => return Ok(Err(error.into())),
         };
-        let watch = self.table.push(KeyWatchResource {
+        let watch = self.0.table.push(KeyWatchResource {
             queue,
             registration,
         })?;
@@ -86,98 +89,92 @@ impl state_store::Host for SandboxState {
     }
 }
 
-impl state_store::HostKeyWatch for SandboxState {
+impl state_store::HostKeyWatch for ElectorImports<'_> {
     async fn subscribe(
         &mut self,
         watch: Resource<KeyWatchResource>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
-        self.budget.progress();
-        tracing::trace!(import = "subscribe");
-        wasmtime_wasi::p2::subscribe(&mut self.table, watch)
+        self.host_call("subscribe");
+        wasmtime_wasi::p2::subscribe(self.0.table, watch)
     }
 
     async fn take(
         &mut self,
         watch: Resource<KeyWatchResource>,
     ) -> wasmtime::Result<Vec<KeyNotification>> {
-        self.budget.progress();
-        tracing::trace!(import = "take");
-        let taken = self.table.get(&watch)?.queue.take_all();
+        self.host_call("take");
+        let taken = self.0.table.get(&watch)?.queue.take_all();
         Ok(taken.into_iter().map(Into::into).collect())
     }
 
     async fn drop(&mut self, watch: Resource<KeyWatchResource>) -> wasmtime::Result<()> {
         // Dropping the resource drops its registration.
-        self.table.delete(watch)?;
+        self.0.table.delete(watch)?;
         Ok(())
     }
 }
 
-impl callbacks::HostCancellation for SandboxState {
+impl callbacks::HostCancellation for ElectorImports<'_> {
     async fn subscribe(
         &mut self,
         cancellation: Resource<CancellationResource>,
     ) -> wasmtime::Result<Resource<DynPollable>> {
-        self.budget.progress();
-        tracing::trace!(import = "cancel_subscribe");
-        wasmtime_wasi::p2::subscribe(&mut self.table, cancellation)
+        self.host_call("cancel_subscribe");
+        wasmtime_wasi::p2::subscribe(self.0.table, cancellation)
     }
 
     async fn is_cancelled(
         &mut self,
         cancellation: Resource<CancellationResource>,
     ) -> wasmtime::Result<bool> {
-        self.budget.progress();
-        tracing::trace!(import = "is_cancelled");
-        Ok(self.table.get(&cancellation)?.0.is_cancelled())
+        self.host_call("is_cancelled");
+        Ok(self.0.table.get(&cancellation)?.0.is_cancelled())
     }
 
     async fn drop(&mut self, cancellation: Resource<CancellationResource>) -> wasmtime::Result<()> {
         // Borrowed handles are deleted by the host when the call returns;
         // an owned one the guest drops is deleted here.
         if cancellation.owned() {
-            self.table.delete(cancellation)?;
+            self.0.table.delete(cancellation)?;
         }
         Ok(())
     }
 }
 
-impl callbacks::HostEventSink for SandboxState {
+impl callbacks::HostEventSink for ElectorImports<'_> {
     async fn deliver(
         &mut self,
         sink: Resource<EventSinkResource>,
         event: CandidateEvent,
     ) -> wasmtime::Result<()> {
-        self.budget.progress();
-        tracing::trace!(import = "deliver");
-        (self.table.get(&sink)?.0)(event);
+        self.host_call("deliver");
+        (self.0.table.get(&sink)?.0)(event);
         Ok(())
     }
 
     async fn drop(&mut self, sink: Resource<EventSinkResource>) -> wasmtime::Result<()> {
-        self.table.delete(sink)?;
+        self.0.table.delete(sink)?;
         Ok(())
     }
 }
 
-impl callbacks::HostValueUpdater for SandboxState {
+impl callbacks::HostValueUpdater for ElectorImports<'_> {
     async fn update(
         &mut self,
         updater: Resource<ValueUpdaterResource>,
         current: Option<Vec<u8>>,
     ) -> wasmtime::Result<Option<Vec<u8>>> {
-        self.budget.progress();
-        tracing::trace!(import = "update");
-        Ok((self.table.get_mut(&updater)?.0)(current))
+        self.host_call("update");
+        Ok((self.0.table.get_mut(&updater)?.0)(current))
     }
 
     async fn drop(&mut self, updater: Resource<ValueUpdaterResource>) -> wasmtime::Result<()> {
         if updater.owned() {
-            self.table.delete(updater)?;
+            self.0.table.delete(updater)?;
         }
         Ok(())
     }
 }
 
-impl callbacks::Host for SandboxState {}
-impl election_types::Host for SandboxState {}
+impl callbacks::Host for ElectorImports<'_> {}
+impl election_types::Host for ElectorImports<'_> {}

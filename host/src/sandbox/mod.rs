@@ -20,36 +20,34 @@ use crate::bindings::{
     CampaignResponse, CandidateOptions, ElectionError, Elector, Hlc, Leader, RenewalOptions,
     ResignationResponse,
 };
-use crate::budget::CpuBudget;
-use crate::store::StateStoreBackend;
+use crate::embed::{ElectorCtx, ElectorCtxView, ElectorView};
 use resources::{CancellationResource, EventFn, EventSinkResource, UpdateFn, ValueUpdaterResource};
 
-/// The data of one sandbox's wasmtime `Store`.
+/// The data of one sandbox's wasmtime `Store`: an embedding of the elector
+/// (see `embed.rs`) with a memory limit.
 pub struct SandboxState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
-    pub(crate) budget: CpuBudget,
-    store: Arc<dyn StateStoreBackend>,
-    /// Notified when any of this sandbox's watches has news, so an idle
-    /// candidate gets a `tick`.
-    wake: Arc<Notify>,
+    pub(crate) elector: ElectorCtx,
 }
 
 impl SandboxState {
-    pub(crate) fn new(
-        wasi: WasiCtx,
-        limits: StoreLimits,
-        budget: CpuBudget,
-        store: Arc<dyn StateStoreBackend>,
-    ) -> Self {
+    pub(crate) fn new(wasi: WasiCtx, limits: StoreLimits, elector: ElectorCtx) -> Self {
         SandboxState {
             wasi,
             table: ResourceTable::new(),
             limits,
-            budget,
-            store,
-            wake: Arc::new(Notify::new()),
+            elector,
+        }
+    }
+}
+
+impl ElectorView for SandboxState {
+    fn elector(&mut self) -> ElectorCtxView<'_> {
+        ElectorCtxView {
+            ctx: &mut self.elector,
+            table: &mut self.table,
         }
     }
 }
@@ -77,7 +75,7 @@ pub struct Sandbox {
 macro_rules! call_candidate {
     ($sandbox:expr, $method:ident $(, $arg:expr)* $(,)?) => {{
         let Sandbox { store, elector, .. } = $sandbox;
-        store.data_mut().budget.progress();
+        store.data_mut().elector.budget.progress();
         elector
             .elector_election_leader_election()
             .candidate()
@@ -93,7 +91,7 @@ pub struct CandidateHandle(ResourceAny);
 impl Sandbox {
     /// Notified when the sandbox's watches have news for an idle candidate.
     pub fn wake_signal(&self) -> Arc<Notify> {
-        self.store.data().wake.clone()
+        self.store.data().elector.wake_signal()
     }
 
     /// Creates a candidate whose events go to `events`.
