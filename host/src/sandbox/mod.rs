@@ -17,7 +17,7 @@ use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{
-    CampaignResponse, CandidateOptions, ElectionError, Elector, Hlc, Leader, RenewalOptions,
+    CampaignResponse, CandidateOptions, ElectionError, Elector, Leader, RenewalOptions,
     ResignationResponse,
 };
 use crate::embed::{ElectorCtx, ElectorCtxView, ElectorView};
@@ -109,10 +109,6 @@ impl Sandbox {
         Ok(created.map(CandidateHandle))
     }
 
-    pub async fn candidate_name(&mut self, c: CandidateHandle) -> wasmtime::Result<String> {
-        call_candidate!(self, call_candidate_name, c.0)
-    }
-
     pub async fn try_campaign(
         &mut self,
         c: CandidateHandle,
@@ -187,22 +183,8 @@ impl Sandbox {
         call_candidate!(self, call_automatic_renewal, c.0)
     }
 
-    pub async fn last_known_campaign_result(
-        &mut self,
-        c: CandidateHandle,
-    ) -> wasmtime::Result<Option<CampaignResponse>> {
-        call_candidate!(self, call_last_known_campaign_result, c.0)
-    }
-
     pub async fn is_leader(&mut self, c: CandidateHandle) -> wasmtime::Result<bool> {
         call_candidate!(self, call_is_leader, c.0)
-    }
-
-    pub async fn current_fencing_token(
-        &mut self,
-        c: CandidateHandle,
-    ) -> wasmtime::Result<Option<Hlc>> {
-        call_candidate!(self, call_current_fencing_token, c.0)
     }
 
     #[allow(clippy::too_many_arguments)]
