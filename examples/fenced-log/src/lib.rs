@@ -67,7 +67,7 @@ mod component {
             let token = leadership::fencing_token()
                 .map(|t| format!("{}:{}:{}", t.wall_clock_ms, t.counter, t.node_id))
                 .ok_or("not the leader any more")?;
-            let entry = format!("{number} {} {token}", leadership::replica_name());
+            let entry = format!("{number} {} {token}", leadership::candidate_name());
             // Entry first, then the counter: a replica stopped in between
             // leaves the entry to be written again under the same number.
             fenced_store::put(&format!("entry/{number:08}"), entry.as_bytes()).map_err(describe)?;
@@ -79,7 +79,7 @@ mod component {
         fn on_lost(reason: LostReason) {
             log(
                 Level::Info,
-                &format!("{} stops: {reason:?}", leadership::replica_name()),
+                &format!("{} stops: {reason:?}", leadership::candidate_name()),
             );
         }
     }

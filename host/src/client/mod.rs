@@ -74,18 +74,13 @@ impl From<ElectionError> for ClientError {
 }
 
 /// Options for [`LeaderElectionClient::resign`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ResignOptions {
-    /// Also stop automatic renewal (the default, as in AIO).
-    pub cancel_automatic_renewal: bool,
-}
-
-impl Default for ResignOptions {
-    fn default() -> Self {
-        ResignOptions {
-            cancel_automatic_renewal: true,
-        }
-    }
+    /// Keep automatic renewal configured, so the next campaign renews
+    /// again. Off by default: resigning also stops renewal, as AIO's
+    /// `ResignAsync(cancelAutomaticRenewal: true)` does. The WIT parameter
+    /// has the same name.
+    pub keep_renewing: bool,
 }
 
 /// A leader-election candidate running in its own sandbox.
@@ -217,7 +212,7 @@ impl LeaderElectionClient {
     /// Gives up the position if this candidate holds it; `success` is false
     /// (not an error) when it did not.
     pub async fn resign(&self, options: ResignOptions) -> Result<ResignationResponse, ClientError> {
-        let keep = !options.cancel_automatic_renewal;
+        let keep = options.keep_renewing;
         self.call(move |sandbox, c| Box::pin(sandbox.resign(c, keep)))
             .await?
             .map_err(Into::into)
@@ -393,6 +388,18 @@ pub struct AutomaticRenewal {
     pub term: Duration,
     /// Shorter than the term minus the safety margin.
     pub period: Duration,
+}
+
+impl AutomaticRenewal {
+    /// Renews `term` at the election core's default period (a third of the
+    /// term, so a lease survives two failed renewals in a row).
+    pub fn every_default_period(term: Duration) -> Self {
+        let period_ms = elector_guest::timing::default_renewal_period_ms(millis(term));
+        AutomaticRenewal {
+            term,
+            period: Duration::from_millis(period_ms),
+        }
+    }
 }
 
 /// Whole milliseconds, saturating; sub-millisecond values become 0 and are

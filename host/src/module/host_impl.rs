@@ -111,7 +111,7 @@ impl fenced_store::Host for ModuleState {
 }
 
 impl leadership::Host for ModuleState {
-    async fn replica_name(&mut self) -> wasmtime::Result<String> {
+    async fn candidate_name(&mut self) -> wasmtime::Result<String> {
         Ok(self.replica.replica.clone())
     }
 

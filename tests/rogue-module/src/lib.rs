@@ -34,7 +34,7 @@ mod component {
         }
 
         fn on_tick() -> Result<(), String> {
-            let name = leadership::replica_name();
+            let name = leadership::candidate_name();
             fenced_store::put(&format!("beat/{name}"), b"alive").map_err(|e| format!("{e:?}"))?;
             if name.contains("trap") {
                 panic!("rogue module traps on purpose");
