@@ -99,7 +99,9 @@ async fn failover_after_term_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_after_term_expiry_without_any_notification() {
-    let store: Arc<dyn StateStoreBackend> = Arc::new(DeafStore(elector_host::EmbeddedStore::new()));
+    let faulty = FaultyStore::new();
+    faulty.lose_notifications();
+    let store: Arc<dyn StateStoreBackend> = faulty;
     failover_after_the_leader_stops_renewing(store).await;
 }
 

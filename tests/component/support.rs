@@ -56,43 +56,6 @@ pub async fn next_matching(
     .expect("event in time")
 }
 
-/// The embedded store, except that key watches never hear anything: a
-/// network that loses every notification.
-pub struct DeafStore(pub EmbeddedStore);
-
-#[async_trait]
-impl StateStoreBackend for DeafStore {
-    async fn set(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
-        self.0.set(key, value, options).await
-    }
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
-        self.0.get(key).await
-    }
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
-        self.0.del(key, token).await
-    }
-    async fn vdel(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
-        self.0.vdel(key, value, token).await
-    }
-    async fn watch(
-        &self,
-        _key: &[u8],
-        _queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError> {
-        Ok(WatchGuard::new(()))
-    }
-}
-
 /// What [`FaultyStore`] does to the requests a [`Rule`] selects.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
@@ -113,10 +76,14 @@ pub struct Rule {
 }
 
 /// The embedded store with a fault a test can set and clear while
-/// candidates run: writes whose answers are lost or slow.
+/// candidates run: writes whose answers are lost or slow, or watches that
+/// hear nothing.
 pub struct FaultyStore {
     pub inner: EmbeddedStore,
     rule: std::sync::Mutex<Option<Rule>>,
+    /// Key watches register but never hear anything: a network that loses
+    /// every notification.
+    deaf: std::sync::atomic::AtomicBool,
     /// SET requests received, by key.
     sets: std::sync::Mutex<std::collections::HashMap<Vec<u8>, u64>>,
 }
@@ -126,6 +93,7 @@ impl FaultyStore {
         Arc::new(FaultyStore {
             inner: EmbeddedStore::new(),
             rule: std::sync::Mutex::new(None),
+            deaf: std::sync::atomic::AtomicBool::new(false),
             sets: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -141,6 +109,11 @@ impl FaultyStore {
             key: key.to_vec(),
             fault,
         });
+    }
+
+    /// From now on, new watches hear nothing.
+    pub fn lose_notifications(&self) {
+        self.deaf.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn clear_fault(&self) {
@@ -209,6 +182,9 @@ impl StateStoreBackend for FaultyStore {
         key: &[u8],
         queue: Arc<NotificationQueue>,
     ) -> Result<WatchGuard, StoreError> {
+        if self.deaf.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(WatchGuard::new(()));
+        }
         self.inner.watch(key, queue).await
     }
 }

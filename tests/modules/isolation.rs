@@ -43,6 +43,45 @@ fn config(position: &str, replica: &str) -> ReplicaConfig {
     }
 }
 
+/// Replicas of the rogue module, one per `(position, name)`, running until
+/// [`Running::stop`].
+struct Running {
+    shutdown: CancellationToken,
+    replicas: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn start(environment: &Arc<ReplicaEnvironment>, replicas: &[(&str, &str)]) -> Running {
+    let shutdown = CancellationToken::new();
+    let replicas = replicas
+        .iter()
+        .map(|(position, name)| {
+            let config = config(position, name);
+            tokio::spawn(replica::run(config, environment.clone(), shutdown.clone()))
+        })
+        .collect();
+    Running { shutdown, replicas }
+}
+
+impl Running {
+    /// Shuts every replica down; each must stop cleanly within patience.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        for replica in self.replicas {
+            let stopped = tokio::time::timeout(PATIENCE, replica).await;
+            stopped.expect("stopped in time").unwrap().unwrap();
+        }
+    }
+}
+
+/// Waits (failing after patience) until `key` is in the store.
+async fn until_written(store: &EmbeddedStore, key: &str) {
+    let started = Instant::now();
+    while store.get(key.as_bytes()).await.unwrap().is_none() {
+        assert!(started.elapsed() < PATIENCE, "{key} never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn version_of(store: &EmbeddedStore, key: &str) -> Option<u64> {
     store
         .get(key.as_bytes())
@@ -55,20 +94,15 @@ async fn version_of(store: &EmbeddedStore, key: &str) -> Option<u64> {
 async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working() {
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let mut replicas = Vec::new();
-    for (position, name) in [
-        ("good", "healthy"),
-        ("t", "trap"),
-        ("s", "spin"),
-        ("h", "hog"),
-    ] {
-        replicas.push(tokio::spawn(replica::run(
-            config(position, name),
-            environment.clone(),
-            shutdown.clone(),
-        )));
-    }
+    let running = start(
+        &environment,
+        &[
+            ("good", "healthy"),
+            ("t", "trap"),
+            ("s", "spin"),
+            ("h", "hog"),
+        ],
+    );
     // The healthy module's heartbeat keeps moving the whole time.
     let mut last = None;
     let started = Instant::now();
@@ -109,14 +143,7 @@ async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working
         );
     }
     assert_eq!(restarts("healthy", "good"), 0);
-    shutdown.cancel();
-    for replica in replicas {
-        tokio::time::timeout(PATIENCE, replica)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
+    running.stop().await;
     // Shutting down resigned every position.
     for position in ["good", "t", "s", "h"] {
         assert!(
@@ -130,22 +157,8 @@ async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working
 async fn a_module_cannot_name_a_key_outside_its_prefix() {
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(replica::run(
-        config("pos", "escape"),
-        environment,
-        shutdown.clone(),
-    ));
-    let started = Instant::now();
-    while store
-        .get(b"module/pos/beat/escape")
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(started.elapsed() < PATIENCE);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = start(&environment, &[("pos", "escape")]);
+    until_written(&store, "module/pos/beat/escape").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // What looked like paths out of the prefix are names inside it.
     for key in [
@@ -164,8 +177,7 @@ async fn a_module_cannot_name_a_key_outside_its_prefix() {
     }
     // The position key still holds the lock value, not the module's write.
     assert_eq!(store.get(b"pos").await.unwrap().unwrap().value, b"escape");
-    shutdown.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 fn module_metrics(environment: &ReplicaEnvironment, position: &str, replica: &str) -> (u64, u64) {
@@ -182,15 +194,7 @@ fn module_metrics(environment: &ReplicaEnvironment, position: &str, replica: &st
 async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let mut replicas = Vec::new();
-    for (position, name) in [("c", "chatter"), ("r", "reader")] {
-        replicas.push(tokio::spawn(replica::run(
-            config(position, name),
-            environment.clone(),
-            shutdown.clone(),
-        )));
-    }
+    let running = start(&environment, &[("c", "chatter"), ("r", "reader")]);
     let started = Instant::now();
     while module_metrics(&environment, "c", "chatter").1 < 2
         || module_metrics(&environment, "r", "reader").1 < 2
@@ -205,14 +209,7 @@ async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
     }
     // A hook that overran gave up the position on its way down: nobody
     // holds it for more than a moment between instances.
-    shutdown.cancel();
-    for replica in replicas {
-        tokio::time::timeout(PATIENCE, replica)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
+    running.stop().await;
 }
 
 /// Shutdown does not wait for a hook: a module stuck in one is abandoned.
@@ -220,23 +217,11 @@ async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
 async fn shutdown_does_not_wait_for_a_hook() {
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(replica::run(
-        config("r", "reader"),
-        environment,
-        shutdown.clone(),
-    ));
-    while store.get(b"module/r/beat/reader").await.unwrap().is_none() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let running = start(&environment, &[("r", "reader")]);
+    until_written(&store, "module/r/beat/reader").await;
     // The hook is looping over the store now.
     let stopping = Instant::now();
-    shutdown.cancel();
-    tokio::time::timeout(PATIENCE, running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    running.stop().await;
     assert!(
         stopping.elapsed() < Duration::from_millis(300),
         "stopped {:?} after shutdown",
@@ -257,15 +242,9 @@ async fn a_module_reaches_the_store_at_its_rate() {
     );
     Arc::get_mut(&mut environment).unwrap().store = Arc::new(counted);
     let metrics = environment.monitor.metrics.clone();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(replica::run(
-        config("r", "reader"),
-        environment,
-        shutdown.clone(),
-    ));
+    let running = start(&environment, &[("r", "reader")]);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    shutdown.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     use elector_host::ops::Exposition as _;
     let scrape = metrics.encode();
     let gets: f64 = scrape
@@ -287,12 +266,7 @@ async fn a_module_reaches_the_store_at_its_rate() {
 async fn a_module_cannot_write_more_keys_than_its_quota() {
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(replica::run(
-        config("f", "filler"),
-        environment.clone(),
-        shutdown.clone(),
-    ));
+    let running = start(&environment, &[("f", "filler")]);
     let started = Instant::now();
     while environment
         .monitor
@@ -308,8 +282,7 @@ async fn a_module_cannot_write_more_keys_than_its_quota() {
         assert!(started.elapsed() < PATIENCE);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    shutdown.cancel();
-    running.await.unwrap().unwrap();
+    running.stop().await;
     // 50 keys at most (the beat is one of them).
     assert!(store.get(b"module/f/fill/48").await.unwrap().is_some());
     assert!(store.get(b"module/f/fill/49").await.unwrap().is_none());
@@ -331,26 +304,11 @@ async fn nested_positions_have_disjoint_key_spaces() {
     );
     let store = EmbeddedStore::new();
     let environment = environment(&store);
-    let shutdown = CancellationToken::new();
-    let mut replicas = Vec::new();
     // `a`'s module writes beat/<its replica name>: `beat/counter` is what
     // the module at `a/beat` would call `counter`.
-    for (position, name) in [("a", "counter"), ("a/beat", "healthy")] {
-        replicas.push(tokio::spawn(replica::run(
-            config(position, name),
-            environment.clone(),
-            shutdown.clone(),
-        )));
-    }
-    let started = Instant::now();
-    while store.get(b"module/a/beat/counter").await.unwrap().is_none() {
-        assert!(started.elapsed() < PATIENCE);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    shutdown.cancel();
-    for replica in replicas {
-        replica.await.unwrap().unwrap();
-    }
+    let running = start(&environment, &[("a", "counter"), ("a/beat", "healthy")]);
+    until_written(&store, "module/a/beat/counter").await;
+    running.stop().await;
     assert!(
         store
             .get(b"module/a%2Fbeat/counter")

@@ -10,8 +10,8 @@ use elector_host::StateStoreBackend;
 use elector_host::mqtt::BrokerArgs;
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use elector_statestore::SetOptions;
 use elector_statestore::protocol;
-use elector_statestore::{SetCondition, SetOptions};
 use tokio::sync::Notify;
 
 use crate::raw::{publish_request, raw_client, received_within, request_properties};
@@ -52,14 +52,6 @@ async fn connect_as(port: u16, user: &str, client_id: &str) -> MqttStore {
         .expect("connects")
 }
 
-fn plain() -> SetOptions {
-    SetOptions {
-        condition: SetCondition::Unconditional,
-        expiry_ms: None,
-        fencing_token: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_acl_keeps_requests_answers_and_notifications_to_their_clients() {
     let acl = format!(
@@ -80,7 +72,13 @@ async fn the_documented_acl_keeps_requests_answers_and_notifications_to_their_cl
     let queue = NotificationQueue::new(Arc::new(Notify::new()));
     let _watch = node1.watch(b"k", queue.clone()).await.unwrap();
     let writer = connect(broker.port, Duration::from_secs(3)).await;
-    assert!(writer.set(b"k", b"secret", &plain()).await.unwrap().applied);
+    assert!(
+        writer
+            .set(b"k", b"secret", &SetOptions::default())
+            .await
+            .unwrap()
+            .applied
+    );
     tokio::time::timeout(PATIENCE, queue.wait_ready())
         .await
         .expect("node1 is notified");

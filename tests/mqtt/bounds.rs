@@ -7,20 +7,12 @@
 use std::time::{Duration, Instant};
 
 use elector_host::StateStoreBackend;
-use elector_statestore::{SetCondition, SetOptions, StoreError, StoreErrorKind};
+use elector_statestore::{SetOptions, StoreError, StoreErrorKind};
 
 use crate::raw::{all_answers, raw_client, watch_under_invented_ids};
 use crate::support::*;
 
 const MIB: usize = 1 << 20;
-
-fn plain() -> SetOptions {
-    SetOptions {
-        condition: SetCondition::Unconditional,
-        expiry_ms: None,
-        fencing_token: None,
-    }
-}
 
 /// The slowest of `n` round trips `round_trip` makes.
 async fn slowest<F: Future<Output = ()>>(n: usize, mut round_trip: impl FnMut() -> F) -> Duration {
@@ -44,7 +36,7 @@ async fn invented_ids_watching_one_key_cannot_slow_its_writes() {
     let slowest = slowest(20, || async {
         assert!(
             store
-                .set(b"job", b"leader", &plain())
+                .set(b"job", b"leader", &SetOptions::default())
                 .await
                 .unwrap()
                 .applied
@@ -67,7 +59,9 @@ async fn a_large_value_is_not_fanned_out_to_a_thousand_invented_watchers() {
     watch_under_invented_ids(&mallory, &mut answers, "big", 1_000).await;
 
     let store = connect(broker.port, Duration::from_secs(20)).await;
-    let written = store.set(b"big", &vec![b'v'; MIB], &plain()).await;
+    let written = store
+        .set(b"big", &vec![b'v'; MIB], &SetOptions::default())
+        .await;
     let peak = service.peak_rss_mib();
     eprintln!("1 MiB to 1,000 invented watchers: {written:?}, service peak RSS {peak} MiB");
     assert!(peak < 100, "the service's peak RSS reached {peak} MiB");
@@ -77,7 +71,13 @@ async fn a_large_value_is_not_fanned_out_to_a_thousand_invented_watchers() {
     );
     // A value the watchers may all be sent is written.
     let small = vec![b'v'; 16 * 1024];
-    assert!(store.set(b"big", &small, &plain()).await.unwrap().applied);
+    assert!(
+        store
+            .set(b"big", &small, &SetOptions::default())
+            .await
+            .unwrap()
+            .applied
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +89,11 @@ async fn values_past_the_store_budget_are_refused() {
     let (mut applied, mut refused) = (0, 0);
     for i in 0..200 {
         match store
-            .set(format!("blob-{i}").as_bytes(), &value, &plain())
+            .set(
+                format!("blob-{i}").as_bytes(),
+                &value,
+                &SetOptions::default(),
+            )
             .await
         {
             Ok(response) if response.applied => applied += 1,
@@ -106,7 +110,7 @@ async fn values_past_the_store_budget_are_refused() {
     assert!(store.del(b"blob-0", None).await.is_ok());
     assert!(
         store
-            .set(b"blob-new", &value, &plain())
+            .set(b"blob-new", &value, &SetOptions::default())
             .await
             .unwrap()
             .applied
@@ -120,7 +124,7 @@ async fn reads_of_a_large_value_are_not_kept_for_resends() {
     let store = connect(broker.port, Duration::from_secs(10)).await;
     assert!(
         store
-            .set(b"blob", &vec![b'v'; MIB], &plain())
+            .set(b"blob", &vec![b'v'; MIB], &SetOptions::default())
             .await
             .unwrap()
             .applied

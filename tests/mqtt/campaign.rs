@@ -314,13 +314,7 @@ fn campaign_serves_metrics_health_and_readiness() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut announced = String::new();
-    stderr.read_line(&mut announced).unwrap();
-    let address = announced
-        .strip_prefix("metrics and health on http://")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("{announced}"))
-        .to_owned();
+    let address = announced_metrics_address(&mut stderr);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut elected = String::new();
     stdout.read_line(&mut elected).unwrap();

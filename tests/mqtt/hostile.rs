@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use elector_host::StateStoreBackend;
 use elector_host::store::NotificationQueue;
+use elector_statestore::SetOptions;
 use elector_statestore::protocol;
 use elector_statestore::service::CORRELATION_REUSED;
-use elector_statestore::{SetCondition, SetOptions};
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use tokio::sync::Notify;
 
@@ -32,14 +32,6 @@ fn without_source_id(mut properties: PublishProperties) -> PublishProperties {
         .user_properties
         .retain(|(name, _)| name != "__srcId");
     properties
-}
-
-fn plain() -> SetOptions {
-    SetOptions {
-        condition: SetCondition::Unconditional,
-        expiry_ms: None,
-        fencing_token: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,5 +217,11 @@ async fn correlation_data_reused_for_another_request_is_refused_and_a_resend_ans
 
     // elector's own client still reads and writes.
     let store = connect(broker.port, Duration::from_secs(3)).await;
-    assert!(store.set(b"k", b"v4", &plain()).await.unwrap().applied);
+    assert!(
+        store
+            .set(b"k", b"v4", &SetOptions::default())
+            .await
+            .unwrap()
+            .applied
+    );
 }

@@ -9,19 +9,11 @@ use std::time::Duration;
 use elector_host::StateStoreBackend;
 use elector_host::store::mqtt::MqttStore;
 use elector_statestore::protocol;
-use elector_statestore::{SetCondition, SetOptions, StoreError};
+use elector_statestore::{SetOptions, StoreError};
 use tokio::time::Instant;
 
 use crate::raw::{next, raw_client};
 use crate::support::*;
-
-fn plain() -> SetOptions {
-    SetOptions {
-        condition: SetCondition::Unconditional,
-        expiry_ms: None,
-        fencing_token: None,
-    }
-}
 
 /// Reads `key` until the store answers (the service may still be coming
 /// back).
@@ -67,7 +59,7 @@ async fn a_request_issued_while_the_link_is_down_never_lands_after_its_lifetime(
     let deadline = issued + timeout;
     let writer = tokio::spawn({
         let store = store.clone();
-        async move { store.set(b"k", b"late", &plain()).await }
+        async move { store.set(b"k", b"late", &SetOptions::default()).await }
     });
     // The link comes back late in the request's timeout (the client
     // retries after 50, 100, 200, ... 1600 ms: about 3.2 s after the cut),
@@ -118,14 +110,16 @@ async fn a_request_the_connection_could_not_take_in_time_is_never_sent() {
             tokio::spawn(async move {
                 let key = format!("filler-{i}");
                 let value = vec![b'x'; 1_000_000];
-                let _ = store.set(key.as_bytes(), &value, &plain()).await;
+                let _ = store
+                    .set(key.as_bytes(), &value, &SetOptions::default())
+                    .await;
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let issued = Instant::now();
-    let result = store.set(b"k", b"late", &plain()).await;
+    let result = store.set(b"k", b"late", &SetOptions::default()).await;
     assert_eq!(result, Err(StoreError::Timeout));
     assert!(issued.elapsed() < timeout + Duration::from_millis(500));
 

@@ -8,19 +8,11 @@ use elector_host::StateStoreBackend;
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_statestore::protocol;
-use elector_statestore::{KeyEvent, SetCondition, SetOptions, StoreError};
+use elector_statestore::{KeyEvent, SetOptions, StoreError};
 use tokio::sync::Notify;
 
 use crate::raw::{next, raw_client};
 use crate::support::*;
-
-fn plain() -> SetOptions {
-    SetOptions {
-        condition: SetCondition::Unconditional,
-        expiry_ms: None,
-        fencing_token: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
@@ -42,7 +34,7 @@ async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
     proxy.restore();
     let started = Instant::now();
     loop {
-        if store.set(b"k", b"v", &plain()).await.is_ok() {
+        if store.set(b"k", b"v", &SetOptions::default()).await.is_ok() {
             break;
         }
         assert!(started.elapsed() < PATIENCE, "the client never came back");
@@ -123,7 +115,10 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
     let writer = connect(broker.port, Duration::from_secs(2)).await;
     let queue = NotificationQueue::new(Arc::new(Notify::new()));
     let _watch = watcher.watch(b"lock", queue.clone()).await.unwrap();
-    writer.set(b"lock", b"a", &plain()).await.unwrap();
+    writer
+        .set(b"lock", b"a", &SetOptions::default())
+        .await
+        .unwrap();
     tokio::time::timeout(PATIENCE, queue.wait_ready())
         .await
         .unwrap();
@@ -131,7 +126,10 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
 
     proxy.cut();
     // Changed while the watcher cannot hear it.
-    writer.set(b"lock", b"b", &plain()).await.unwrap();
+    writer
+        .set(b"lock", b"b", &SetOptions::default())
+        .await
+        .unwrap();
     proxy.restore();
 
     tokio::time::timeout(PATIENCE, queue.wait_ready())
@@ -197,7 +195,10 @@ async fn a_registration_stopped_behind_the_clients_back_is_restored_within_a_ref
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    writer.set(b"lock", b"a", &plain()).await.unwrap();
+    writer
+        .set(b"lock", b"a", &SetOptions::default())
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(3), queue.wait_ready())
         .await
         .expect("the change reaches the watcher within a refresh period");

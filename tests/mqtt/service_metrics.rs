@@ -1,7 +1,7 @@
 //! `elector statestore --metrics-addr`: what the service serves, from the
 //! first scrape on.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};
 
 use elector_host::StateStoreBackend;
@@ -37,13 +37,7 @@ fn service_with_metrics(broker: &Broker) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(service.stderr.take().unwrap());
-    let mut announced = String::new();
-    stderr.read_line(&mut announced).unwrap();
-    let address = announced
-        .strip_prefix("metrics and health on http://")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("{announced}"))
-        .to_owned();
+    let address = announced_metrics_address(&mut stderr);
     // Ready once subscribed to the request topic.
     let started = std::time::Instant::now();
     while !get(&address, "/readyz").starts_with("HTTP/1.1 200") {

@@ -599,3 +599,15 @@ pub fn fenced_log_replica(name: &str, args: &[&str], default_log: &str) -> Child
         .spawn()
         .expect("elector run starts")
 }
+
+/// The address a process announced on its first stderr line (`metrics and
+/// health on http://ADDRESS/`), for a test to scrape.
+pub fn announced_metrics_address(stderr: &mut impl BufRead) -> String {
+    let mut announced = String::new();
+    stderr.read_line(&mut announced).unwrap();
+    announced
+        .strip_prefix("metrics and health on http://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("{announced}"))
+        .to_owned()
+}
