@@ -172,7 +172,7 @@ impl Metrics {
     /// reach past it.
     pub fn new(request_timeout: Duration) -> Self {
         let mut registry = Registry::with_prefix("elector");
-        super::build_info::register(&mut registry);
+        elector_ops::register_build_info(&mut registry);
         let leader = Family::<ReplicaLabels, Gauge>::default();
         registry.register(
             "leader",

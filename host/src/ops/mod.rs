@@ -6,24 +6,20 @@
 //! [`serve`] with [`Monitor::endpoints`] (or any other [`Endpoints`])
 //! serves `/metrics`, `/healthz` and `/readyz`.
 
-mod build_info;
 mod candidate;
 mod crash_loop;
 mod health;
 mod metrics;
 mod module;
-mod readiness;
-mod server;
 mod store;
 
-pub use build_info::register as register_build_info;
 pub use candidate::CandidateMonitor;
 pub use health::Health;
 pub use metrics::{CandidateMetrics, Metrics, ModuleMetrics, ReplicaLabels, StoreOperation};
 pub use module::ModuleMonitor;
-pub use readiness::Readiness;
-pub use server::{Check, Endpoints, Exposition, serve};
 pub use store::InstrumentedStore;
+// The endpoint itself, shared with `elector statestore`.
+pub use elector_ops::{Check, Endpoints, Exposition, Readiness, register_build_info, serve};
 
 use std::sync::Arc;
 use std::time::Duration;

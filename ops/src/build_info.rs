@@ -27,7 +27,7 @@ pub fn register(registry: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::Exposition;
+    use crate::Exposition;
 
     #[test]
     fn build_info_is_one_with_the_version() {

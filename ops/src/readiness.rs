@@ -53,7 +53,7 @@ impl Readiness {
     }
 }
 
-impl super::Check for Readiness {
+impl crate::Check for Readiness {
     fn check(&self) -> Result<(), Vec<String>> {
         let conditions = self.conditions.lock().unwrap();
         let missing: Vec<String> = conditions
@@ -80,7 +80,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::ops::Check;
+    use crate::Check;
 
     #[test]
     fn ready_when_every_condition_holds() {
