@@ -12,6 +12,6 @@ mod operability;
 mod probes;
 
 /// The example module (`examples/fenced-log`) and the misbehaving one
-/// (`tests/rogue-module`), as built by the host's build script.
+/// (`tests/rogue-module`), as built by elector-cli's build script.
 pub const FENCED_LOG: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG");
 pub const ROGUE_MODULE: &str = env!("ELECTOR_COMPONENT_ELECTOR_ROGUE_MODULE");

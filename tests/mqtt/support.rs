@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use elector_host::mqtt::BrokerArgs;
+use elector_host::mqtt::BrokerOptions;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use serde_json::Value;
 
@@ -439,10 +439,10 @@ impl Drop for ServiceInProcess {
 }
 
 /// Broker flags for the in-process client.
-pub fn broker_args(port: u16) -> BrokerArgs {
-    BrokerArgs {
+pub fn broker_args(port: u16) -> BrokerOptions {
+    BrokerOptions {
         broker: Some(format!("mqtt://127.0.0.1:{port}")),
-        ..BrokerArgs::default()
+        ..BrokerOptions::default()
     }
 }
 

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::ops::Exposition;
+use elector_ops::Exposition;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -69,7 +69,7 @@ impl ServiceMetrics {
     /// reach past it.
     pub fn new(request_timeout: Duration) -> Arc<Self> {
         let mut root = Registry::with_prefix("elector");
-        crate::ops::register_build_info(&mut root);
+        elector_ops::register_build_info(&mut root);
         let registry = root.sub_registry_with_prefix("statestore");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(

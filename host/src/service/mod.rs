@@ -68,7 +68,7 @@ pub struct ServiceOptions {
     pub metrics: Option<Arc<metrics::ServiceMetrics>>,
     /// Told when the broker link is up ([`BROKER`]), when a readiness
     /// endpoint is served.
-    pub readiness: Option<Arc<crate::ops::Readiness>>,
+    pub readiness: Option<Arc<elector_ops::Readiness>>,
 }
 
 /// Readiness names the service's broker link by this.
