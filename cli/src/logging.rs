@@ -20,7 +20,8 @@ pub enum LogFormat {
 }
 
 /// The default filter of a long-running command.
-pub const SERVICE_DEFAULT: &str = "warn,elector_host=info,elector_ops=info,elector_cli=info";
+pub const SERVICE_DEFAULT: &str =
+    "warn,elector_host=info,elector_ops=info,elector_service=info,elector_cli=info";
 /// The default filter of a command that prints a result.
 pub const COMMAND_DEFAULT: &str = "warn";
 

@@ -27,7 +27,6 @@ pub mod module;
 pub mod mqtt;
 pub mod runtime;
 pub mod sandbox;
-pub mod service;
 pub mod store;
 
 pub use client::{

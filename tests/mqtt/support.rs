@@ -406,9 +406,9 @@ impl ServiceInProcess {
         let settings = broker_args(broker.port)
             .settings_with_clean_start(false)
             .unwrap();
-        let options = elector_host::service::ServiceOptions {
+        let options = elector_service::ServiceOptions {
             limits,
-            ..elector_host::service::ServiceOptions::default()
+            ..elector_service::ServiceOptions::default()
         };
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
@@ -418,7 +418,7 @@ impl ServiceInProcess {
                 .build()
                 .unwrap();
             runtime
-                .block_on(elector_host::service::serve(&settings, options, token))
+                .block_on(elector_service::serve(&settings, options, token))
                 .expect("the in-process service runs");
         });
         wait_until_served(broker);

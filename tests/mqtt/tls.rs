@@ -8,9 +8,9 @@ use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use elector_host::mqtt::BrokerOptions;
-use elector_host::service::{ServiceOptions, serve};
 use elector_host::store::StateStoreBackend;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use elector_service::{ServiceOptions, serve};
 use serde_json::Value;
 use tokio_util::sync::{CancellationToken, DropGuard};
 

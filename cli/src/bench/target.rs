@@ -37,7 +37,7 @@ impl Target {
             let token = stop.clone();
             tokio::spawn(async move {
                 if let Err(error) =
-                    elector_host::service::serve(&settings, Default::default(), token).await
+                    elector_service::serve(&settings, Default::default(), token).await
                 {
                     tracing::error!(%error, "benchmark state-store service failed");
                 }

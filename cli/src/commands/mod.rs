@@ -167,10 +167,10 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             let readiness = Arc::new(crate::ops::Readiness::default());
             let metrics = match args.metrics_addr {
                 Some(address) => {
-                    let metrics = elector_host::service::metrics::ServiceMetrics::new(
+                    let metrics = elector_service::metrics::ServiceMetrics::new(
                         elector_host::store::mqtt::MqttStoreOptions::default().request_timeout,
                     );
-                    readiness.require(elector_host::service::BROKER, "connecting to the broker");
+                    readiness.require(elector_service::BROKER, "connecting to the broker");
                     let endpoints = crate::ops::Endpoints {
                         metrics: metrics.clone(),
                         health: Arc::new(crate::ops::Health::default()),
@@ -183,7 +183,7 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 }
                 None => None,
             };
-            let options = elector_host::service::ServiceOptions {
+            let options = elector_service::ServiceOptions {
                 node_id: args.node_id,
                 limits: elector_statestore::Limits {
                     max_keys: args.max_keys,
@@ -203,7 +203,7 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 printer,
                 "stopped at once by a second signal",
                 async {
-                    elector_host::service::serve(&settings, options, shutdown.requested())
+                    elector_service::serve(&settings, options, shutdown.requested())
                         .await
                         .context("state-store service")?;
                     Ok(Exit::Done.code())

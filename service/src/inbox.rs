@@ -85,7 +85,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::received::tests::request;
+    use crate::received::tests::request;
 
     fn inbox(limits: ss::Limits) -> (Inbox, Arc<Drops>) {
         let drops = Arc::new(Drops::default());

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::Outgoing;
-use crate::mqtt::ConnectionSettings;
+use elector_host::mqtt::ConnectionSettings;
 
 /// Answers and notifications waiting for the connection. Short, so the
 /// worker waits for the connection rather than piling up messages of up to
@@ -92,7 +92,10 @@ async fn drive(
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
+                elector_host::mqtt::session::forget_parked_publish(
+                    &mut event_loop,
+                    ack.session_present,
+                );
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
             Ok(_) => {}

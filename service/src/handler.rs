@@ -11,7 +11,7 @@ use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 use super::ServiceOptions;
 use super::drops::Drops;
 use super::received::{Received, incoming};
-use crate::clock::StoreClock;
+use elector_host::clock::StoreClock;
 
 /// A message to publish.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,8 +138,8 @@ impl Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mqtt::properties::user_property;
-    use crate::service::received::tests::{NOW, request_with};
+    use crate::received::tests::{NOW, request_with};
+    use elector_host::mqtt::properties::user_property;
 
     fn handler() -> Handler {
         Handler::new(

@@ -20,6 +20,12 @@
 //! most one request of each client with requests waiting. Answers and
 //! notifications leave by a connection of their own (`outbox.rs`), so
 //! however many there are, requests are still read as they come.
+//!
+//! It is a crate of its own, apart from the `elector-host` library (whose
+//! MQTT settings, TLS and session guards it shares) and the `elector` CLI
+//! (which only parses its flags and runs it): an embedder of the library
+//! never needs a state-store service, and the service is about to grow
+//! durable and etcd-backed modes with dependencies of their own.
 
 mod drops;
 mod handler;
@@ -40,9 +46,9 @@ use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::StoreClock;
-use crate::mqtt::ConnectionSettings;
 use drops::Drops;
+use elector_host::clock::StoreClock;
+use elector_host::mqtt::ConnectionSettings;
 use handler::Handler;
 use inbox::Inbox;
 use outbox::Outbox;
@@ -119,7 +125,10 @@ pub async fn serve(
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
+                elector_host::mqtt::session::forget_parked_publish(
+                    &mut event_loop,
+                    ack.session_present,
+                );
                 // Subscribed on every connect: the broker may have lost the
                 // session.
                 client
@@ -166,7 +175,7 @@ pub async fn serve(
 async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &ConnectionError) {
     tracing::warn!(%error, "broker connection lost; reconnecting");
     if let Some(file) = token_file {
-        crate::mqtt::session::reload_token(event_loop, file);
+        elector_host::mqtt::session::reload_token(event_loop, file);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
