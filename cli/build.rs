@@ -1,22 +1,13 @@
-//! Builds the components the tests load (see `build-support`): the example
-//! module, and the misbehaving fixtures of the isolation tests. The
-//! `elector` binary itself embeds none of them.
+//! Builds the example edge module (`examples/fenced-log`, see
+//! `build-support`). The `elector` binary does not embed it, but the
+//! `elector run` walkthroughs (README, `docs/modules.md`) run it from where
+//! `cargo build --release` leaves it, and the tests load it through
+//! `ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG`.
 
 fn main() {
-    use elector_build_support::component;
-    component(
-        "elector-rogue-guest",
-        "elector_rogue_guest",
-        &["tests/rogue-guest"],
-    );
-    component(
+    elector_build_support::component(
         "elector-example-fenced-log",
         "elector_example_fenced_log",
         &["examples/fenced-log"],
-    );
-    component(
-        "elector-rogue-module",
-        "elector_rogue_module",
-        &["tests/rogue-module"],
     );
 }
