@@ -1,4 +1,10 @@
-//! The Wasmtime host for the elector component.
+//! The Wasmtime host for the elector component, as a library to embed:
+//! everything a Rust program needs to run sandboxed leader-election
+//! candidates and edge modules against a state store, and nothing of the
+//! `elector` command line (`elector-cli`), its HTTP endpoint (`elector-ops`)
+//! or the MQTT state-store service (`elector-service`), which are crates of
+//! their own so that an embedder pulls in no argument parser, HTTP server
+//! or service it does not run.
 //!
 //! - [`runtime`]: the engine, the compiled component, sandboxes.
 //! - [`embed`]: the elector's imports for another Wasmtime host
@@ -7,32 +13,23 @@
 //! - [`store`]: the state-store backends behind the `state-store` import.
 //! - [`client`]: [`LeaderElectionClient`], the Rust API over one sandboxed
 //!   candidate.
-//! - [`demo`], [`cli`], [`commands`], [`run`]: the `elector` command;
-//!   [`exit`], [`logging`], [`shutdown`], [`errors`]: how it reports and
-//!   stops.
+//! - [`mqtt`]: how to reach an MQTT broker, shared by the MQTT store client
+//!   and the state-store service.
+//! - [`module`]: edge modules, the `edge-module` world's host side.
+//! - [`artifacts`]: the embedded elector component; [`errors`]: how
+//!   failures read.
 
 pub mod artifacts;
-pub mod bench;
 pub mod bindings;
 pub mod budget;
-pub mod cli;
 pub mod client;
 pub mod clock;
-pub mod commands;
-pub mod demo;
 pub mod embed;
 pub mod errors;
-pub mod exit;
-pub mod logging;
 pub mod module;
 pub mod mqtt;
-pub mod ops;
-pub mod output;
-pub mod run;
 pub mod runtime;
 pub mod sandbox;
-pub mod service;
-pub mod shutdown;
 pub mod store;
 
 pub use client::{

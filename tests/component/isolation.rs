@@ -10,7 +10,7 @@ use crate::support::*;
 /// A component of the elector world that misbehaves on purpose
 /// (`tests/rogue-guest`): candidates named `trap`, `spin` or `hog` trap,
 /// loop forever or allocate without bound when they campaign.
-const ROGUE_WASM: &[u8] = include_bytes!(env!("ELECTOR_COMPONENT_ELECTOR_ROGUE_GUEST"));
+const ROGUE_WASM: &[u8] = elector_test_fixtures::ROGUE_GUEST_WASM;
 
 /// A runtime of the misbehaving component, with tight limits.
 fn rogue_runtime() -> &'static ElectorRuntime {

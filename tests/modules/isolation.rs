@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use elector_host::module::replica::{self, ReplicaConfig, ReplicaEnvironment};
+use elector_cli::ops::{Monitor, ReplicaLabels};
+use elector_cli::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use elector_host::module::{Grants, KeyLimits, ModuleLimits, ModuleRuntime};
-use elector_host::ops::{Monitor, ReplicaLabels};
 use elector_host::{ElectorRuntime, EmbeddedStore, RuntimeConfig, StateStoreBackend};
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +35,7 @@ fn config(position: &str, replica: &str) -> ReplicaConfig {
     ReplicaConfig {
         position: position.into(),
         replica: replica.into(),
-        prefix: elector_host::run::default_prefix(position),
+        prefix: elector_cli::run::default_prefix(position),
         term: Duration::from_millis(600),
         renewal_period: Duration::from_millis(200),
         tick: Duration::from_millis(50),
@@ -236,7 +236,7 @@ async fn shutdown_does_not_wait_for_a_hook() {
 async fn a_module_reaches_the_store_at_its_rate() {
     let store = EmbeddedStore::new();
     let mut environment = environment(&store);
-    let counted = elector_host::ops::InstrumentedStore::new(
+    let counted = elector_cli::ops::InstrumentedStore::new(
         environment.store.clone(),
         &environment.monitor.metrics,
     );
@@ -245,7 +245,7 @@ async fn a_module_reaches_the_store_at_its_rate() {
     let running = start(&environment, &[("r", "reader")]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     running.stop().await;
-    use elector_host::ops::Exposition as _;
+    use elector_cli::ops::Exposition as _;
     let scrape = metrics.encode();
     let gets: f64 = scrape
         .lines()
@@ -293,13 +293,13 @@ async fn a_module_cannot_write_more_keys_than_its_quota() {
 /// own: the outer module cannot write the inner one's keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_positions_have_disjoint_key_spaces() {
-    assert_eq!(elector_host::run::default_prefix("a"), "module/a/");
+    assert_eq!(elector_cli::run::default_prefix("a"), "module/a/");
     assert_eq!(
-        elector_host::run::default_prefix("a/beat"),
+        elector_cli::run::default_prefix("a/beat"),
         "module/a%2Fbeat/"
     );
     assert_eq!(
-        elector_host::run::default_prefix("50%/x"),
+        elector_cli::run::default_prefix("50%/x"),
         "module/50%25%2Fx/"
     );
     let store = EmbeddedStore::new();

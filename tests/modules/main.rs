@@ -11,7 +11,7 @@ mod isolation;
 mod operability;
 mod probes;
 
-/// The example module (`examples/fenced-log`) and the misbehaving one
-/// (`tests/rogue-module`), as built by the host's build script.
+/// The example module (`examples/fenced-log`, built by elector-cli's build
+/// script) and the misbehaving one (`tests/rogue-module`, a test fixture).
 pub const FENCED_LOG: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG");
-pub const ROGUE_MODULE: &str = env!("ELECTOR_COMPONENT_ELECTOR_ROGUE_MODULE");
+pub const ROGUE_MODULE: &str = elector_test_fixtures::ROGUE_MODULE;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elector_host::StateStoreBackend;
-use elector_host::mqtt::BrokerArgs;
+use elector_host::mqtt::BrokerOptions;
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_statestore::SetOptions;
@@ -37,11 +37,11 @@ fn notifications_of(user: &str, client_id: &str) -> String {
 }
 
 async fn connect_as(port: u16, user: &str, client_id: &str) -> MqttStore {
-    let args = BrokerArgs {
+    let args = BrokerOptions {
         broker: Some(format!("mqtt://127.0.0.1:{port}")),
         username: Some(user.into()),
         client_id: Some(client_id.into()),
-        ..BrokerArgs::default()
+        ..BrokerOptions::default()
     };
     let options = MqttStoreOptions {
         request_timeout: Duration::from_secs(3),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use elector_host::mqtt::BrokerArgs;
+use elector_host::mqtt::BrokerOptions;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use serde_json::Value;
 
@@ -406,9 +406,9 @@ impl ServiceInProcess {
         let settings = broker_args(broker.port)
             .settings_with_clean_start(false)
             .unwrap();
-        let options = elector_host::service::ServiceOptions {
+        let options = elector_service::ServiceOptions {
             limits,
-            ..elector_host::service::ServiceOptions::default()
+            ..elector_service::ServiceOptions::default()
         };
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
@@ -418,7 +418,7 @@ impl ServiceInProcess {
                 .build()
                 .unwrap();
             runtime
-                .block_on(elector_host::service::serve(&settings, options, token))
+                .block_on(elector_service::serve(&settings, options, token))
                 .expect("the in-process service runs");
         });
         wait_until_served(broker);
@@ -439,10 +439,10 @@ impl Drop for ServiceInProcess {
 }
 
 /// Broker flags for the in-process client.
-pub fn broker_args(port: u16) -> BrokerArgs {
-    BrokerArgs {
+pub fn broker_args(port: u16) -> BrokerOptions {
+    BrokerOptions {
         broker: Some(format!("mqtt://127.0.0.1:{port}")),
-        ..BrokerArgs::default()
+        ..BrokerOptions::default()
     }
 }
 

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use elector_host::mqtt::BrokerArgs;
-use elector_host::service::{ServiceOptions, serve};
+use elector_host::mqtt::BrokerOptions;
 use elector_host::store::StateStoreBackend;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use elector_service::{ServiceOptions, serve};
 use serde_json::Value;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -139,19 +139,19 @@ fn store_options() -> MqttStoreOptions {
 
 /// Flags for the in-process clients: the test's CA, and its client
 /// certificate (unencrypted key).
-fn trusted_args(broker: &Broker, dir: &Path) -> BrokerArgs {
-    BrokerArgs {
+fn trusted_args(broker: &Broker, dir: &Path) -> BrokerOptions {
+    BrokerOptions {
         broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
         ca_file: Some(dir.join("ca.pem")),
         cert_file: Some(dir.join("client.pem")),
         key_file: Some(dir.join("client.key")),
-        ..BrokerArgs::default()
+        ..BrokerOptions::default()
     }
 }
 
 /// The state-store service in this process, on the broker's TLS listener,
 /// answering by the time this returns; it stops when the guard is dropped.
-fn serve_over_tls(runtime: &tokio::runtime::Runtime, args: &BrokerArgs) -> DropGuard {
+fn serve_over_tls(runtime: &tokio::runtime::Runtime, args: &BrokerOptions) -> DropGuard {
     let shutdown = CancellationToken::new();
     let settings = args.settings_with_clean_start(false).unwrap();
     let stop = shutdown.clone();
@@ -196,10 +196,10 @@ fn leader_over_tls(broker: &Broker, flags: &[&str], env: &[(&str, &Path)]) -> (E
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
     let (broker, dir) = tls_broker(false);
-    let args = BrokerArgs {
+    let args = BrokerOptions {
         broker: Some(format!("mqtts://127.0.0.1:{}", broker.port)),
         ca_file: Some(dir.join("ca.pem")),
-        ..BrokerArgs::default()
+        ..BrokerOptions::default()
     };
     let store = MqttStore::connect(&args.settings().unwrap(), store_options())
         .await
@@ -212,7 +212,7 @@ async fn clients_connect_over_tls_with_the_given_ca_and_refuse_another() {
     let other = tempfile::tempdir().unwrap();
     make_ca(other.path(), "other");
     let other_ca = other.path().join("ca.pem");
-    let wrong = BrokerArgs {
+    let wrong = BrokerOptions {
         ca_file: Some(other_ca.clone()),
         ..args
     };
@@ -333,7 +333,7 @@ fn an_encrypted_client_key_is_read_with_its_password_file() {
     );
 
     // The broker does require a certificate: without one, no connection.
-    let without = BrokerArgs {
+    let without = BrokerOptions {
         cert_file: None,
         key_file: None,
         ..trusted_args(&broker, &dir)
@@ -503,7 +503,7 @@ fn unusable_keys_and_password_files_are_refused_in_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_client_certificate_is_refused_at_once_and_named() {
     let (broker, dir) = tls_broker(true);
-    let args = BrokerArgs {
+    let args = BrokerOptions {
         cert_file: None,
         key_file: None,
         ..trusted_args(&broker, &dir)

@@ -7,11 +7,14 @@
 //! state store. So module and elector keep separate memories and budgets, a
 //! crashed module leaves the election intact, and the host, not the module,
 //! decides which key a write may touch and with which fencing token.
+//!
+//! This is the module's side: compiling, instantiating and calling a
+//! module. What runs a replica (campaign, hooks, restarts, and what it
+//! reports to metrics and health) is `elector run`'s, in `elector-cli`.
 
 mod grants;
 mod host_impl;
 pub mod limits;
-pub mod replica;
 
 use std::path::Path;
 use std::sync::Arc;

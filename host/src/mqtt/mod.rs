@@ -8,4 +8,4 @@ pub mod session;
 pub mod settings;
 pub mod tls;
 
-pub use settings::{BROKER_HEADING, BrokerArgs, ConnectionSettings, SettingsError};
+pub use settings::{BrokerOptions, ConnectionSettings, SettingsError};

@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Args;
 use rumqttc::v5::MqttOptions;
 use rumqttc::{NetworkOptions, TlsConfiguration, Transport};
 use thiserror::Error;
@@ -20,65 +19,51 @@ use super::tls::TlsSettings;
 /// The authentication method AIO uses for Kubernetes service account tokens.
 pub const SAT_AUTH_METHOD: &str = "K8S-SAT";
 
-/// The `--help` heading the broker flags share, so a user sees in one
-/// place every way to say where the broker is.
-pub const BROKER_HEADING: &str = "Broker (each flag can also come from the AIO environment)";
-
-/// Broker connection flags, each also read from its AIO environment variable.
-#[derive(Clone, Debug, Default, Args)]
-#[command(next_help_heading = BROKER_HEADING)]
-pub struct BrokerArgs {
+/// Where the broker is and how to connect, as given (the `elector` CLI's
+/// broker flags, or anything else that fills these in); files not read yet,
+/// combinations not checked yet: [`BrokerOptions::settings`] does both.
+/// Every field is optional, as every flag is.
+#[derive(Clone, Debug, Default)]
+pub struct BrokerOptions {
     /// Broker URL: mqtt://host[:port] or mqtts://host[:port] (TLS). Shorthand
-    /// for --hostname, --port and --tls.
-    #[arg(long, value_name = "URL")]
+    /// for `hostname`, `port` and `tls`.
     pub broker: Option<String>,
-    /// Broker host name.
-    #[arg(long, env = "AIO_BROKER_HOSTNAME", value_name = "HOST")]
+    /// Broker host name (`AIO_BROKER_HOSTNAME`).
     pub hostname: Option<String>,
-    /// Broker TCP port [default: 1883, or 8883 with TLS].
-    #[arg(long, env = "AIO_BROKER_TCP_PORT", value_name = "PORT")]
+    /// Broker TCP port (`AIO_BROKER_TCP_PORT`) [default: 1883, or 8883 with
+    /// TLS].
     pub port: Option<u16>,
-    /// Connect with TLS.
-    #[arg(long, env = "AIO_MQTT_USE_TLS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    /// Connect with TLS (`AIO_MQTT_USE_TLS`).
     pub tls: Option<bool>,
-    /// CA certificate(s) to trust, PEM (TLS only) [default: the system's
-    /// root certificates].
-    #[arg(long, env = "AIO_TLS_CA_FILE", value_name = "FILE")]
+    /// CA certificate(s) to trust, PEM (TLS only; `AIO_TLS_CA_FILE`)
+    /// [default: the system's root certificates].
     pub ca_file: Option<PathBuf>,
-    /// MQTT client id [default: a unique generated one].
-    #[arg(long, env = "AIO_MQTT_CLIENT_ID", value_name = "ID")]
+    /// MQTT client id (`AIO_MQTT_CLIENT_ID`) [default: a unique generated
+    /// one].
     pub client_id: Option<String>,
-    /// User name for password authentication.
-    #[arg(long, env = "AIO_MQTT_USERNAME", value_name = "NAME")]
+    /// User name for password authentication (`AIO_MQTT_USERNAME`).
     pub username: Option<String>,
-    /// File holding the password (with --username).
-    #[arg(long, env = "AIO_MQTT_PASSWORD_FILE", value_name = "FILE")]
+    /// File holding the password (with `username`; `AIO_MQTT_PASSWORD_FILE`).
     pub password_file: Option<PathBuf>,
-    /// Client certificate, PEM (TLS only; with --key-file).
-    #[arg(long, env = "AIO_TLS_CERT_FILE", value_name = "FILE")]
+    /// Client certificate, PEM (TLS only; with `key_file`;
+    /// `AIO_TLS_CERT_FILE`).
     pub cert_file: Option<PathBuf>,
-    /// Client private key, PEM (with --cert-file); may be encrypted
-    /// (PKCS#8 `ENCRYPTED PRIVATE KEY`, with --key-password-file).
-    #[arg(long, env = "AIO_TLS_KEY_FILE", value_name = "FILE")]
+    /// Client private key, PEM (with `cert_file`; `AIO_TLS_KEY_FILE`); may
+    /// be encrypted (PKCS#8 `ENCRYPTED PRIVATE KEY`, with
+    /// `key_password_file`).
     pub key_file: Option<PathBuf>,
-    /// File holding the password of an encrypted --key-file.
-    #[arg(long, env = "AIO_TLS_KEY_PASSWORD_FILE", value_name = "FILE")]
+    /// File holding the password of an encrypted `key_file`
+    /// (`AIO_TLS_KEY_PASSWORD_FILE`).
     pub key_password_file: Option<PathBuf>,
     /// Kubernetes service account token file, sent with MQTT 5 enhanced
-    /// authentication (K8S-SAT).
-    #[arg(long, env = "AIO_SAT_FILE", value_name = "FILE")]
+    /// authentication (K8S-SAT; `AIO_SAT_FILE`).
     pub sat_file: Option<PathBuf>,
-    /// Keep-alive in seconds [default: 60].
-    #[arg(long, env = "AIO_MQTT_KEEP_ALIVE", value_name = "SECONDS")]
+    /// Keep-alive in seconds (`AIO_MQTT_KEEP_ALIVE`) [default: 60].
     pub keep_alive: Option<u64>,
-    /// Session expiry in seconds [default: 3600].
-    #[arg(long, env = "AIO_MQTT_SESSION_EXPIRY", value_name = "SECONDS")]
+    /// Session expiry in seconds (`AIO_MQTT_SESSION_EXPIRY`) [default: 3600].
     pub session_expiry: Option<u32>,
-    /// Start a clean session on connect [default: true for clients, which
-    /// re-subscribe and re-register their watches on every reconnect; false
-    /// for `elector statestore`, whose requests must queue at the broker
-    /// while it reconnects].
-    #[arg(long, env = "AIO_MQTT_CLEAN_START", value_name = "BOOL")]
+    /// Start a clean session on connect (`AIO_MQTT_CLEAN_START`) [default:
+    /// see [`BrokerOptions::settings_with_clean_start`]].
     pub clean_start: Option<bool>,
 }
 
@@ -173,7 +158,7 @@ pub enum Credentials {
     },
 }
 
-impl BrokerArgs {
+impl BrokerOptions {
     /// True when any broker setting was given (so the command runs against a
     /// broker rather than the embedded store).
     pub fn names_a_broker(&self) -> bool {
@@ -184,7 +169,7 @@ impl BrokerArgs {
         self.settings_with_clean_start(true)
     }
 
-    /// As [`BrokerArgs::settings`], with another default for clean start.
+    /// As [`BrokerOptions::settings`], with another default for clean start.
     pub fn settings_with_clean_start(
         &self,
         default_clean_start: bool,
@@ -384,8 +369,8 @@ mod tests {
     use super::*;
     use crate::mqtt::tls::Roots;
 
-    fn args() -> BrokerArgs {
-        BrokerArgs::default()
+    fn args() -> BrokerOptions {
+        BrokerOptions::default()
     }
 
     #[test]

@@ -22,7 +22,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use super::settings::{BrokerArgs, SettingsError, read, trimmed};
+use super::settings::{BrokerOptions, SettingsError, read, trimmed};
 
 /// TLS as configured: the rustls client configuration, and the roots it
 /// trusts (for messages).
@@ -88,7 +88,7 @@ impl fmt::Debug for TlsSettings {
 impl TlsSettings {
     /// Reads the TLS files `args` name (their combinations already checked)
     /// and builds the configuration.
-    pub(super) fn load(args: &BrokerArgs) -> Result<TlsSettings, SettingsError> {
+    pub(super) fn load(args: &BrokerOptions) -> Result<TlsSettings, SettingsError> {
         // The provider is given, not installed process-wide: nothing then
         // depends on which crate installed one first.
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -1,0 +1,98 @@
+//! `--local-broker`: a mosquitto broker on a free loopback port (with
+//! `set_tcp_nodelay true`, as the published numbers assume) and the
+//! state-store service in its own `elector statestore` process, so the MQTT
+//! numbers need nothing set up by hand. Both stop when this is dropped.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::cli::BrokerArgs;
+
+pub struct LocalBroker {
+    url: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl LocalBroker {
+    pub fn start() -> anyhow::Result<LocalBroker> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = std::env::temp_dir().join(format!("elector-bench-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n\
+                 user root\npersistence false\nlog_dest none\nmax_queued_messages 100000\n"
+            ),
+        )?;
+        let mut broker = LocalBroker {
+            url: format!("mqtt://127.0.0.1:{port}"),
+            dir,
+            children: Vec::new(),
+        };
+        let mosquitto = Command::new(find_mosquitto()?)
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting mosquitto")?;
+        broker.children.push(mosquitto);
+        wait_for_port(port)?;
+        let service = Command::new(std::env::current_exe()?)
+            .args(["statestore", "--broker", &broker.url])
+            // The bench's own output stays a table; the service's
+            // state-change lines are not part of it.
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the state-store service")?;
+        broker.children.push(service);
+        Ok(broker)
+    }
+
+    /// Flags that reach this broker.
+    pub fn args(&self) -> BrokerArgs {
+        BrokerArgs {
+            broker: Some(self.url.clone()),
+            ..BrokerArgs::default()
+        }
+    }
+}
+
+impl Drop for LocalBroker {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn find_mosquitto() -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|dir| dir.join("mosquitto"))
+        .find(|binary| Path::is_file(binary))
+        .context("mosquitto is not installed (Debian: apt-get install -y mosquitto)")
+}
+
+fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "mosquitto did not listen on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Where a benchmark's state store lives: the embedded store, or a broker
+//! with a state-store service on it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::BrokerArgs;
+use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+use elector_host::store::{EmbeddedStore, StateStoreBackend};
+
+/// One store to measure against.
+pub struct Target {
+    broker: Option<BrokerArgs>,
+    embedded: EmbeddedStore,
+    /// The in-process service, stopped when the target is dropped.
+    service: Option<CancellationToken>,
+}
+
+impl Target {
+    /// The embedded store (one per target, shared by its connections).
+    pub fn embedded() -> Target {
+        Target {
+            broker: None,
+            embedded: EmbeddedStore::new(),
+            service: None,
+        }
+    }
+
+    /// The broker the flags name, with the state-store service started in
+    /// this process when `with_service` (it stops with the target).
+    pub fn mqtt(broker: &BrokerArgs, with_service: bool) -> anyhow::Result<Target> {
+        let service = if with_service {
+            let settings = broker.settings_with_clean_start(false)?;
+            let stop = CancellationToken::new();
+            let token = stop.clone();
+            tokio::spawn(async move {
+                if let Err(error) =
+                    elector_service::serve(&settings, Default::default(), token).await
+                {
+                    tracing::error!(%error, "benchmark state-store service failed");
+                }
+            });
+            Some(stop)
+        } else {
+            None
+        };
+        Ok(Target {
+            broker: Some(broker.clone()),
+            embedded: EmbeddedStore::new(),
+            service,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        if self.broker.is_some() {
+            "mqtt"
+        } else {
+            "embedded"
+        }
+    }
+
+    pub fn is_mqtt(&self) -> bool {
+        self.broker.is_some()
+    }
+
+    /// A store connection: a new MQTT client each time, as a separate
+    /// process would have; the target's one embedded store otherwise.
+    pub async fn connect(&self) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
+        match &self.broker {
+            None => Ok(Arc::new(self.embedded.clone())),
+            Some(broker) => Ok(Arc::new(connect_mqtt(broker).await?)),
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(service) = &self.service {
+            service.cancel();
+        }
+    }
+}
+
+async fn connect_mqtt(broker: &BrokerArgs) -> anyhow::Result<MqttStore> {
+    let settings = broker.settings()?;
+    // The service may still be subscribing: retry until it answers.
+    for _ in 0..100 {
+        let store = MqttStore::connect(&settings, MqttStoreOptions::default()).await?;
+        if store.get(b"elector-bench-ready").await.is_ok() {
+            return Ok(store);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("no state-store service answers on the broker")
+}

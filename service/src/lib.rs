@@ -1,0 +1,215 @@
+//! `elector statestore`: an AIO-compatible state-store service for any MQTT
+//! 5 broker, for development and tests where no AIO broker is at hand.
+//!
+//! It subscribes to the state store's request topic and answers as the AIO
+//! service does (see `docs/state-store-protocol.md`), running the
+//! same state machine as the embedded store: HLC versions in `__ts`,
+//! `NX`/`NEX`/`PX`, `VDEL`, fencing, refusal of timestamps more than a minute
+//! ahead, expiry with DELETE notifications sent when a key expires, and
+//! KEYNOTIFY per client.
+//!
+//! Behind a plain broker the service cannot see who published a request
+//! nor a client disconnect (`docs/security.md`). So it answers a request
+//! only on a response topic under `clients/<id>/` of the client it claims
+//! to be, drops other requests unanswered (counted, logged at debug, and
+//! summed up in a log line every minute), holds every resource to a bound
+//! (`elector_statestore::Limits`), lets KEYNOTIFY registrations lapse once
+//! their client has been silent for a lease (24 h by default; the real
+//! service drops them on disconnect), and serves clients in turn from
+//! per-client queues, so one client's flood delays another's request by at
+//! most one request of each client with requests waiting. Answers and
+//! notifications leave by a connection of their own (`outbox.rs`), so
+//! however many there are, requests are still read as they come.
+//!
+//! It is a crate of its own, apart from the `elector-host` library (whose
+//! MQTT settings, TLS and session guards it shares) and the `elector` CLI
+//! (which only parses its flags and runs it): an embedder of the library
+//! never needs a state-store service, and the service is about to grow
+//! durable and etcd-backed modes with dependencies of their own.
+
+mod drops;
+mod handler;
+mod inbox;
+pub mod metrics;
+mod outbox;
+mod received;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use elector_statestore as ss;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
+use tokio_util::sync::CancellationToken;
+
+use drops::Drops;
+use elector_host::clock::StoreClock;
+use elector_host::mqtt::ConnectionSettings;
+use handler::Handler;
+use inbox::Inbox;
+use outbox::Outbox;
+use received::Received;
+
+/// Requests to the request connection: its subscription, and its
+/// disconnect. (Answers leave by the [`Outbox`].)
+const REQUEST_CONNECTION_CAPACITY: usize = 8;
+
+/// How often what was dropped is summed up in the log.
+const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// How the service runs.
+#[derive(Clone)]
+pub struct ServiceOptions {
+    /// The HLC node id of the versions it issues.
+    pub node_id: String,
+    /// Every bound the service holds requests, clients and the store to
+    /// (`Limits::default` is sized for leader election on a small device).
+    pub limits: ss::Limits,
+    /// Where requests, latencies, what the store holds and drops are
+    /// counted, when metrics are served.
+    pub metrics: Option<Arc<metrics::ServiceMetrics>>,
+    /// Told when the broker link is up ([`BROKER`]), when a readiness
+    /// endpoint is served.
+    pub readiness: Option<Arc<elector_ops::Readiness>>,
+}
+
+/// Readiness names the service's broker link by this.
+pub const BROKER: &str = "broker";
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            node_id: "elector-statestore".into(),
+            limits: ss::Limits::default(),
+            metrics: None,
+            readiness: None,
+        }
+    }
+}
+
+/// Serves until `shutdown` fires. Reconnects by itself when the broker goes
+/// away; the store's contents live in this process and survive reconnects.
+pub async fn serve(
+    settings: &ConnectionSettings,
+    options: ServiceOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    ss::validate_node_id(&options.node_id)
+        .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
+    let client_id = settings.client_id_or("elector-statestore");
+    let mqtt = settings.mqtt_options(&client_id);
+    let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
+    let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
+    let drops = Arc::new(Drops::with_metrics(options.metrics.clone()));
+    let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
+    let clock = StoreClock::start();
+    let worker = tokio::spawn(work(
+        Handler::new(&options, clock, drops),
+        inbox.clone(),
+        outbox,
+    ));
+    tracing::info!(
+        broker = %format!("{}:{}", settings.hostname, settings.port),
+        %client_id,
+        "state-store service starting"
+    );
+    let mut connected_once = false;
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            event = event_loop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                elector_host::mqtt::session::forget_parked_publish(
+                    &mut event_loop,
+                    ack.session_present,
+                );
+                // Subscribed on every connect: the broker may have lost the
+                // session.
+                client
+                    .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
+                    .await
+                    .context("subscribing to the request topic")?;
+                if !connected_once {
+                    tracing::info!("state-store service connected");
+                }
+                connected_once = true;
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                // Requests reach the service from now on.
+                if let Some(readiness) = &options.readiness {
+                    readiness.set(BROKER, Ok(()));
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
+                    inbox.admit(Received::new(publish, clock.now_ms()));
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                if !connected_once {
+                    anyhow::bail!("could not connect to the broker: {error}");
+                }
+                if let Some(readiness) = &options.readiness {
+                    readiness.set(BROKER, Err("broker connection lost; reconnecting".into()));
+                }
+                recover(&mut event_loop, settings.token_file(), &error).await;
+            }
+        }
+    }
+    inbox.close();
+    let _ = worker.await;
+    let _ = client.disconnect().await;
+    Ok(())
+}
+
+/// After a connection error: says so, puts the service account token's
+/// current contents (if any) in the next CONNECT, and pauses before the
+/// event loop reconnects.
+async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &ConnectionError) {
+    tracing::warn!(%error, "broker connection lost; reconnecting");
+    if let Some(file) = token_file {
+        elector_host::mqtt::session::reload_token(event_loop, file);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Answers requests as the inbox hands them out, client by client
+/// (dropping those whose message expiry ran out while they waited), sends
+/// expiry notifications on time, and sums up what was dropped now and then.
+/// One task owns the store, so no request sees another half-done.
+async fn work(mut handler: Handler, inbox: Arc<Inbox>, outbox: Outbox) {
+    let mut summary = tokio::time::interval(DROP_SUMMARY_EVERY);
+    summary.tick().await;
+    loop {
+        let next_expiry = handler.time_to_next_expiry();
+        let outgoing = tokio::select! {
+            request = inbox.next() => match request {
+                Some(request) => handler.handle_received(&request),
+                None => break,
+            },
+            _ = sleep_or_never(next_expiry) => handler.expire(),
+            _ = summary.tick() => {
+                handler.log_summary();
+                continue;
+            }
+        };
+        for message in outgoing {
+            outbox.send(message).await;
+        }
+    }
+    outbox.close().await;
+}
+
+async fn sleep_or_never(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
