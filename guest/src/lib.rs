@@ -53,8 +53,8 @@ pub mod ports;
 pub mod position;
 mod renewal;
 pub mod sabotage;
-#[cfg(any(test, feature = "sim"))]
-pub mod sim;
+#[cfg(test)]
+mod sim;
 pub mod timing;
 pub mod types;
 pub mod update;

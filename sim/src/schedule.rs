@@ -26,6 +26,8 @@ pub const SLOWEST_LINK: Nanos = 3_000 * MS;
 /// Knobs beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
+    /// Deliberate defects; only builds with the `sabotage` feature can
+    /// apply them, and [`run`] refuses them in any other.
     pub sabotage: Sabotage,
     /// Lose every notification (to show the expiry timer matters).
     pub lose_all_notifications: bool,
@@ -111,6 +113,10 @@ fn draw_params(rng: &mut Rng, base_term_ms: u64, sabotage: Sabotage) -> Params {
 }
 
 pub fn run(seed: u64, options: Options) -> Outcome {
+    assert!(
+        cfg!(feature = "sabotage") || options.sabotage == Sabotage::default(),
+        "sabotage needs elector-sim built with the `sabotage` feature"
+    );
     let mut rng = Rng::new(seed);
     let candidates = rng.between(2, 5) as usize;
     let base_term_ms = rng.between(300, 2_000);

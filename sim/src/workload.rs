@@ -113,6 +113,7 @@ pub async fn live(
     };
     let mut candidate =
         Candidate::new(options, client.clone(), clock.clone(), claims).expect("valid options");
+    #[cfg(feature = "sabotage")]
     candidate.sabotage(params.sabotage);
     let renewal = RenewalOptions {
         term_ms: params.term_ms,
