@@ -198,13 +198,13 @@ impl SimClient {
             let Ok(response) = self.request(ss::client::get_command(&key), None).await else {
                 return;
             };
+            // A miss carries no value's version: the store's says how new
+            // the miss is.
             let store_version = response.version.clone();
-            let Ok(current) = response.get_outcome() else {
-                return;
-            };
-            let (value, version) = match current {
-                Some((value, written)) => (Some(value), written),
-                None => (None, store_version),
+            let (value, version) = match ss::client::get_result(response) {
+                Ok(Some(found)) => (Some(found.value), found.version),
+                Ok(None) => (None, store_version),
+                Err(_) => return,
             };
             let mut mailboxes = self.world.mailboxes.borrow_mut();
             if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
