@@ -53,8 +53,6 @@ pub mod ports;
 pub mod position;
 mod renewal;
 pub mod sabotage;
-#[cfg(any(test, feature = "sim"))]
-pub mod sim;
 pub mod timing;
 pub mod types;
 pub mod update;
@@ -62,8 +60,6 @@ pub mod wait;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
-#[cfg(test)]
-mod tests;
 
 pub use candidate::Candidate;
 pub use ports::{Cancel, Clock, EventSink, KeyWatch, NeverCancel, Store, Updater};

@@ -5,7 +5,44 @@
 //! The switches take effect only in builds with the `sabotage` feature,
 //! which nothing but the simulator's tests enables: without it
 //! [`Sabotage`] cannot be set on a candidate and every check of a switch
-//! compiles to `false`, so `elector.wasm` carries none of them.
+//! compiles to `false`. Three guards keep the defects out of what ships:
+//!
+//! - a wasm32 build with the feature does not compile (below), so
+//!   `elector.wasm` cannot be built with them;
+//! - a build with the feature carries [`MARKER`] in a custom section named
+//!   [`MARKER_SECTION`] when it is WebAssembly, and the host's tests look
+//!   for that section in the component it embeds (`host/src/artifacts.rs`);
+//! - `elector-sim` enables the feature only for its tests (see its
+//!   `Cargo.toml`), so a plain build of the simulator leaves it off too.
+
+#[cfg(all(feature = "sabotage", target_arch = "wasm32"))]
+compile_error!(
+    "the `sabotage` feature of elector-guest is for native simulator tests only; \
+     a WebAssembly build with it would ship deliberate defects"
+);
+
+/// Defines the marker and the name of its section from one literal
+/// (`link_section` takes a literal, the host's check takes the constant).
+macro_rules! marker {
+    ($section:literal) => {
+        /// The custom section that [`MARKER`] occupies in a WebAssembly
+        /// build with the `sabotage` feature: its presence in a component
+        /// means the component carries deliberate defects.
+        pub const MARKER_SECTION: &str = $section;
+
+        /// Present in every build with the `sabotage` feature; `#[used]`
+        /// keeps it through optimisation and linking, and in WebAssembly it
+        /// becomes the custom section [`MARKER_SECTION`], which survives
+        /// `strip` and the component wrapping (custom sections are data to
+        /// both), so a sabotaged build can be told from outside.
+        #[cfg(feature = "sabotage")]
+        #[used]
+        #[cfg_attr(target_family = "wasm", unsafe(link_section = $section))]
+        pub static MARKER: [u8; 33] = *b"elector-guest built with sabotage";
+    };
+}
+
+marker!("elector-sabotage");
 
 /// Which defects to introduce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,4 +76,26 @@ pub struct Sabotage {
     /// campaign-and-update-value forgets a write whose answer was lost when
     /// the campaign after it fails (finding 6).
     pub forget_unconfirmed_update: bool,
+}
+
+#[cfg(all(test, feature = "sabotage"))]
+mod tests {
+    use super::*;
+
+    /// The host's check (`host/src/artifacts.rs`) proves the shipped
+    /// component has no [`MARKER_SECTION`]; that proof is only worth
+    /// something if a sabotage build does have one. The section itself
+    /// exists only in WebAssembly, which the feature refuses to build, so
+    /// this shows the other half natively: a build with the feature holds
+    /// the marker (it is `#[used]`, so no linker drops it), and the wasm
+    /// attribute above places it in the section the host looks for. (With
+    /// the `compile_error!` lifted, a `wasm32-wasip2` build of the guest
+    /// with the feature carries the section inside the component, which is
+    /// how the check was seen to fail.)
+    #[test]
+    fn a_sabotage_build_carries_the_marker() {
+        let marker = core::hint::black_box(&MARKER);
+        assert!(marker.ends_with(b"sabotage"));
+        assert_eq!(MARKER_SECTION, "elector-sabotage");
+    }
 }

@@ -1,5 +1,5 @@
-//! A candidate's view of the simulated world: a state-store client that
-//! behaves as the host's MQTT client does, and a clock that drifts.
+//! A candidate's state-store client in the simulated world, behaving as
+//! the host's MQTT client does.
 //!
 //! Like the host's client, a request waits for the link to be up (within
 //! its timeout), then goes out once and is never re-sent; it fails with
@@ -9,28 +9,24 @@
 //! and catches up on changes it missed. The window in which a request may
 //! still land is `elector_statestore::protocol::request_lifetime`, the
 //! formula the host's client uses, with the world's largest link delay as
-//! the transit bound.
+//! the transit bound. Requests a scripted [`crate::transport::Transport`]
+//! selects travel as it says instead of over the link.
 
-use std::cell::RefCell;
-use std::future::{Future, poll_fn};
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
 
+use elector_guest::Store;
 use elector_guest::types::*;
-use elector_guest::{Clock, KeyWatch, Store};
 use elector_statestore as ss;
 
-use crate::world::{Direction, EPOCH_MS, Envelope, Event, LinkState, MS, Nanos, Watched, World};
-
-/// A client's own clocks: a wall clock offset from the store's (as far as
-/// the protocol's one-minute bound allows) and a monotonic clock that runs
-/// a little fast or slow.
-#[derive(Clone, Copy, Debug)]
-pub struct Skew {
-    pub wall_offset_ms: i64,
-    /// Local seconds per true second.
-    pub rate: f64,
-}
+use crate::clock::Skew;
+use crate::event::{AnswerRoute, Envelope, Event};
+use crate::link::{Direction, LinkState};
+use crate::mailbox::Watched;
+use crate::watch::SimWatch;
+use crate::world::{MS, Nanos, World};
 
 #[derive(Clone)]
 pub struct SimClient {
@@ -38,7 +34,7 @@ pub struct SimClient {
     pub id: u32,
     pub skew: Skew,
     clock: Rc<RefCell<ss::HlcClock>>,
-    next_request: Rc<RefCell<u64>>,
+    next_request: Rc<Cell<u64>>,
     pub request_timeout: Nanos,
     /// The longest a message can take on this world's links.
     pub transit_bound: Nanos,
@@ -47,7 +43,7 @@ pub struct SimClient {
     /// can outlive.
     pub understate_lifetime: bool,
     /// Until when a resignation whose answer was lost may still land.
-    pub release_in_doubt_until: Rc<std::cell::Cell<Nanos>>,
+    pub release_in_doubt_until: Rc<Cell<Nanos>>,
 }
 
 impl SimClient {
@@ -63,11 +59,11 @@ impl SimClient {
             id,
             skew,
             clock: Rc::new(RefCell::new(ss::HlcClock::new(format!("client{id}")))),
-            next_request: Rc::new(RefCell::new(0)),
+            next_request: Rc::new(Cell::new(0)),
             request_timeout,
             transit_bound,
             understate_lifetime: false,
-            release_in_doubt_until: Rc::new(std::cell::Cell::new(0)),
+            release_in_doubt_until: Rc::new(Cell::new(0)),
         }
     }
 
@@ -83,8 +79,20 @@ impl SimClient {
         u64::try_from(lifetime.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn wall_ms(&self) -> u64 {
+    pub(crate) fn wall_ms(&self) -> u64 {
         (self.world.store_ms() as i64 + self.skew.wall_offset_ms).max(0) as u64
+    }
+
+    /// The next id for a request or a watch.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_request.set(self.next_request.get() + 1);
+        self.next_request.get()
+    }
+
+    /// `command` as this client sends it now: stamped with its own clock.
+    pub(crate) fn stamp(&self, command: ss::Command) -> ss::Request<u32> {
+        let timestamp = self.clock.borrow_mut().now(self.wall_ms());
+        ss::Request::new(self.id, command).with_timestamp(timestamp)
     }
 
     /// Waits (within the request's deadline) for the link to be connected,
@@ -113,29 +121,41 @@ impl SimClient {
         command: ss::Command,
         fencing_token: Option<&Hlc>,
     ) -> Result<ss::Response, StoreError> {
-        let deadline = self.world.now.get() + self.request_timeout;
+        if self.world.refuse_requests.get() {
+            return Err(StoreError::Disconnected);
+        }
+        let transport = self.world.transport.get();
+        let scripted = transport.selects(&command);
+        let timeout = if scripted {
+            transport.timeout()
+        } else {
+            self.request_timeout
+        };
+        let deadline = self.world.now.get() + timeout;
         let Some(generation) = self.link_up(deadline).await else {
             return Err(StoreError::Disconnected);
         };
-        let id = {
-            let mut next = self.next_request.borrow_mut();
-            *next += 1;
-            *next
-        };
-        let timestamp = self.clock.borrow_mut().now(self.wall_ms());
-        let mut request = ss::Request::new(self.id, command).with_timestamp(timestamp);
+        let id = self.next_id();
+        let mut request = self.stamp(command);
         if let Some(token) = fencing_token {
             request = request.with_fencing_token(token.clone());
         }
-        let envelope = Envelope {
+        let mut envelope = Envelope {
             client: self.id,
             id,
             generation,
             request,
+            answer: AnswerRoute::Link,
         };
-        self.world.transmit(self.id, Direction::ToStore, || {
-            Event::Request(envelope.clone())
-        });
+        if scripted {
+            envelope.answer = transport.answer();
+            let lands_at = self.world.now.get() + transport.landing_delay();
+            self.world.schedule(lands_at, Event::Request(envelope));
+        } else {
+            self.world.transmit(self.id, Direction::ToStore, || {
+                Event::Request(envelope.clone())
+            });
+        }
         let world = self.world.clone();
         let client = self.id as usize;
         let answer = poll_fn(move |_| {
@@ -178,13 +198,13 @@ impl SimClient {
             let Ok(response) = self.request(ss::client::get_command(&key), None).await else {
                 return;
             };
+            // A miss carries no value's version: the store's says how new
+            // the miss is.
             let store_version = response.version.clone();
-            let Ok(current) = response.get_outcome() else {
-                return;
-            };
-            let (value, version) = match current {
-                Some((value, written)) => (Some(value), written),
-                None => (None, store_version),
+            let (value, version) = match ss::client::get_result(response) {
+                Ok(Some(found)) => (Some(found.value), found.version),
+                Ok(None) => (None, store_version),
+                Err(_) => return,
             };
             let mut mailboxes = self.world.mailboxes.borrow_mut();
             if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
@@ -240,11 +260,7 @@ impl Store for SimClient {
 
     async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
         let queue = Rc::new(RefCell::new(Vec::new()));
-        let watch_id = {
-            let mut next = self.next_request.borrow_mut();
-            *next += 1;
-            *next
-        };
+        let watch_id = self.next_id();
         let first = {
             let mut mailboxes = self.world.mailboxes.borrow_mut();
             let watched: &mut Watched = mailboxes[self.id as usize]
@@ -254,155 +270,11 @@ impl Store for SimClient {
             watched.queues.insert(watch_id, queue.clone());
             watched.queues.len() == 1
         };
-        let watch = SimWatch {
-            client: self.clone(),
-            key: key.to_vec(),
-            id: watch_id,
-            queue,
-        };
+        let watch = SimWatch::new(self.clone(), key.to_vec(), watch_id, queue);
         if first {
             let command = ss::client::keynotify_command(key, false);
             ss::client::keynotify_result(self.request(command, None).await?)?;
         }
         Ok(watch)
     }
-}
-
-/// A watch: its queue, filled by the world. Dropping it unregisters (the
-/// STOP is sent without waiting, as the host's client does).
-pub struct SimWatch {
-    client: SimClient,
-    key: Vec<u8>,
-    id: u64,
-    queue: Rc<RefCell<Vec<KeyNotification>>>,
-}
-
-impl KeyWatch for SimWatch {
-    fn take(&mut self) -> Vec<KeyNotification> {
-        std::mem::take(&mut *self.queue.borrow_mut())
-    }
-
-    fn changed(&self) -> impl Future<Output = ()> {
-        poll_fn(|_| {
-            if self.queue.borrow().is_empty() {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-    }
-}
-
-impl Drop for SimWatch {
-    fn drop(&mut self) {
-        let world = &self.client.world;
-        let last = {
-            let mut mailboxes = world.mailboxes.borrow_mut();
-            let watches = &mut mailboxes[self.client.id as usize].watches;
-            match watches.get_mut(&self.key) {
-                Some(watched) => {
-                    watched.queues.remove(&self.id);
-                    if watched.queues.is_empty() {
-                        watches.remove(&self.key);
-                        true
-                    } else {
-                        false
-                    }
-                }
-                None => false,
-            }
-        };
-        if last {
-            let generation = world.links.borrow()[self.client.id as usize].generation;
-            let timestamp = self.client.clock.borrow_mut().now(self.client.wall_ms());
-            let request = ss::Request::new(
-                self.client.id,
-                ss::Command::KeyNotify {
-                    key: self.key.clone(),
-                    stop: true,
-                },
-            )
-            .with_timestamp(timestamp);
-            let id = {
-                let mut next = self.client.next_request.borrow_mut();
-                *next += 1;
-                *next
-            };
-            // Nobody waits for the answer.
-            let envelope = Envelope {
-                client: self.client.id,
-                id,
-                generation,
-                request,
-            };
-            world.transmit(self.client.id, Direction::ToStore, || {
-                Event::Request(envelope.clone())
-            });
-        }
-    }
-}
-
-/// A candidate's monotonic clock: `rate` local seconds per true second.
-#[derive(Clone)]
-pub struct SimClock {
-    pub world: Rc<World>,
-    pub skew: Skew,
-    /// True time when this clock started (a restarted candidate gets a
-    /// fresh clock).
-    pub origin: Nanos,
-}
-
-impl SimClock {
-    fn local(&self, true_ns: Nanos) -> u64 {
-        ((true_ns - self.origin) as f64 * self.skew.rate) as u64 + 1_000 * MS
-    }
-
-    /// The true time at which this clock reads `local_ns`.
-    pub fn true_time(&self, local_ns: u64) -> Nanos {
-        let local = local_ns.saturating_sub(1_000 * MS);
-        self.origin + (local as f64 / self.skew.rate).ceil() as u64
-    }
-}
-
-impl Clock for SimClock {
-    fn now(&self) -> Instant {
-        Instant(self.local(self.world.now.get()))
-    }
-
-    fn wall_clock_ms(&self) -> u64 {
-        (EPOCH_MS as i64 + (self.world.now.get() / MS) as i64 + self.skew.wall_offset_ms) as u64
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
-        let world = self.world.clone();
-        let wake = if deadline.0 == u64::MAX {
-            Nanos::MAX
-        } else {
-            self.true_time(deadline.0)
-        };
-        poll_fn(move |_| {
-            if world.now.get() >= wake {
-                Poll::Ready(())
-            } else {
-                if wake != Nanos::MAX {
-                    world.wake_at(wake);
-                }
-                Poll::Pending
-            }
-        })
-    }
-}
-
-/// Sleeps in true time.
-pub fn sleep(world: &Rc<World>, duration: Nanos) -> impl Future<Output = ()> + use<> {
-    let world = world.clone();
-    let wake = world.now.get() + duration;
-    poll_fn(move |_| {
-        if world.now.get() >= wake {
-            Poll::Ready(())
-        } else {
-            world.wake_at(wake);
-            Poll::Pending
-        }
-    })
 }

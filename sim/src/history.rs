@@ -90,6 +90,8 @@ pub struct History {
     pub claims: Vec<Claimed>,
     /// Counts for the report.
     pub requests: u64,
+    /// SET requests among them.
+    pub sets: u64,
     /// Faults that happened (not the ones planned).
     pub faults: u64,
     pub crashes: u64,
@@ -108,6 +110,9 @@ impl History {
         response: &ss::Response,
     ) {
         self.requests += 1;
+        if matches!(command, ss::Command::Set { .. }) {
+            self.sets += 1;
+        }
         if trace_enabled() && command.key() == POSITION.as_bytes() {
             eprintln!(
                 "{:>9.3} ms store: client{client} {command:?} -> {:?} v{}",

@@ -21,18 +21,36 @@
 //! made against the store's own record: tokens the store issued, no lost
 //! or doubled update, no belief in a hold the store no longer had,
 //! progress once the faults stop, and well-formed events.
+//!
+//! The same world, client and executor also run the elector's scripted
+//! behaviour tests ([`scripted`], used by `guest/tests/`): instant links,
+//! and faults a test opens on purpose ([`Transport`]) instead of random
+//! ones, so that each window is shown to the millisecond.
 
 pub mod checker;
 pub mod client;
+pub mod clock;
+pub mod driver;
+pub mod event;
+pub mod executor;
 pub mod history;
+pub mod link;
+pub mod mailbox;
+pub mod plan;
 pub mod rng;
 pub mod schedule;
+pub mod scripted;
+pub mod transport;
+pub mod watch;
 pub mod workload;
 pub mod world;
 
 pub use checker::Violation;
 pub use elector_guest::sabotage::Sabotage;
+pub use executor::{Task, task};
 pub use schedule::{Options, Outcome, run};
+pub use scripted::{EventLog, Sim, SimCancel, SimCandidate, drive_until};
+pub use transport::Transport;
 
 /// Totals over many schedules.
 #[derive(Debug, Default, Clone)]

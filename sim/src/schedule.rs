@@ -9,11 +9,16 @@ use elector_guest::Store;
 use elector_guest::sabotage::Sabotage;
 
 use crate::checker::{self, Liveness, Progress, Violation};
-use crate::client::{SimClient, Skew, sleep};
+use crate::client::SimClient;
+use crate::clock::{Skew, sleep};
+use crate::driver::first_of;
+use crate::executor::Task;
 use crate::history::{COUNTER, Claim, POSITION};
+use crate::link::{Link, LinkState};
+use crate::plan::{plan_crashes, plan_faults, plan_releases};
 use crate::rng::Rng;
 use crate::workload::{self, Campaigning, Params};
-use crate::world::{Event, Link, LinkState, MS, Nanos, Task, World};
+use crate::world::{MS, Nanos, World};
 
 /// Simulated time a schedule runs.
 pub const DURATION: Nanos = 30_000 * MS;
@@ -26,6 +31,8 @@ pub const SLOWEST_LINK: Nanos = 3_000 * MS;
 /// Knobs beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
+    /// Deliberate defects; only builds with the `sabotage` feature can
+    /// apply them, and [`run`] refuses them in any other.
     pub sabotage: Sabotage,
     /// Lose every notification (to show the expiry timer matters).
     pub lose_all_notifications: bool,
@@ -111,6 +118,10 @@ fn draw_params(rng: &mut Rng, base_term_ms: u64, sabotage: Sabotage) -> Params {
 }
 
 pub fn run(seed: u64, options: Options) -> Outcome {
+    assert!(
+        cfg!(feature = "sabotage") || options.sabotage == Sabotage::default(),
+        "sabotage needs elector-sim built with the `sabotage` feature"
+    );
     let mut rng = Rng::new(seed);
     let candidates = rng.between(2, 5) as usize;
     let base_term_ms = rng.between(300, 2_000);
@@ -282,71 +293,6 @@ impl Watch {
     }
 }
 
-/// Network faults before [`QUIET`]: disconnects (the store forgets the
-/// client's watches), partitions (silent black holes), deaf links (writes
-/// land, answers and notifications are lost), broker restarts (everyone
-/// disconnects at once), registrations lost silently, and slow links
-/// (messages delayed up to 3 s, so writes land long after they were sent).
-fn plan_faults(world: &World, rng: &mut Rng, candidates: usize) {
-    for _ in 0..rng.between(0, 8) {
-        let start = rng.between(500 * MS, QUIET - 3_000 * MS);
-        let length = rng.between(100 * MS, 2_500 * MS);
-        let client = rng.between(0, candidates as u64 - 1) as u32;
-        match rng.between(0, 5) {
-            0 => link_outage(world, client, LinkState::Down, start, length),
-            1 => link_outage(world, client, LinkState::Blackhole, start, length),
-            2 => link_outage(world, client, LinkState::Deaf, start, length),
-            3 => {
-                for client in 0..candidates as u32 {
-                    link_outage(world, client, LinkState::Down, start, length / 2);
-                }
-            }
-            4 => world.schedule(start, Event::ForgetRegistrations { client }),
-            _ => {
-                let normal = world.links.borrow()[client as usize].delay_max;
-                let slow = rng.between(200 * MS, SLOWEST_LINK);
-                world.schedule(
-                    start,
-                    Event::Delay {
-                        client,
-                        delay_max: slow,
-                    },
-                );
-                world.schedule(
-                    start + length,
-                    Event::Delay {
-                        client,
-                        delay_max: normal,
-                    },
-                );
-            }
-        }
-    }
-}
-
-/// When a candidate crashes and for how long it stays down.
-fn plan_crashes(rng: &mut Rng, term_ms: u64) -> Vec<(Nanos, Nanos)> {
-    let mut crashes: Vec<(Nanos, Nanos)> = (0..rng.between(0, 2))
-        .map(|_| {
-            let at = rng.between(300 * MS, QUIET - 3_000 * MS);
-            (at, rng.between(50 * MS, term_ms * 2 * MS))
-        })
-        .collect();
-    crashes.sort();
-    crashes
-}
-
-/// When an operator releases whoever holds the position (as `elector
-/// resign --name` from another process does): now and then, before the
-/// quiet.
-fn plan_releases(rng: &mut Rng) -> Vec<Nanos> {
-    let mut releases: Vec<Nanos> = (0..rng.between(0, 2))
-        .map(|_| rng.between(500 * MS, QUIET - 3_000 * MS))
-        .collect();
-    releases.sort();
-    releases
-}
-
 /// The operator: at each planned time, releases the position's holder.
 async fn operate(world: Rc<World>, client: SimClient, releases: Vec<Nanos>) {
     for at in releases {
@@ -392,7 +338,7 @@ async fn supervise(
             rng.fork(),
         );
         let crash = sleep(&world, at - world.now.get());
-        workload::first_of(lived, crash).await;
+        first_of(lived, crash).await;
         campaigning.borrow_mut()[client.id as usize] = None;
         // A dead process claims nothing from now on.
         let lock_value = format!("{name}:{life}");
@@ -442,16 +388,4 @@ async fn reconnect_agent(world: Rc<World>, clients: Vec<SimClient>) {
             clients[client as usize].catch_up().await;
         }
     }
-}
-
-/// `client`'s link in `state` from `start` for `length`, then up again.
-fn link_outage(world: &World, client: u32, state: LinkState, start: u64, length: u64) {
-    world.schedule(start, Event::Link { client, state });
-    world.schedule(
-        start + length,
-        Event::Link {
-            client,
-            state: LinkState::Up,
-        },
-    );
 }

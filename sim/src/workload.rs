@@ -15,12 +15,14 @@ use std::rc::Rc;
 
 use elector_guest::sabotage::Sabotage;
 use elector_guest::types::*;
-use elector_guest::{Candidate, Clock, EventSink, KeyWatch, NeverCancel, Store};
+use elector_guest::{Candidate, EventSink, NeverCancel, Store};
 
-use crate::client::{SimClient, SimClock, sleep};
+use crate::client::SimClient;
+use crate::clock::SimClock;
+use crate::driver::drive;
 use crate::history::{COUNTER, Claim, POSITION, SHARED};
 use crate::rng::Rng;
-use crate::world::{MS, Nanos, World};
+use crate::world::{MS, World};
 
 /// How one candidate is configured: candidates on one position may differ.
 #[derive(Clone, Copy, Debug)]
@@ -93,11 +95,7 @@ pub async fn live(
     campaigning: Campaigning,
     mut rng: Rng,
 ) {
-    let clock = SimClock {
-        world: world.clone(),
-        skew: client.skew,
-        origin: world.now.get(),
-    };
+    let clock = SimClock::started(&world, client.skew);
     let options = CandidateOptions {
         position: POSITION.into(),
         name: name.clone(),
@@ -113,6 +111,7 @@ pub async fn live(
     };
     let mut candidate =
         Candidate::new(options, client.clone(), clock.clone(), claims).expect("valid options");
+    #[cfg(feature = "sabotage")]
     candidate.sabotage(params.sabotage);
     let renewal = RenewalOptions {
         term_ms: params.term_ms,
@@ -271,48 +270,4 @@ impl Me<'_> {
         };
         let _ = self.client.set(SHARED, value.as_bytes(), &options).await;
     }
-}
-
-/// Runs the candidate's background work (renewal, lease end, news on its
-/// watch) for `duration` of true time, as the host's driver does: a tick
-/// when the candidate asked for one and whenever its watch has news.
-async fn drive(candidate: &mut SimCandidate, clock: &SimClock, duration: Nanos) {
-    let until = clock.world.now.get() + duration;
-    loop {
-        let next = candidate.tick().await;
-        if clock.world.now.get() >= until {
-            return;
-        }
-        let wait = sleep(&clock.world, until - clock.world.now.get());
-        let tick_due = async {
-            match next {
-                Some(next) => clock.sleep_until(next).await,
-                None => std::future::pending().await,
-            }
-        };
-        let news = async {
-            match candidate.watched() {
-                Some(watch) => watch.changed().await,
-                None => std::future::pending().await,
-            }
-        };
-        first_of(wait, first_of(tick_due, news)).await;
-    }
-}
-
-/// Resolves when either resolves.
-pub(crate) async fn first_of(
-    a: impl std::future::Future<Output = ()>,
-    b: impl std::future::Future<Output = ()>,
-) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    std::future::poll_fn(|cx| {
-        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }

@@ -1,24 +1,26 @@
 //! The simulated world: true time, the state store (the real state
-//! machine), the network between it and each client, and an executor that
-//! runs the candidates' futures and advances time only when all of them
-//! wait.
+//! machine), the network between it and each client, and what happens
+//! there when (the executor that runs the candidates' futures is in
+//! `executor.rs`).
 //!
 //! Everything happens in one thread in an order fixed by the seed: message
 //! delays, losses and duplicates are drawn from the world's generator, and
-//! events at the same instant run in the order they were scheduled.
+//! events at the same instant run in the order they were scheduled. A
+//! message on an instant link (see [`Link::instant`]) is handled within the
+//! call that sends it, as an in-process store would.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::{BinaryHeap, HashMap};
 use std::rc::Rc;
-use std::task::{Context, Waker};
 
-use elector_guest::types::{KeyEvent, KeyNotification};
 use elector_statestore as ss;
 
+use crate::event::{AnswerRoute, Event, Scheduled};
 use crate::history::{History, POSITION};
+use crate::link::{Direction, Link, LinkState};
+use crate::mailbox::Mailbox;
 use crate::rng::Rng;
+use crate::transport::Transport;
 
 /// Wall-clock milliseconds of the store at true time zero.
 pub const EPOCH_MS: u64 = 1_800_000_000_000;
@@ -28,136 +30,6 @@ pub type Nanos = u64;
 
 pub const MS: Nanos = 1_000_000;
 
-/// How a client's link to the broker behaves now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkState {
-    Up,
-    /// Disconnected: the client knows; requests fail at once, the store
-    /// forgets the client's KEYNOTIFY registrations.
-    Down,
-    /// Messages vanish both ways; nobody knows.
-    Blackhole,
-    /// Requests reach the store, answers and notifications vanish: writes
-    /// land and their senders never learn it.
-    Deaf,
-}
-
-/// Which way a message travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    ToStore,
-    ToClient,
-}
-
-#[derive(Clone, Debug)]
-pub struct Link {
-    pub state: LinkState,
-    /// Bumped at every reconnect; answers to older requests are void.
-    pub generation: u64,
-    pub loss: f64,
-    pub duplication: f64,
-    pub delay_min: Nanos,
-    pub delay_max: Nanos,
-}
-
-/// A request in flight to the store.
-#[derive(Clone, Debug)]
-pub struct Envelope {
-    pub client: u32,
-    pub id: u64,
-    pub generation: u64,
-    pub request: ss::Request<u32>,
-}
-
-/// Something that happens at an instant.
-#[derive(Debug)]
-pub enum Event {
-    /// A request reaches the store.
-    Request(Envelope),
-    /// An answer reaches its client.
-    Response {
-        client: u32,
-        id: u64,
-        generation: u64,
-        response: ss::Response,
-    },
-    /// A notification reaches its client.
-    Notification {
-        client: u32,
-        generation: u64,
-        key: Vec<u8>,
-        event: ss::KeyEvent,
-        version: ss::Hlc,
-    },
-    /// A fault (or the end of one) scheduled by the fault plan.
-    Link { client: u32, state: LinkState },
-    /// The store forgets a client's registrations without telling it.
-    ForgetRegistrations { client: u32 },
-    /// Messages on a client's link take up to `delay_max` (a congested or
-    /// queueing link); writes can land long after they were sent.
-    Delay { client: u32, delay_max: Nanos },
-}
-
-struct Scheduled {
-    at: Nanos,
-    sequence: u64,
-    event: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.sequence) == (other.at, other.sequence)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed: the heap pops the earliest first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.at, other.sequence).cmp(&(self.at, self.sequence))
-    }
-}
-
-/// What a client's side of the world holds: answers and notifications.
-#[derive(Default)]
-pub struct Mailbox {
-    pub answers: HashMap<u64, Result<ss::Response, elector_guest::StoreError>>,
-    /// Watched keys, the queues of the watches on each, and the newest
-    /// change seen (for catching up after a reconnect).
-    pub watches: BTreeMap<Vec<u8>, Watched>,
-}
-
-#[derive(Default)]
-pub struct Watched {
-    pub queues: BTreeMap<u64, Rc<RefCell<Vec<KeyNotification>>>>,
-    pub last: Option<(Option<Vec<u8>>, ss::Hlc)>,
-}
-
-impl Watched {
-    pub fn deliver(&mut self, value: Option<Vec<u8>>, version: ss::Hlc) {
-        if let Some((_, newest)) = &self.last
-            && version.cmp_version(newest).is_lt()
-        {
-            return;
-        }
-        let notification = KeyNotification {
-            event: match &value {
-                Some(value) => KeyEvent::Set(value.clone()),
-                None => KeyEvent::Delete,
-            },
-            version: version.clone(),
-        };
-        self.last = Some((value, version));
-        for queue in self.queues.values() {
-            queue.borrow_mut().push(notification.clone());
-        }
-    }
-}
-
 pub struct World {
     pub now: Cell<Nanos>,
     pub rng: RefCell<Rng>,
@@ -165,16 +37,22 @@ pub struct World {
     pub links: RefCell<Vec<Link>>,
     pub mailboxes: RefCell<Vec<Mailbox>>,
     pub history: RefCell<History>,
-    events: RefCell<BinaryHeap<Scheduled>>,
+    pub(crate) events: RefCell<BinaryHeap<Scheduled>>,
     sequence: Cell<u64>,
     /// Deadlines futures wait for, gathered during one round of polls.
-    timers: RefCell<Vec<Nanos>>,
+    pub(crate) timers: RefCell<Vec<Nanos>>,
     /// Bumped by anything that may let a future progress.
-    progress: Cell<u64>,
+    pub(crate) progress: Cell<u64>,
     /// Clients whose link just came up and must register again.
     reconnected: RefCell<Vec<u32>>,
     /// When set, every notification is lost.
     pub drop_notifications: Cell<bool>,
+    /// When set, every request fails with `disconnected` before it leaves
+    /// (a client that knows it has no connection); the store keeps its
+    /// registrations.
+    pub refuse_requests: Cell<bool>,
+    /// Scripted faults for the requests it selects, sent from now on.
+    pub transport: Cell<Transport>,
     /// Clients that send releases on an operator's behalf: their releases
     /// of a position are external (see `history::Change`).
     pub operators: RefCell<Vec<u32>>,
@@ -182,8 +60,6 @@ pub struct World {
     /// same answer again, as `elector statestore` does for a re-sent one.
     answered: RefCell<HashMap<(u32, u64), ss::Response>>,
 }
-
-pub type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 impl World {
     pub fn new(seed: u64, clients: usize, link: Link) -> Rc<World> {
@@ -200,9 +76,19 @@ impl World {
             progress: Cell::new(0),
             reconnected: RefCell::new(Vec::new()),
             drop_notifications: Cell::new(false),
+            refuse_requests: Cell::new(false),
+            transport: Cell::new(Transport::default()),
             operators: RefCell::new(Vec::new()),
             answered: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Connects one more client, over `link`; returns its id.
+    pub fn add_client(&self, link: Link) -> u32 {
+        let mut links = self.links.borrow_mut();
+        links.push(link);
+        self.mailboxes.borrow_mut().push(Mailbox::default());
+        u32::try_from(links.len() - 1).expect("fewer than 2^32 clients")
     }
 
     pub fn store_ms(&self) -> u64 {
@@ -229,15 +115,16 @@ impl World {
     }
 
     /// Sends `event` over `client`'s link in `direction`: delayed, maybe
-    /// lost, maybe duplicated, or dropped if the link does not carry it.
+    /// lost, maybe duplicated, or dropped if the link does not carry it;
+    /// on an instant link, handled at once.
     pub fn transmit(&self, client: u32, direction: Direction, event: impl Fn() -> Event) {
         let link = self.links.borrow()[client as usize].clone();
-        let carried = match link.state {
-            LinkState::Up => true,
-            LinkState::Deaf => direction == Direction::ToStore,
-            LinkState::Down | LinkState::Blackhole => false,
-        };
-        if !carried {
+        if !link.carries(direction) {
+            return;
+        }
+        if link.is_instant() {
+            self.handle(event());
+            self.bump();
             return;
         }
         let mut rng = self.rng.borrow_mut();
@@ -252,72 +139,8 @@ impl World {
         }
     }
 
-    /// Runs `tasks` until they all finish or time reaches `until`.
-    /// `after_step` runs after every event (the safety checks).
-    pub fn run(
-        &self,
-        tasks: &mut Vec<Option<Task>>,
-        until: Nanos,
-        mut after_step: impl FnMut(&World),
-    ) {
-        let mut context = Context::from_waker(Waker::noop());
-        loop {
-            // Poll until nothing moves at this instant.
-            loop {
-                let before = self.progress.get();
-                self.timers.borrow_mut().clear();
-                let mut finished = false;
-                for slot in tasks.iter_mut() {
-                    if let Some(task) = slot
-                        && task.as_mut().poll(&mut context).is_ready()
-                    {
-                        *slot = None;
-                        finished = true;
-                    }
-                }
-                if !finished && self.progress.get() == before {
-                    break;
-                }
-            }
-            if tasks.iter().all(Option::is_none) {
-                return;
-            }
-            let next_timer = self.timers.borrow().iter().copied().min();
-            let next_event = self.events.borrow().peek().map(|s| s.at);
-            let next_expiry = self
-                .store
-                .borrow()
-                .next_expiry()
-                .map(|ms| (ms.saturating_sub(EPOCH_MS)) * MS);
-            let next = [next_timer, next_event, next_expiry]
-                .into_iter()
-                .flatten()
-                .min();
-            // Nothing left to happen: everyone waits forever. Time still
-            // runs to the end, so a stall shows in the liveness checks.
-            let Some(next) = next.filter(|next| *next <= until) else {
-                self.now.set(until);
-                after_step(self);
-                return;
-            };
-            self.now.set(next.max(self.now.get()));
-            self.bump();
-            self.expire_keys();
-            while self
-                .events
-                .borrow()
-                .peek()
-                .is_some_and(|s| s.at <= self.now.get())
-            {
-                let scheduled = self.events.borrow_mut().pop().expect("peeked");
-                self.handle(scheduled.event);
-                after_step(self);
-            }
-            after_step(self);
-        }
-    }
-
-    fn expire_keys(&self) {
+    /// Expires the keys due by now and tells their watchers.
+    pub(crate) fn expire_keys(&self) {
         let notifications = self.store.borrow_mut().expire(self.store_ms());
         self.record_position(None);
         self.notify(notifications);
@@ -325,13 +148,13 @@ impl World {
 
     /// Records a change of the position's holder, if there was one, and
     /// who made it (`None`: the store's expiry).
-    fn record_position(&self, by: Option<(u32, &ss::Command)>) {
+    fn record_position(&self, by: Option<u32>) {
         let holder = self
             .store
             .borrow()
             .peek(self.store_ms(), POSITION.as_bytes())
             .map(|(value, _)| value.to_vec());
-        let external = by.is_some_and(|(client, _)| self.operators.borrow().contains(&client));
+        let external = by.is_some_and(|client| self.operators.borrow().contains(&client));
         self.history
             .borrow_mut()
             .position_changed(self.now.get(), holder, external);
@@ -354,18 +177,31 @@ impl World {
         }
     }
 
-    fn handle(&self, event: Event) {
+    /// Sends an answer to `client` back the way its request asked for.
+    fn answer(&self, client: u32, route: AnswerRoute, event: impl Fn() -> Event) {
+        match route {
+            AnswerRoute::Link => self.transmit(client, Direction::ToClient, event),
+            AnswerRoute::After(delay) => self.schedule(self.now.get() + delay, event()),
+            AnswerRoute::Lost => {}
+        }
+    }
+
+    pub(crate) fn handle(&self, event: Event) {
         match event {
             Event::Request(envelope) => {
                 let (client, id, generation) = (envelope.client, envelope.id, envelope.generation);
-                let replay = self.answered.borrow().get(&(client, id)).cloned();
-                if let Some(response) = replay {
-                    self.transmit(client, Direction::ToClient, || Event::Response {
+                let respond = |response: &ss::Response| {
+                    let response = response.clone();
+                    move || Event::Response {
                         client,
                         id,
                         generation,
                         response: response.clone(),
-                    });
+                    }
+                };
+                let replay = self.answered.borrow().get(&(client, id)).cloned();
+                if let Some(response) = replay {
+                    self.answer(client, envelope.answer, respond(&response));
                     return;
                 }
                 let command = envelope.request.command.clone();
@@ -376,25 +212,20 @@ impl World {
                     .handle(self.store_ms(), envelope.request);
                 self.history.borrow_mut().applied(
                     self.now.get(),
-                    envelope.client,
+                    client,
                     &command,
                     fencing_token.as_ref(),
                     &response,
                 );
                 if command.key() == POSITION.as_bytes() {
-                    self.record_position(Some((client, &command)));
+                    self.record_position(Some(client));
                 }
                 // Notifications first, as the service sends them.
                 self.notify(notifications);
                 self.answered
                     .borrow_mut()
                     .insert((client, id), response.clone());
-                self.transmit(client, Direction::ToClient, || Event::Response {
-                    client,
-                    id,
-                    generation,
-                    response: response.clone(),
-                });
+                self.answer(client, envelope.answer, respond(&response));
             }
             Event::Response {
                 client,
@@ -475,5 +306,10 @@ impl World {
     /// Clients whose link came back since the last call.
     pub fn take_reconnected(&self) -> Vec<u32> {
         std::mem::take(&mut *self.reconnected.borrow_mut())
+    }
+
+    /// KEYNOTIFY registrations alive in the store.
+    pub fn watch_count(&self) -> usize {
+        self.store.borrow().watch_count()
     }
 }

@@ -1,7 +1,10 @@
 //! The store in this process: the state machine behind the client
 //! vocabulary, for every driver that applies a request the moment it is
-//! made (the host's embedded store, the simulators, the benchmarks, the
-//! embedding example).
+//! made (the host's embedded store, and what runs on it). The simulator
+//! does not use it: there each client stamps a request with its own skewed
+//! clock when it sends it, and the store applies it when it lands, so the
+//! world drives the [`StateStore`] itself and reads answers with
+//! [`crate::client`].
 //!
 //! A [`LocalStore`] plays both ends of the wire: it stamps each request with
 //! a client clock's `__ts` (as a real client would, merged with every

@@ -1,15 +1,15 @@
-//! What a [`Response`] means for the command that asked for it.
+//! What a store's [`Reply`] means for the command that asked for it.
 //!
 //! Every client of the store (the embedded backend, the MQTT client, the
 //! simulator) reads replies the same way: `+OK` or `:-1` for SET, `$…` for
 //! GET, `:1`/`:0`/`:-1` for DEL and VDEL. This is that reading, once; each
 //! client maps the outcomes onto its own types. The readings are on
 //! [`Reply`] alone, for a client that may get a reply without a version
-//! (an MQTT response without `__ts`), and on [`Response`] with its version.
+//! (an MQTT response without `__ts`); [`crate::client`]'s readings add the
+//! version where an operation needs it.
 
-use crate::command::{Reply, Response};
+use crate::command::Reply;
 use crate::error::StoreErrorKind;
-use crate::hlc::Hlc;
 
 /// A reply that is not a success for its command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,83 +75,40 @@ impl Reply {
     }
 }
 
-/// The same readings with the version the store sent alongside, for
-/// clients whose responses always carry one.
-impl Response {
-    /// SET: whether it applied, and the version the store reported.
-    pub fn set_outcome(self) -> Result<(bool, Hlc), ReplyError> {
-        let version = self.version;
-        self.reply.set_applied().map(|applied| (applied, version))
-    }
-
-    /// GET: the value and its version, or `None` for a missing key.
-    pub fn get_outcome(self) -> Result<Option<(Vec<u8>, Hlc)>, ReplyError> {
-        let version = self.version;
-        Ok(self.reply.get_value()?.map(|value| (value, version)))
-    }
-
-    /// DEL or VDEL.
-    pub fn delete_outcome(self) -> Result<DeleteOutcome, ReplyError> {
-        self.reply.delete_outcome()
-    }
-
-    /// KEYNOTIFY (start or stop).
-    pub fn keynotify_outcome(self) -> Result<(), ReplyError> {
-        self.reply.keynotify_outcome()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn response(reply: Reply) -> Response {
-        Response {
-            reply,
-            version: Hlc::new(5, 1, "n"),
-        }
-    }
-
     #[test]
     fn replies_read_as_outcomes() {
-        assert!(response(Reply::Ok).set_outcome().unwrap().0);
-        assert!(!response(Reply::NotApplied).set_outcome().unwrap().0);
-        assert_eq!(response(Reply::Value(None)).get_outcome(), Ok(None));
+        assert!(Reply::Ok.set_applied().unwrap());
+        assert!(!Reply::NotApplied.set_applied().unwrap());
+        assert_eq!(Reply::Value(None).get_value(), Ok(None));
         assert_eq!(
-            response(Reply::Value(Some(b"v".to_vec())))
-                .get_outcome()
-                .unwrap()
-                .unwrap()
-                .0,
-            b"v"
+            Reply::Value(Some(b"v".to_vec())).get_value(),
+            Ok(Some(b"v".to_vec()))
         );
         assert_eq!(
-            response(Reply::Count(-1)).delete_outcome(),
+            Reply::Count(-1).delete_outcome(),
             Ok(DeleteOutcome::ValueMismatch)
         );
-        assert_eq!(
-            response(Reply::Count(0)).delete_outcome(),
-            Ok(DeleteOutcome::Absent)
-        );
-        assert_eq!(
-            response(Reply::Count(1)).delete_outcome(),
-            Ok(DeleteOutcome::Deleted)
-        );
-        assert_eq!(response(Reply::Ok).keynotify_outcome(), Ok(()));
+        assert_eq!(Reply::Count(0).delete_outcome(), Ok(DeleteOutcome::Absent));
+        assert_eq!(Reply::Count(1).delete_outcome(), Ok(DeleteOutcome::Deleted));
+        assert_eq!(Reply::Ok.keynotify_outcome(), Ok(()));
     }
 
     #[test]
     fn errors_and_wrong_shapes_are_told_apart() {
         assert_eq!(
-            response(Reply::Error(StoreErrorKind::SyntaxError)).delete_outcome(),
+            Reply::Error(StoreErrorKind::SyntaxError).delete_outcome(),
             Err(ReplyError::Refused(StoreErrorKind::SyntaxError))
         );
         assert_eq!(
-            response(Reply::Count(3)).set_outcome(),
+            Reply::Count(3).set_applied(),
             Err(ReplyError::Unexpected(Reply::Count(3)))
         );
         assert_eq!(
-            response(Reply::Count(7)).delete_outcome(),
+            Reply::Count(7).delete_outcome(),
             Err(ReplyError::Unexpected(Reply::Count(7)))
         );
     }

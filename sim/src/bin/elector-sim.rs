@@ -18,6 +18,7 @@ struct Args {
     /// no-expiry-timer, lease-never-ends, lease-from-reply, forged-token,
     /// keep-lease-on-unknown-write, end-lease-after-resign-answer,
     /// renew-before-expiry, ignore-own-value, forget-unconfirmed-update.
+    /// Needs a build with `--features sabotage`.
     #[arg(long, value_delimiter = ',')]
     sabotage: Vec<String>,
     /// Tell candidates a request lifetime shorter than the transport's.
@@ -28,8 +29,14 @@ struct Args {
     lose_all_notifications: bool,
 }
 
+/// The switches named, refused (in one line) by a build without the
+/// `sabotage` feature: the flag stays in every build so that a plain one
+/// says why it cannot break the elector instead of not knowing the flag.
 fn sabotage(names: &[String]) -> Result<Sabotage, String> {
     let mut sabotage = Sabotage::default();
+    if !names.is_empty() && !cfg!(feature = "sabotage") {
+        return Err("--sabotage needs elector-sim built with `--features sabotage`".into());
+    }
     for name in names {
         let switch = match name.as_str() {
             "no-fencing" => &mut sabotage.no_fencing,

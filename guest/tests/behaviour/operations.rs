@@ -1,14 +1,15 @@
 use core::time::Duration;
 
-use super::*;
-use crate::sim::drive_until;
-use crate::{
+use elector_guest::{
     CandidateOptions, Clock, ElectionError, Leader, LeadershipChange, NeverCancel, PositionState,
     RenewalOptions,
 };
+use elector_sim::drive_until;
 
-fn create(sim: &Sim, options: CandidateOptions) -> Result<crate::sim::SimCandidate, ElectionError> {
-    crate::Candidate::new(options, sim.store(), sim.clock(), sim.event_log())
+use super::*;
+
+fn create(sim: &Sim, options: CandidateOptions) -> Result<SimCandidate, ElectionError> {
+    elector_guest::Candidate::new(options, sim.store(), sim.clock(), sim.event_log())
 }
 
 #[test]
@@ -34,7 +35,7 @@ fn bad_terms_are_refused_before_touching_the_store() {
     let sim = Sim::new();
     let (mut a, log) = sim.candidate("p", "a");
     run(&sim, async move {
-        for term in [0, crate::timing::MAX_TERM_MS + 1] {
+        for term in [0, elector_guest::timing::MAX_TERM_MS + 1] {
             assert!(matches!(
                 a.try_campaign(term).await,
                 Err(ElectionError::InvalidArgument(_))
@@ -169,7 +170,7 @@ fn observe_yields_the_exact_sequence_of_changes_without_renewals() {
                 assert_eq!(observer.observe().await.unwrap(), None);
                 drive_until(&mut observer, &sim, until).await;
                 observer.unobserve();
-                assert_eq!(sim.store().watch_count(), 0, "unobserve drops the watch");
+                assert_eq!(sim.watch_count(), 0, "unobserve drops the watch");
             }
         }),
         task({
@@ -250,7 +251,9 @@ fn store_failures_surface_as_typed_errors() {
     run(&sim, async move {
         assert!(matches!(
             a.try_campaign(TERM_MS).await,
-            Err(ElectionError::Store(crate::StoreError::Disconnected))
+            Err(ElectionError::Store(
+                elector_guest::StoreError::Disconnected
+            ))
         ));
         assert!(matches!(
             a.current_leader().await,

@@ -1,8 +1,9 @@
 use core::time::Duration;
 
+use elector_guest::{ElectionError, NeverCancel, RenewalOptions, Store};
+use elector_sim::drive_until;
+
 use super::*;
-use crate::sim::drive_until;
-use crate::{ElectionError, NeverCancel, RenewalOptions, Store};
 
 const RENEWAL: RenewalOptions = RenewalOptions {
     term_ms: 1_000,

@@ -1,8 +1,9 @@
 use core::time::Duration;
 
+use elector_guest::{ElectionError, NeverCancel};
+use elector_sim::SimCancel;
+
 use super::*;
-use crate::sim::SimCancel;
-use crate::{ElectionError, NeverCancel};
 
 #[test]
 fn three_candidates_contend_and_exactly_one_wins_at_a_time() {
@@ -89,7 +90,6 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let cancel = SimCancel::default();
-    let store = sim.store();
     let outcome = shared(None);
     let tasks: Vec<Task> = vec![
         task(async move {
@@ -107,7 +107,7 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
             let sim = sim.clone();
             async move {
                 sim.sleep(Duration::from_millis(250)).await;
-                assert_eq!(store.watch_count(), 1, "the blocked campaign watches");
+                assert_eq!(sim.watch_count(), 1, "the blocked campaign watches");
                 cancel.cancel();
             }
         }),
@@ -122,7 +122,7 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
         Duration::from_millis(250),
         "returned at once"
     );
-    assert_eq!(sim.store().watch_count(), 0, "no watch left behind");
+    assert_eq!(sim.watch_count(), 0, "no watch left behind");
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn a_campaign_times_out_and_leaves_no_watch() {
         Err(ElectionError::Timeout)
     );
     assert_eq!(sim.elapsed(), Duration::from_millis(300));
-    assert_eq!(sim.store().watch_count(), 0);
+    assert_eq!(sim.watch_count(), 0);
 }
 
 #[test]

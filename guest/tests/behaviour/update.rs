@@ -1,22 +1,12 @@
-use core::future::Future;
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
-use super::*;
-use crate::sim::SimCancel;
-use crate::{
+use elector_guest::{
     ElectionError, FencingRefusal, NeverCancel, SetCondition, SetOptions, Store, StoreError,
     StoreErrorKind,
 };
+use elector_sim::SimCancel;
 
-/// Sim store calls complete on their first poll.
-fn now<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("sim store calls never wait"),
-    }
-}
+use super::*;
 
 fn increment(current: Option<&[u8]>) -> Option<Vec<u8>> {
     let value: u64 = current.map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
@@ -54,7 +44,7 @@ fn five_candidates_each_updating_fifty_times_count_to_exactly_250() {
     sim.run(tasks, LIMIT);
     assert_eq!(read(&sim, b"counter").unwrap(), b"250");
     assert_eq!(read(&sim, b"lock"), None, "the lock is released");
-    assert_eq!(sim.store().watch_count(), 0);
+    assert_eq!(sim.watch_count(), 0);
 }
 
 #[test]
@@ -222,7 +212,7 @@ fn a_cancelled_update_writes_nothing_and_holds_nothing() {
         Err(ElectionError::Cancelled)
     );
     assert_eq!(read(&sim, b"k"), None);
-    assert_eq!(sim.store().watch_count(), 0);
+    assert_eq!(sim.watch_count(), 0);
 }
 
 #[test]

@@ -1,0 +1,85 @@
+//! What the world schedules: messages on their way and planned faults,
+//! each at an instant, run in the order they were scheduled when several
+//! fall on the same one.
+
+use elector_statestore as ss;
+
+use crate::link::LinkState;
+use crate::world::Nanos;
+
+/// A request in flight to the store.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub client: u32,
+    pub id: u64,
+    pub generation: u64,
+    pub request: ss::Request<u32>,
+    pub answer: AnswerRoute,
+}
+
+/// How the answer to a request travels back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerRoute {
+    /// Over the client's link, like everything else.
+    Link,
+    /// This long after the store applied the request, whatever the link
+    /// (a [`crate::transport::Transport`] fault).
+    After(Nanos),
+    /// Never (a [`crate::transport::Transport`] fault).
+    Lost,
+}
+
+/// Something that happens at an instant.
+#[derive(Debug)]
+pub enum Event {
+    /// A request reaches the store.
+    Request(Envelope),
+    /// An answer reaches its client.
+    Response {
+        client: u32,
+        id: u64,
+        generation: u64,
+        response: ss::Response,
+    },
+    /// A notification reaches its client.
+    Notification {
+        client: u32,
+        generation: u64,
+        key: Vec<u8>,
+        event: ss::KeyEvent,
+        version: ss::Hlc,
+    },
+    /// A fault (or the end of one) scheduled by the fault plan.
+    Link { client: u32, state: LinkState },
+    /// The store forgets a client's registrations without telling it.
+    ForgetRegistrations { client: u32 },
+    /// Messages on a client's link take up to `delay_max` (a congested or
+    /// queueing link); writes can land long after they were sent.
+    Delay { client: u32, delay_max: Nanos },
+}
+
+/// An event and when it happens; `sequence` keeps same-instant events in
+/// the order they were scheduled.
+pub(crate) struct Scheduled {
+    pub at: Nanos,
+    pub sequence: u64,
+    pub event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.sequence) == (other.at, other.sequence)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: the heap pops the earliest first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.sequence).cmp(&(self.at, self.sequence))
+    }
+}

@@ -1,0 +1,86 @@
+//! A schedule's plan, drawn from its seed before the world runs: which
+//! faults hit which links when, when candidates crash, and when an operator
+//! releases the position.
+
+use crate::event::Event;
+use crate::link::LinkState;
+use crate::rng::Rng;
+use crate::schedule::{QUIET, SLOWEST_LINK};
+use crate::world::{MS, Nanos, World};
+
+/// Network faults before [`QUIET`]: disconnects (the store forgets the
+/// client's watches), partitions (silent black holes), deaf links (writes
+/// land, answers and notifications are lost), broker restarts (everyone
+/// disconnects at once), registrations lost silently, and slow links
+/// (messages delayed up to 3 s, so writes land long after they were sent).
+pub fn plan_faults(world: &World, rng: &mut Rng, candidates: usize) {
+    for _ in 0..rng.between(0, 8) {
+        let start = rng.between(500 * MS, QUIET - 3_000 * MS);
+        let length = rng.between(100 * MS, 2_500 * MS);
+        let client = rng.between(0, candidates as u64 - 1) as u32;
+        match rng.between(0, 5) {
+            0 => link_outage(world, client, LinkState::Down, start, length),
+            1 => link_outage(world, client, LinkState::Blackhole, start, length),
+            2 => link_outage(world, client, LinkState::Deaf, start, length),
+            3 => {
+                for client in 0..candidates as u32 {
+                    link_outage(world, client, LinkState::Down, start, length / 2);
+                }
+            }
+            4 => world.schedule(start, Event::ForgetRegistrations { client }),
+            _ => {
+                let normal = world.links.borrow()[client as usize].delay_max;
+                let slow = rng.between(200 * MS, SLOWEST_LINK);
+                world.schedule(
+                    start,
+                    Event::Delay {
+                        client,
+                        delay_max: slow,
+                    },
+                );
+                world.schedule(
+                    start + length,
+                    Event::Delay {
+                        client,
+                        delay_max: normal,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// When a candidate crashes and for how long it stays down.
+pub fn plan_crashes(rng: &mut Rng, term_ms: u64) -> Vec<(Nanos, Nanos)> {
+    let mut crashes: Vec<(Nanos, Nanos)> = (0..rng.between(0, 2))
+        .map(|_| {
+            let at = rng.between(300 * MS, QUIET - 3_000 * MS);
+            (at, rng.between(50 * MS, term_ms * 2 * MS))
+        })
+        .collect();
+    crashes.sort();
+    crashes
+}
+
+/// When an operator releases whoever holds the position (as `elector
+/// resign --name` from another process does): now and then, before the
+/// quiet.
+pub fn plan_releases(rng: &mut Rng) -> Vec<Nanos> {
+    let mut releases: Vec<Nanos> = (0..rng.between(0, 2))
+        .map(|_| rng.between(500 * MS, QUIET - 3_000 * MS))
+        .collect();
+    releases.sort();
+    releases
+}
+
+/// `client`'s link in `state` from `start` for `length`, then up again.
+fn link_outage(world: &World, client: u32, state: LinkState, start: u64, length: u64) {
+    world.schedule(start, Event::Link { client, state });
+    world.schedule(
+        start + length,
+        Event::Link {
+            client,
+            state: LinkState::Up,
+        },
+    );
+}
