@@ -12,34 +12,26 @@ use core::future::Future;
 
 use crate::types::{
     CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
-    StoreError, VersionedValue,
+    StoreResult, VersionedValue,
 };
 
 /// The AIO state store.
 pub trait Store {
     type Watch: KeyWatch;
 
-    async fn set(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        options: &SetOptions,
-    ) -> Result<SetResponse, StoreError>;
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError>;
-    async fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError>;
+    async fn set(&self, key: &[u8], value: &[u8], options: &SetOptions)
+    -> StoreResult<SetResponse>;
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>>;
+    async fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> StoreResult<DeleteOutcome>;
     async fn vdel(
         &self,
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError>;
+    ) -> StoreResult<DeleteOutcome>;
     /// Registers for the key's notifications; resolved once the store has
     /// accepted the registration. Dropping the watch unregisters.
-    async fn watch(&self, key: &[u8]) -> Result<Self::Watch, StoreError>;
+    async fn watch(&self, key: &[u8]) -> StoreResult<Self::Watch>;
 }
 
 /// One key's notifications.

@@ -6,7 +6,7 @@ use core::time::Duration;
 
 pub use elector_statestore::{
     DeleteOutcome, Hlc, KeyEvent, KeyNotification, SetCondition, SetOptions, SetResponse,
-    StoreError, StoreErrorKind, VersionedValue,
+    StoreError, StoreErrorKind, StoreResult, VersionedValue,
 };
 
 /// A point on the candidate's monotonic clock, in nanoseconds from an

@@ -120,7 +120,7 @@ impl SimClient {
         &self,
         command: ss::Command,
         fencing_token: Option<&Hlc>,
-    ) -> Result<ss::Response, StoreError> {
+    ) -> StoreResult<ss::Response> {
         if self.world.refuse_requests.get() {
             return Err(StoreError::Disconnected);
         }
@@ -226,7 +226,7 @@ impl Store for SimClient {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         let command = options.command(key, value);
         let response = self
             .request(command, options.fencing_token.as_ref())
@@ -234,11 +234,11 @@ impl Store for SimClient {
         ss::client::set_result(response)
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         ss::client::get_result(self.request(ss::client::get_command(key), None).await?)
     }
 
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         ss::client::delete_result(self.request(ss::client::del_command(key), token).await?)
     }
 
@@ -247,7 +247,7 @@ impl Store for SimClient {
         key: &[u8],
         value: &[u8],
         token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         let command = ss::client::vdel_command(key, value);
         let sent_at = self.world.now.get();
         let result = self.request(command, token).await;
@@ -258,7 +258,7 @@ impl Store for SimClient {
         ss::client::delete_result(result?)
     }
 
-    async fn watch(&self, key: &[u8]) -> Result<SimWatch, StoreError> {
+    async fn watch(&self, key: &[u8]) -> StoreResult<SimWatch> {
         let queue = Rc::new(RefCell::new(Vec::new()));
         let watch_id = self.next_id();
         let first = {

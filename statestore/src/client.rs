@@ -84,6 +84,9 @@ impl<C> From<Notification<C>> for KeyNotification {
     }
 }
 
+/// What a store request gives: its result, or how it failed.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// A failed store request: refused by the store, or lost on the way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreError {
@@ -182,7 +185,7 @@ impl From<Response> for Answer {
 
 /// A SET's outcome. An applied SET without a version is passed on as such
 /// (see [`SetResponse::version`]); a SET that did not apply needs none.
-pub fn set_result(answer: impl Into<Answer>) -> Result<SetResponse, StoreError> {
+pub fn set_result(answer: impl Into<Answer>) -> StoreResult<SetResponse> {
     let Answer { reply, version } = answer.into();
     Ok(SetResponse {
         applied: reply.set_applied()?,
@@ -194,7 +197,7 @@ pub fn set_result(answer: impl Into<Answer>) -> Result<SetResponse, StoreError> 
 /// protocol error: the version is what orders the value against the key's
 /// notifications and writes, and one made up here could make a reader take
 /// an old holder for a new one, or ignore a real change as stale.
-pub fn get_result(answer: impl Into<Answer>) -> Result<Option<VersionedValue>, StoreError> {
+pub fn get_result(answer: impl Into<Answer>) -> StoreResult<Option<VersionedValue>> {
     let Answer { reply, version } = answer.into();
     let Some(value) = reply.get_value()? else {
         return Ok(None);
@@ -206,12 +209,12 @@ pub fn get_result(answer: impl Into<Answer>) -> Result<Option<VersionedValue>, S
 }
 
 /// A DEL's or VDEL's outcome; the version is not needed.
-pub fn delete_result(answer: impl Into<Answer>) -> Result<DeleteOutcome, StoreError> {
+pub fn delete_result(answer: impl Into<Answer>) -> StoreResult<DeleteOutcome> {
     Ok(answer.into().reply.delete_outcome()?)
 }
 
 /// A KEYNOTIFY's outcome; the version is not needed.
-pub fn keynotify_result(answer: impl Into<Answer>) -> Result<(), StoreError> {
+pub fn keynotify_result(answer: impl Into<Answer>) -> StoreResult<()> {
     Ok(answer.into().reply.keynotify_outcome()?)
 }
 

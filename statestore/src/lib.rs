@@ -59,7 +59,9 @@ mod quota;
 pub mod resp;
 pub mod service;
 
-pub use client::{KeyNotification, SetOptions, SetResponse, StoreError, VersionedValue};
+pub use client::{
+    KeyNotification, SetOptions, SetResponse, StoreError, StoreResult, VersionedValue,
+};
 pub use command::{Command, Reply, Request, Response, SetCondition};
 pub use error::StoreErrorKind;
 pub use hlc::{

@@ -13,7 +13,7 @@
 //! no timer: every call takes the wall-clock time, and the notifications a
 //! call causes are returned for the driver to deliver, in store order.
 
-use crate::client::{self, KeyNotification, SetOptions, SetResponse, StoreError, VersionedValue};
+use crate::client::{self, KeyNotification, SetOptions, SetResponse, StoreResult, VersionedValue};
 use crate::command::{Command, Request, Response};
 use crate::hlc::{Hlc, HlcClock};
 use crate::limits::Limits;
@@ -75,7 +75,7 @@ impl LocalStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> (Result<SetResponse, StoreError>, Fanout) {
+    ) -> (StoreResult<SetResponse>, Fanout) {
         let command = options.command(key, value);
         let (response, fanout) =
             self.request(now_ms, REQUESTER, command, options.fencing_token.as_ref());
@@ -87,7 +87,7 @@ impl LocalStore {
         &mut self,
         now_ms: u64,
         key: &[u8],
-    ) -> (Result<Option<VersionedValue>, StoreError>, Fanout) {
+    ) -> (StoreResult<Option<VersionedValue>>, Fanout) {
         let (response, fanout) = self.request(now_ms, REQUESTER, client::get_command(key), None);
         (client::get_result(response), fanout)
     }
@@ -98,7 +98,7 @@ impl LocalStore {
         now_ms: u64,
         key: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> (Result<DeleteOutcome, StoreError>, Fanout) {
+    ) -> (StoreResult<DeleteOutcome>, Fanout) {
         let command = client::del_command(key);
         let (response, fanout) = self.request(now_ms, REQUESTER, command, fencing_token);
         (client::delete_result(response), fanout)
@@ -111,7 +111,7 @@ impl LocalStore {
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> (Result<DeleteOutcome, StoreError>, Fanout) {
+    ) -> (StoreResult<DeleteOutcome>, Fanout) {
         let command = client::vdel_command(key, value);
         let (response, fanout) = self.request(now_ms, REQUESTER, command, fencing_token);
         (client::delete_result(response), fanout)
@@ -125,12 +125,7 @@ impl LocalStore {
     }
 
     /// KEYNOTIFY `key` for `watcher`.
-    pub fn watch(
-        &mut self,
-        now_ms: u64,
-        watcher: u64,
-        key: &[u8],
-    ) -> (Result<(), StoreError>, Fanout) {
+    pub fn watch(&mut self, now_ms: u64, watcher: u64, key: &[u8]) -> (StoreResult<()>, Fanout) {
         let command = client::keynotify_command(key, false);
         let (response, fanout) = self.request(now_ms, watcher, command, None);
         (client::keynotify_result(response), fanout)
@@ -218,7 +213,7 @@ mod tests {
         };
         assert!(matches!(
             store.set(NOW + 2, b"k", b"x", &stale).0,
-            Err(StoreError::Refused(_))
+            Err(crate::client::StoreError::Refused(_))
         ));
         assert!(newer.version.unwrap().is_newer_than(&token));
 

@@ -10,7 +10,9 @@ use elector_host::{
     ClientOptions, ElectorRuntime, EmbeddedStore, LeaderElectionClient, RuntimeConfig,
     StateStoreBackend,
 };
-use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use elector_statestore::{
+    DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, StoreResult, VersionedValue,
+};
 use tokio::sync::mpsc;
 
 /// Long enough that a passing test never meets it; short enough that a
@@ -126,8 +128,8 @@ impl FaultyStore {
         &self,
         verb: &str,
         key: &[u8],
-        request: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
+        request: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         let fault = self
             .rule
             .lock()
@@ -157,15 +159,15 @@ impl StateStoreBackend for FaultyStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         *self.sets.lock().unwrap().entry(key.to_vec()).or_default() += 1;
         self.through("SET", key, self.inner.set(key, value, options))
             .await
     }
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         self.through("GET", key, self.inner.get(key)).await
     }
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         self.through("DEL", key, self.inner.del(key, token)).await
     }
     async fn vdel(
@@ -173,15 +175,11 @@ impl StateStoreBackend for FaultyStore {
         key: &[u8],
         value: &[u8],
         token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         self.through("VDEL", key, self.inner.vdel(key, value, token))
             .await
     }
-    async fn watch(
-        &self,
-        key: &[u8],
-        queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError> {
+    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
         if self.deaf.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(WatchGuard::new(()));
         }

@@ -44,11 +44,11 @@ impl elector_guest::Store for NativeStore {
         key: &[u8],
         value: &[u8],
         options: &core::SetOptions,
-    ) -> Result<core::SetResponse, core::StoreError> {
+    ) -> core::StoreResult<core::SetResponse> {
         self.0.set(key, value, options).await
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<core::VersionedValue>, core::StoreError> {
+    async fn get(&self, key: &[u8]) -> core::StoreResult<Option<core::VersionedValue>> {
         self.0.get(key).await
     }
 
@@ -56,7 +56,7 @@ impl elector_guest::Store for NativeStore {
         &self,
         key: &[u8],
         fencing_token: Option<&core::Hlc>,
-    ) -> Result<core::DeleteOutcome, core::StoreError> {
+    ) -> core::StoreResult<core::DeleteOutcome> {
         self.0.del(key, fencing_token).await
     }
 
@@ -65,11 +65,11 @@ impl elector_guest::Store for NativeStore {
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&core::Hlc>,
-    ) -> Result<core::DeleteOutcome, core::StoreError> {
+    ) -> core::StoreResult<core::DeleteOutcome> {
         self.0.vdel(key, value, fencing_token).await
     }
 
-    async fn watch(&self, key: &[u8]) -> Result<NativeWatch, core::StoreError> {
+    async fn watch(&self, key: &[u8]) -> core::StoreResult<NativeWatch> {
         let queue = NotificationQueue::new(Arc::new(Notify::new()));
         let guard = self.0.watch(key, queue.clone()).await?;
         Ok(NativeWatch {

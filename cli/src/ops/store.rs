@@ -10,7 +10,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use super::Metrics;
 use super::metrics::StoreOperation;
 use elector_host::store::{NotificationQueue, StateStoreBackend, WatchGuard};
-use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use elector_statestore::{
+    DeleteOutcome, Hlc, SetOptions, SetResponse, StoreResult, VersionedValue,
+};
 
 pub struct InstrumentedStore {
     inner: Arc<dyn StateStoreBackend>,
@@ -49,15 +51,15 @@ impl StateStoreBackend for InstrumentedStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         timed(&self.set, self.inner.set(key, value, options)).await
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         timed(&self.get, self.inner.get(key)).await
     }
 
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         timed(&self.del, self.inner.del(key, token)).await
     }
 
@@ -66,7 +68,7 @@ impl StateStoreBackend for InstrumentedStore {
         key: &[u8],
         value: &[u8],
         token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         timed(&self.vdel, self.inner.vdel(key, value, token)).await
     }
 
@@ -78,11 +80,7 @@ impl StateStoreBackend for InstrumentedStore {
         self.inner.close().await;
     }
 
-    async fn watch(
-        &self,
-        key: &[u8],
-        queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError> {
+    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
         timed(&self.keynotify, self.inner.watch(key, queue)).await
     }
 }

@@ -10,7 +10,7 @@ use super::wasi::clocks::{monotonic_clock, wall_clock};
 use super::wasi::io::poll::Pollable;
 use crate::types::{
     CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
-    StoreError, VersionedValue,
+    StoreError, StoreResult, VersionedValue,
 };
 
 /// Resolves once the pollable `make()` returns is ready (judged by
@@ -33,23 +33,19 @@ impl crate::Store for WitStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         wit_store::set(key, value, &to_wit::set_options(options))
             .map(from_wit::set_response)
             .map_err(from_wit::store_error)
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         wit_store::get(key)
             .map(|found| found.map(from_wit::versioned_value))
             .map_err(from_wit::store_error)
     }
 
-    async fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         let token = fencing_token.cloned().map(to_wit::hlc);
         wit_store::del(key, token.as_ref())
             .map(from_wit::delete_outcome)
@@ -61,14 +57,14 @@ impl crate::Store for WitStore {
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         let token = fencing_token.cloned().map(to_wit::hlc);
         wit_store::vdel(key, value, token.as_ref())
             .map(from_wit::delete_outcome)
             .map_err(from_wit::store_error)
     }
 
-    async fn watch(&self, key: &[u8]) -> Result<WitWatch, StoreError> {
+    async fn watch(&self, key: &[u8]) -> StoreResult<WitWatch> {
         wit_store::watch(key)
             .map(WitWatch)
             .map_err(from_wit::store_error)

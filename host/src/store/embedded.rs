@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use super::{NotificationQueue, StateStoreBackend, WatchGuard};
 use crate::clock::StoreClock;
-use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreResult, VersionedValue};
 
 /// Handle to an embedded store; clones share the same data.
 #[derive(Clone)]
@@ -192,19 +192,15 @@ impl StateStoreBackend for EmbeddedStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         self.apply(|store, now_ms| store.set(now_ms, key, value, options))
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         self.apply(|store, now_ms| store.get(now_ms, key))
     }
 
-    async fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         self.apply(|store, now_ms| store.del(now_ms, key, fencing_token))
     }
 
@@ -213,15 +209,11 @@ impl StateStoreBackend for EmbeddedStore {
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         self.apply(|store, now_ms| store.vdel(now_ms, key, value, fencing_token))
     }
 
-    async fn watch(
-        &self,
-        key: &[u8],
-        queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError> {
+    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
         // The queue is in place before the registration, so nothing the
         // store sends after accepting it can be missed.
         let watcher = {
@@ -336,7 +328,7 @@ mod tests {
         assert!(store.set(b"data", b"1", &fenced).await.unwrap().applied);
         assert_eq!(
             store.del(b"data", None).await,
-            Err(StoreError::Refused(
+            Err(ss::StoreError::Refused(
                 ss::StoreErrorKind::FencingTokenRequired
             ))
         );

@@ -12,38 +12,28 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use elector_statestore::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use elector_statestore::{
+    DeleteOutcome, Hlc, SetOptions, SetResponse, StoreResult, VersionedValue,
+};
 pub use embedded::EmbeddedStore;
 pub use queue::NotificationQueue;
 
 /// A state store with the AIO semantics. Shared by every sandbox of a host.
 #[async_trait]
 pub trait StateStoreBackend: Send + Sync + 'static {
-    async fn set(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        options: &SetOptions,
-    ) -> Result<SetResponse, StoreError>;
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError>;
-    async fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError>;
+    async fn set(&self, key: &[u8], value: &[u8], options: &SetOptions)
+    -> StoreResult<SetResponse>;
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>>;
+    async fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> StoreResult<DeleteOutcome>;
     async fn vdel(
         &self,
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError>;
+    ) -> StoreResult<DeleteOutcome>;
     /// Delivers the key's notifications into `queue` until the returned
     /// guard is dropped. Returns once the registration is in place.
-    async fn watch(
-        &self,
-        key: &[u8],
-        queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError>;
+    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard>;
 
     /// How long after sending a request the store may still apply it (a
     /// request whose answer was lost can land until then). Zero for a store

@@ -42,7 +42,7 @@ use link::LinkState;
 use pending::Pending;
 pub use pending::wall_clock_ms;
 use ss::client::{delete_result, get_result, set_result};
-use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, VersionedValue};
+use ss::{DeleteOutcome, Hlc, SetOptions, SetResponse, StoreResult, VersionedValue};
 use watches::Watches;
 
 /// Tuning of the client.
@@ -272,13 +272,13 @@ impl StateStoreBackend for MqttStore {
         key: &[u8],
         value: &[u8],
         options: &SetOptions,
-    ) -> Result<SetResponse, StoreError> {
+    ) -> StoreResult<SetResponse> {
         let command = options.command(key, value);
         let token = options.fencing_token.clone();
         set_result(self.shared.request(command, token).await?)
     }
 
-    async fn get(&self, key: &[u8]) -> Result<Option<VersionedValue>, StoreError> {
+    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
         get_result(
             self.shared
                 .request(ss::client::get_command(key), None)
@@ -286,11 +286,7 @@ impl StateStoreBackend for MqttStore {
         )
     }
 
-    async fn del(
-        &self,
-        key: &[u8],
-        fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    async fn del(&self, key: &[u8], fencing_token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
         let command = ss::client::del_command(key);
         delete_result(self.shared.request(command, fencing_token.cloned()).await?)
     }
@@ -300,16 +296,12 @@ impl StateStoreBackend for MqttStore {
         key: &[u8],
         value: &[u8],
         fencing_token: Option<&Hlc>,
-    ) -> Result<DeleteOutcome, StoreError> {
+    ) -> StoreResult<DeleteOutcome> {
         let command = ss::client::vdel_command(key, value);
         delete_result(self.shared.request(command, fencing_token.cloned()).await?)
     }
 
-    async fn watch(
-        &self,
-        key: &[u8],
-        queue: Arc<NotificationQueue>,
-    ) -> Result<WatchGuard, StoreError> {
+    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
         watches::register(&self.shared, key, queue).await
     }
 

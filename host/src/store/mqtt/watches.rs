@@ -17,7 +17,7 @@ use super::Shared;
 use crate::mqtt::properties;
 use crate::store::{NotificationQueue, WatchGuard};
 use ss::client::{get_result, keynotify_result};
-use ss::{KeyEvent, KeyNotification, StoreError};
+use ss::{KeyEvent, KeyNotification, StoreResult};
 
 pub struct Watches {
     keys: Mutex<HashMap<Vec<u8>, Watchers>>,
@@ -85,7 +85,7 @@ pub async fn register(
     shared: &Arc<Shared>,
     key: &[u8],
     queue: Arc<NotificationQueue>,
-) -> Result<WatchGuard, StoreError> {
+) -> StoreResult<WatchGuard> {
     let watches = &shared.watches;
     let _registering = watches.registering.lock().await;
     let id = watches.next_id.fetch_add(1, Ordering::Relaxed);
@@ -268,7 +268,7 @@ impl Shared {
     }
 
     /// Registers one key's watch again and surfaces a missed change.
-    async fn catch_up(&self, key: &[u8]) -> Result<(), StoreError> {
+    async fn catch_up(&self, key: &[u8]) -> StoreResult<()> {
         let command = ss::client::keynotify_command(key, false);
         keynotify_result(self.request(command, None).await?)?;
         let answer = self.request(ss::client::get_command(key), None).await?;
