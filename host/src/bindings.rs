@@ -10,10 +10,10 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "wasi": wasmtime_wasi::p2::bindings,
-        "elector:election/state-store.key-watch": crate::sandbox::resources::KeyWatchResource,
-        "elector:election/callbacks.cancellation": crate::sandbox::resources::CancellationResource,
-        "elector:election/callbacks.event-sink": crate::sandbox::resources::EventSinkResource,
-        "elector:election/callbacks.value-updater": crate::sandbox::resources::ValueUpdaterResource,
+        "elector:election/state-store.key-watch": crate::bindings::resources::KeyWatchResource,
+        "elector:election/callbacks.cancellation": crate::bindings::resources::CancellationResource,
+        "elector:election/callbacks.event-sink": crate::bindings::resources::EventSinkResource,
+        "elector:election/callbacks.value-updater": crate::bindings::resources::ValueUpdaterResource,
     },
     additional_derives: [PartialEq, Eq, serde::Serialize],
 });
@@ -29,5 +29,6 @@ pub use elector::election::state_store::{
 pub use exports::elector::election::leader_election::CandidateOptions;
 
 mod convert;
+pub mod resources;
 mod text;
 pub use text::{HumanText, Text};

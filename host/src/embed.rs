@@ -34,10 +34,10 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
 use crate::bindings::elector::election::{callbacks, state_store};
-use crate::budget::CpuBudget;
-pub use crate::sandbox::resources::{
+pub use crate::bindings::resources::{
     CancellationResource, EventFn, EventSinkResource, UpdateFn, ValueUpdaterResource,
 };
+use crate::budget::CpuBudget;
 use crate::store::StateStoreBackend;
 
 /// What the elector's imports need of one instance's data: the store its

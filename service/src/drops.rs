@@ -8,12 +8,33 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// Why a request was dropped after it left its queue: its message expiry
+/// ran out there.
+pub const EXPIRED_IN_QUEUE: &str = "expired-in-queue";
+
+/// Every reason a request is dropped unanswered (`Dropped::reason`, the
+/// queues' overflows, an expiry run out in the queue).
+pub const DROP_REASONS: [&str; 10] = [
+    "no-response-topic",
+    "forbidden-response-topic",
+    "oversized-response-topic",
+    "oversized-correlation",
+    "foreign-response-topic",
+    "slash-in-client-id",
+    "client-queue-full",
+    "client-queue-bytes",
+    "all-queues-full",
+    EXPIRED_IN_QUEUE,
+];
+
+/// Also told of every drop (the metrics, when the service serves them).
+pub type OnDrop = Box<dyn Fn(&'static str) + Send + Sync>;
+
 /// Counts by reason (`Dropped::reason`, `Overflow::reason`, ...).
 #[derive(Default)]
 pub struct Drops {
     counts: Mutex<Counts>,
-    /// Counts them for scrapes too, when the service serves metrics.
-    metrics: Option<std::sync::Arc<super::metrics::ServiceMetrics>>,
+    on_drop: Option<OnDrop>,
 }
 
 #[derive(Debug, Default)]
@@ -23,18 +44,18 @@ struct Counts {
 }
 
 impl Drops {
-    /// Counts that also go to `metrics`.
-    pub fn with_metrics(metrics: Option<std::sync::Arc<super::metrics::ServiceMetrics>>) -> Self {
+    /// Counts that `on_drop` hears of too.
+    pub fn reporting_to(on_drop: Option<OnDrop>) -> Self {
         Drops {
-            metrics,
+            on_drop,
             ..Drops::default()
         }
     }
 
     /// One request dropped for `reason`.
     pub fn count(&self, reason: &'static str) {
-        if let Some(metrics) = &self.metrics {
-            metrics.dropped(reason);
+        if let Some(on_drop) = &self.on_drop {
+            on_drop(reason);
         }
         let mut counts = self.counts.lock().unwrap();
         *counts.total.entry(reason).or_default() += 1;

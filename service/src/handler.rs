@@ -9,7 +9,7 @@ use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
 use super::ServiceOptions;
-use super::drops::Drops;
+use super::drops::{Drops, EXPIRED_IN_QUEUE};
 use super::received::{Received, incoming};
 use elector_host::clock::StoreClock;
 
@@ -42,10 +42,6 @@ pub struct Handler {
     drops: Arc<Drops>,
     metrics: Option<Arc<super::metrics::ServiceMetrics>>,
 }
-
-/// Why a request was dropped after it left its queue: its message expiry
-/// ran out there.
-pub const EXPIRED_IN_QUEUE: &str = "expired-in-queue";
 
 impl Handler {
     pub fn new(options: &ServiceOptions, clock: StoreClock, drops: Arc<Drops>) -> Self {

@@ -104,7 +104,11 @@ pub async fn serve(
     let mqtt = settings.mqtt_options(&client_id);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
-    let drops = Arc::new(Drops::with_metrics(options.metrics.clone()));
+    let on_drop = options
+        .metrics
+        .clone()
+        .map(|metrics| -> drops::OnDrop { Box::new(move |reason| metrics.dropped(reason)) });
+    let drops = Arc::new(Drops::reporting_to(on_drop));
     let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
     let clock = StoreClock::start();
     let worker = tokio::spawn(work(

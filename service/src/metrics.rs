@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use super::drops::DROP_REASONS;
 use elector_ops::Exposition;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -27,21 +28,6 @@ struct RequestLabels {
 struct DropLabels {
     reason: String,
 }
-
-/// Every reason a request is dropped unanswered (`Dropped::reason`, the
-/// queues' overflows, an expiry run out in the queue).
-pub const DROP_REASONS: [&str; 10] = [
-    "no-response-topic",
-    "forbidden-response-topic",
-    "oversized-response-topic",
-    "oversized-correlation",
-    "foreign-response-topic",
-    "slash-in-client-id",
-    "client-queue-full",
-    "client-queue-bytes",
-    "all-queues-full",
-    super::handler::EXPIRED_IN_QUEUE,
-];
 
 /// The commands a request can name, and what answering one can come to.
 const COMMANDS: [&str; 6] = ["SET", "GET", "DEL", "VDEL", "KEYNOTIFY", "invalid"];

@@ -3,6 +3,7 @@
 //! protocol ([`properties`]), a guard against a rumqttc reconnect wedge
 //! ([`session`]), and TLS: roots, client certificates and keys ([`tls`]).
 
+mod error;
 pub mod properties;
 pub mod session;
 pub mod settings;

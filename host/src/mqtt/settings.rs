@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use rumqttc::v5::MqttOptions;
 use rumqttc::{NetworkOptions, TlsConfiguration, Transport};
-use thiserror::Error;
 
-use super::tls::TlsSettings;
+pub use super::error::{SettingsError, read_token};
+use super::error::{read, trimmed};
+use super::tls::{TlsFiles, TlsSettings};
 
 /// The authentication method AIO uses for Kubernetes service account tokens.
 pub const SAT_AUTH_METHOD: &str = "K8S-SAT";
@@ -65,67 +66,6 @@ pub struct BrokerOptions {
     /// Start a clean session on connect (`AIO_MQTT_CLEAN_START`) [default:
     /// see [`BrokerOptions::settings_with_clean_start`]].
     pub clean_start: Option<bool>,
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum SettingsError {
-    #[error("no broker given: use --broker mqtt://host:port or set AIO_BROKER_HOSTNAME")]
-    NoBroker,
-    #[error("--broker {0:?} is not mqtt://host[:port] or mqtts://host[:port]")]
-    BadUrl(String),
-    #[error("--broker and --hostname/AIO_BROKER_HOSTNAME both name a broker; give one")]
-    TwoBrokers,
-    #[error("{0} needs TLS (--tls or AIO_MQTT_USE_TLS=true, or an mqtts:// URL)")]
-    NeedsTls(&'static str),
-    #[error(
-        "TLS without a CA file trusts the system's root certificates, and none were found \
-         ({0}): give the broker's CA with --ca-file or AIO_TLS_CA_FILE"
-    )]
-    NoSystemRoots(String),
-    #[error("--cert-file and --key-file go together")]
-    HalfClientCertificate,
-    #[error(
-        "--key-password-file (AIO_TLS_KEY_PASSWORD_FILE) needs --key-file (AIO_TLS_KEY_FILE), \
-         the key it decrypts"
-    )]
-    KeyPasswordWithoutKey,
-    #[error(
-        "the private key {0} is encrypted: give the file holding its password with \
-         --key-password-file or AIO_TLS_KEY_PASSWORD_FILE"
-    )]
-    EncryptedKeyWithoutPassword(PathBuf),
-    #[error("the password in {password_file} does not decrypt the private key {key}")]
-    WrongKeyPassword {
-        key: PathBuf,
-        password_file: PathBuf,
-    },
-    #[error(
-        "the private key {key} is encrypted in a way elector cannot read ({how}); \
-         re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
-    )]
-    UnsupportedKeyEncryption { key: PathBuf, how: String },
-    #[error("--password-file needs --username")]
-    PasswordWithoutUsername,
-    #[error(
-        "a service account token (AIO_SAT_FILE) and a user name cannot be used together: \
-         K8S-SAT authentication replaces user name and password"
-    )]
-    SatWithUsername,
-    #[error("keep-alive of {0} s is out of range (1 to 65535)")]
-    KeepAlive(u64),
-    #[error("reading {what} {path}: {error}")]
-    Read {
-        what: &'static str,
-        path: PathBuf,
-        error: String,
-    },
-    /// A file that was read but cannot be used.
-    #[error("{what} {path}: {reason}")]
-    Unusable {
-        what: &'static str,
-        path: PathBuf,
-        reason: String,
-    },
 }
 
 /// Validated settings, files read.
@@ -213,7 +153,12 @@ impl BrokerOptions {
             return Err(SettingsError::KeepAlive(keep_alive));
         }
         let tls = if use_tls {
-            Some(TlsSettings::load(self)?)
+            Some(TlsSettings::load(TlsFiles {
+                ca_file: self.ca_file.as_deref(),
+                cert_file: self.cert_file.as_deref(),
+                key_file: self.key_file.as_deref(),
+                key_password_file: self.key_password_file.as_deref(),
+            })?)
         } else {
             None
         };
@@ -241,28 +186,6 @@ impl BrokerOptions {
             clean_start: self.clean_start.unwrap_or(default_clean_start),
         })
     }
-}
-
-pub(super) fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
-    std::fs::read(path).map_err(|error| SettingsError::Read {
-        what,
-        path: path.to_owned(),
-        error: error.to_string(),
-    })
-}
-
-/// A service account token file's contents, without trailing whitespace.
-pub fn read_token(path: &Path) -> Result<Vec<u8>, SettingsError> {
-    Ok(trimmed(read("token", path)?))
-}
-
-/// Secrets written by tools usually end with a newline that is not part of
-/// them.
-pub(super) fn trimmed(mut bytes: Vec<u8>) -> Vec<u8> {
-    while bytes.last().is_some_and(u8::is_ascii_whitespace) {
-        bytes.pop();
-    }
-    bytes
 }
 
 /// `(host, port, tls)` from `mqtt://host[:port]` or `mqtts://host[:port]`.

@@ -18,7 +18,7 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use super::settings::{BrokerOptions, SettingsError, read, trimmed};
+use super::error::{SettingsError, read, trimmed};
 use verifier::NamingRoots;
 
 mod verifier;
@@ -84,14 +84,21 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+/// The files TLS is configured from (their combinations already checked).
+pub(super) struct TlsFiles<'a> {
+    pub ca_file: Option<&'a Path>,
+    pub cert_file: Option<&'a Path>,
+    pub key_file: Option<&'a Path>,
+    pub key_password_file: Option<&'a Path>,
+}
+
 impl TlsSettings {
-    /// Reads the TLS files `args` name (their combinations already checked)
-    /// and builds the configuration.
-    pub(super) fn load(args: &BrokerOptions) -> Result<TlsSettings, SettingsError> {
+    /// Reads the TLS files and builds the configuration.
+    pub(super) fn load(args: TlsFiles<'_>) -> Result<TlsSettings, SettingsError> {
         // The provider is given, not installed process-wide: nothing then
         // depends on which crate installed one first.
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let (store, roots) = match &args.ca_file {
+        let (store, roots) = match args.ca_file {
             Some(path) => ca_file_roots(path)?,
             None => system_roots()?,
         };
@@ -106,19 +113,15 @@ impl TlsSettings {
                 webpki,
                 roots: roots.clone(),
             }));
-        let config = match (&args.cert_file, &args.key_file) {
+        let config = match (args.cert_file, args.key_file) {
             (Some(cert), Some(key)) => {
                 let chain = certificates("certificate", cert, &read("certificate", cert)?)?;
-                let key_der = private_key(
-                    key,
-                    &read("private key", key)?,
-                    args.key_password_file.as_deref(),
-                )?;
+                let key_der = private_key(key, &read("private key", key)?, args.key_password_file)?;
                 builder
                     .with_client_auth_cert(chain, key_der)
                     .map_err(|error| SettingsError::Unusable {
                         what: "private key",
-                        path: key.clone(),
+                        path: key.to_owned(),
                         reason: match error {
                             rustls::Error::InconsistentKeys(_) => {
                                 format!("does not belong to the certificate {}", cert.display())

@@ -5,10 +5,10 @@
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::DynPollable;
 
-use super::resources::{
+use crate::bindings::elector::election::{callbacks, election_types, state_store};
+use crate::bindings::resources::{
     CancellationResource, EventSinkResource, KeyWatchResource, ValueUpdaterResource,
 };
-use crate::bindings::elector::election::{callbacks, election_types, state_store};
 use crate::bindings::{
     CandidateEvent, DeleteOutcome, Hlc, KeyNotification, SetOptions, SetResponse, StoreError,
     VersionedValue,

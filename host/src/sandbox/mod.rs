@@ -7,7 +7,6 @@
 //! budget per call (see `runtime.rs`); a trap ends that sandbox only.
 
 mod host_impl;
-pub mod resources;
 
 use std::sync::Arc;
 
@@ -16,12 +15,14 @@ use wasmtime::component::{Resource, ResourceAny, ResourceTable};
 use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bindings::resources::{
+    CancellationResource, EventFn, EventSinkResource, UpdateFn, ValueUpdaterResource,
+};
 use crate::bindings::{
     CampaignResponse, CandidateOptions, ElectionError, Elector, Leader, RenewalOptions,
     ResignationResponse,
 };
 use crate::embed::{ElectorCtx, ElectorCtxView, ElectorView};
-use resources::{CancellationResource, EventFn, EventSinkResource, UpdateFn, ValueUpdaterResource};
 
 /// The data of one sandbox's wasmtime `Store`: an embedding of the elector
 /// (see `embed.rs`) with a memory limit.
@@ -67,7 +68,8 @@ pub struct Sandbox {
     pub(crate) store: Store<SandboxState>,
     pub(crate) elector: Elector,
     /// The engine's epoch ticker must run while the sandbox lives.
-    pub(crate) _runtime: Arc<crate::runtime::Shared>,
+    /// (Whatever it is: the sandbox only holds it.)
+    pub(crate) _runtime: Arc<dyn std::any::Any + Send + Sync>,
 }
 
 /// Calls one export of the candidate resource. Each call starts a fresh

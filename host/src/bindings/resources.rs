@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use wasmtime_wasi::p2::Pollable;
 
-use crate::bindings::CandidateEvent;
+use super::CandidateEvent;
 use crate::store::{NotificationQueue, WatchGuard};
 
 /// A `key-watch`: its queue, and the registration that keeps it filled.
