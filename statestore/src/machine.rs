@@ -1,6 +1,11 @@
 //! The state store itself: keys, versions, fencing, expiry and KEYNOTIFY as
 //! one sans-IO state machine.
 //!
+//! (Longer than 400 lines on purpose: the order of checks and the effects
+//! of each command are the store's contract, and read best in one file;
+//! expiry, fencing, quotas and registrations are already modules of their
+//! own.)
+//!
 //! A driver (the embedded store, the MQTT service, the simulator) decodes a
 //! request, calls [`StateStore::handle`] with its wall clock, sends back the
 //! [`Response`] and publishes the returned [`Notification`]s. Between

@@ -1,6 +1,9 @@
 //! Real parts for the MQTT tests: a mosquitto broker on a free loopback
 //! port, the `elector` binary as separate processes, and a TCP proxy that
 //! can cut a client's link.
+//!
+//! (Over 400 lines: every test module leans on these few fixtures, and they
+//! share their process and port handling.)
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -2,6 +2,9 @@
 //! deployment takes (AIO_MQTT_USE_TLS, AIO_TLS_CA_FILE, a client
 //! certificate whose key may be encrypted), and a broker whose CA is among
 //! the system's roots (no CA file given).
+//!
+//! (Over 400 lines: the certificate authority these tests make with openssl
+//! is shared by all of them.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

@@ -1,4 +1,8 @@
 //! Rule-by-rule tests of [`StateStore`].
+//!
+//! (One file for all of them, in the order of the rules in `machine.rs`, so
+//! a rule and its test are found at the same place; bounds and the model
+//! check have files of their own.)
 
 use super::*;
 
