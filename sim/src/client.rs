@@ -208,8 +208,7 @@ impl SimClient {
             };
             let mut mailboxes = self.world.mailboxes.borrow_mut();
             if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
-                let missed = watched.last.as_ref().is_none_or(|(seen, _)| *seen != value);
-                if missed {
+                if watched.newest.missed(&value) {
                     watched.deliver(value, version);
                 }
             }
