@@ -61,6 +61,8 @@ pub mod protocol;
 mod quota;
 pub mod resp;
 pub mod service;
+#[cfg(test)]
+mod test_rng;
 
 pub use client::{
     KeyNotification, SetOptions, SetResponse, StoreError, StoreResult, VersionedValue,
