@@ -29,12 +29,8 @@ fn own_write_with_a_lost_answer(sabotage: Sabotage) -> Duration {
                 .await
                 .unwrap();
         }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(100)).await;
-                sim.set_transport(Transport::default());
-            }
+        after(&sim, Duration::from_millis(100), |sim| {
+            sim.set_transport(Transport::default())
         }),
     ];
     sim.run(tasks, LIMIT);
