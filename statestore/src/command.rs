@@ -169,14 +169,14 @@ pub struct Response {
 /// all.
 #[cfg(test)]
 impl Command {
-    /// On `key`: a conditional SET with an expiry, GET, DEL, VDEL, and
-    /// KEYNOTIFY to start and to stop, in that order.
-    pub(crate) fn one_of_each(key: &[u8]) -> [Command; 6] {
+    /// On `key`: a conditional SET of `value` with an expiry, GET, DEL,
+    /// VDEL of `value`, and KEYNOTIFY to start and to stop, in that order.
+    pub(crate) fn one_of_each(key: &[u8], value: &[u8]) -> [Command; 6] {
         let key = || key.to_vec();
         [
             Command::Set {
                 key: key(),
-                value: b"v".to_vec(),
+                value: value.to_vec(),
                 condition: SetCondition::OnlyIfAbsentOrEqual,
                 expiry_ms: Some(10),
             },
@@ -184,7 +184,7 @@ impl Command {
             Command::Del { key: key() },
             Command::VDel {
                 key: key(),
-                value: b"v".to_vec(),
+                value: value.to_vec(),
             },
             Command::KeyNotify {
                 key: key(),
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn key_returns_the_key_of_every_command() {
-        let commands = Command::one_of_each(b"a");
+        let commands = Command::one_of_each(b"a", b"v");
         for command in &commands {
             assert_eq!(command.key(), b"a");
         }

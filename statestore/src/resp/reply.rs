@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn minus_one_means_not_applied_only_for_set() {
-        let [set, _, del, vdel, ..] = Command::one_of_each(b"k");
+        let [set, _, del, vdel, ..] = Command::one_of_each(b"k", b"v");
         assert_eq!(decode_reply_for(&set, b":-1\r\n"), Ok(Reply::NotApplied));
         assert_eq!(decode_reply_for(&vdel, b":-1\r\n"), Ok(Reply::Count(-1)));
         assert_eq!(decode_reply_for(&del, b":-1\r\n"), Ok(Reply::Count(-1)));
@@ -317,7 +317,7 @@ mod tests {
             [true, true, true, false, false, true],
             [true, true, true, false, false, true],
         ];
-        for (command, row) in Command::one_of_each(b"k").iter().zip(accepted) {
+        for (command, row) in Command::one_of_each(b"k", b"v").iter().zip(accepted) {
             for (payload, fits) in payloads.iter().zip(row) {
                 let decoded = decode_reply_for(command, payload);
                 if fits {
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn decode_reply_for_passes_decode_errors_through() {
-        let [set, ..] = Command::one_of_each(b"k");
+        let [set, ..] = Command::one_of_each(b"k", b"v");
         assert_eq!(
             decode_reply_for(&set, b"+OK\r\nx"),
             Err(ReplyDecodeError::TrailingBytes(1))
