@@ -207,10 +207,10 @@ impl SimClient {
                 Err(_) => return,
             };
             let mut mailboxes = self.world.mailboxes.borrow_mut();
-            if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
-                if watched.newest.missed(&value) {
-                    watched.deliver(value, version);
-                }
+            if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key)
+                && watched.newest.missed(&value)
+            {
+                watched.deliver(value, version);
             }
         }
         self.world.bump();

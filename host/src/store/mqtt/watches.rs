@@ -275,11 +275,11 @@ impl Shared {
             ),
         };
         let mut keys = self.watches.keys.lock().unwrap();
-        if let Some(watchers) = keys.get_mut(key) {
-            if watchers.newest.missed(&value) {
-                tracing::debug!(key = %String::from_utf8_lossy(key), "change missed while disconnected");
-                watchers.deliver(value, version);
-            }
+        if let Some(watchers) = keys.get_mut(key)
+            && watchers.newest.missed(&value)
+        {
+            tracing::debug!(key = %String::from_utf8_lossy(key), "change missed while disconnected");
+            watchers.deliver(value, version);
         }
         Ok(())
     }
