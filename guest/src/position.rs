@@ -213,6 +213,15 @@ mod tests {
         }
     }
 
+    /// What a deletion at `at_ms` tells a waiter whose own term is
+    /// `term_ms`: a release or an expiry.
+    fn news_of_delete(view: &mut PositionView, at_ms: u64, term_ms: u64) -> News {
+        let (news, _) = view
+            .absorb(deleted(hlc(at_ms, 0)), term_ms, Instant(0))
+            .unwrap();
+        news
+    }
+
     #[test]
     fn renewal_by_the_same_holder_is_not_a_change() {
         let mut view = PositionView::default();
@@ -243,10 +252,7 @@ mod tests {
     fn delete_at_the_term_end_is_an_expiry() {
         let mut view = PositionView::default();
         view.absorb(set("a", hlc(1_000, 0)), 1000, Instant(0));
-        let (news, _) = view
-            .absorb(deleted(hlc(2_000, 0)), 1000, Instant(0))
-            .unwrap();
-        assert_eq!(news, News::Expired);
+        assert_eq!(news_of_delete(&mut view, 2_000, 1000), News::Expired);
     }
 
     #[test]
@@ -295,19 +301,16 @@ mod tests {
         assert_eq!(view.holder_period_ms(1_000), 20_000);
         // A delete 10 s after a holder that renews every 20 s is a release
         // even for a waiter whose own term is 1 s...
-        let (news, _) = view
-            .absorb(deleted(hlc(40_000, 0)), 1_000, Instant(0))
-            .unwrap();
-        assert_eq!(news, News::ReleasedEarly);
+        assert_eq!(
+            news_of_delete(&mut view, 40_000, 1_000),
+            News::ReleasedEarly
+        );
         // ...and a new holder starts unknown again.
         view.absorb(set("b", hlc(50_000, 0)), 60_000, Instant(0));
         assert_eq!(view.holder_period_ms(60_000), 60_000);
         view.absorb(set("b", hlc(50_333, 0)), 60_000, Instant(0));
         // A 60 s waiter sees the 1 s holder's expiry as an expiry.
-        let (news, _) = view
-            .absorb(deleted(hlc(51_333, 0)), 60_000, Instant(0))
-            .unwrap();
-        assert_eq!(news, News::Expired);
+        assert_eq!(news_of_delete(&mut view, 51_333, 60_000), News::Expired);
     }
 
     #[test]

@@ -207,11 +207,10 @@ impl SimClient {
                 Err(_) => return,
             };
             let mut mailboxes = self.world.mailboxes.borrow_mut();
-            if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key) {
-                let missed = watched.last.as_ref().is_none_or(|(seen, _)| *seen != value);
-                if missed {
-                    watched.deliver(value, version);
-                }
+            if let Some(watched) = mailboxes[self.id as usize].watches.get_mut(&key)
+                && watched.newest.missed(&value)
+            {
+                watched.deliver(value, version);
             }
         }
         self.world.bump();

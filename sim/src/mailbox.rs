@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use elector_guest::StoreError;
-use elector_guest::types::{KeyEvent, KeyNotification};
+use elector_guest::types::KeyNotification;
 use elector_statestore as ss;
 
 /// What a client's side of the world holds: answers and notifications.
@@ -22,28 +22,18 @@ pub struct Mailbox {
 #[derive(Default)]
 pub struct Watched {
     pub queues: BTreeMap<u64, Rc<RefCell<Vec<KeyNotification>>>>,
-    pub last: Option<(Option<Vec<u8>>, ss::Hlc)>,
+    /// The newest change seen, so only newer ones reach the queues.
+    pub newest: ss::NewestChange,
 }
 
 impl Watched {
     /// Queues a change for every watch, unless it is older than the newest
     /// one seen (a reordered notification).
     pub fn deliver(&mut self, value: Option<Vec<u8>>, version: ss::Hlc) {
-        if let Some((_, newest)) = &self.last
-            && version.cmp_version(newest).is_lt()
-        {
-            return;
-        }
-        let notification = KeyNotification {
-            event: match &value {
-                Some(value) => KeyEvent::Set(value.clone()),
-                None => KeyEvent::Delete,
-            },
-            version: version.clone(),
-        };
-        self.last = Some((value, version));
-        for queue in self.queues.values() {
-            queue.borrow_mut().push(notification.clone());
+        if let Some(notification) = self.newest.accept(value, version) {
+            for queue in self.queues.values() {
+                queue.borrow_mut().push(notification.clone());
+            }
         }
     }
 }

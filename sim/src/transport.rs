@@ -30,6 +30,18 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// Answers to `verb` on `key` are lost: the store applies the request,
+    /// and its caller times out after `timeout` (the window of a write in
+    /// doubt).
+    pub fn answers_lost_to(verb: &'static str, key: &'static [u8], timeout: Duration) -> Transport {
+        Transport {
+            answers_lost: true,
+            timeout,
+            only: Some((verb, key)),
+            ..Transport::default()
+        }
+    }
+
     /// Whether `command` travels by this transport rather than its link:
     /// it is selected, and something about its journey is faulty.
     pub fn selects(&self, command: &ss::Command) -> bool {

@@ -165,35 +165,51 @@ pub struct Response {
     pub version: Hlc,
 }
 
+/// Test fixture: one command of each kind, for tests that go through them
+/// all.
+#[cfg(test)]
+impl Command {
+    /// On `key`: a conditional SET of `value` with an expiry, GET, DEL,
+    /// VDEL of `value`, and KEYNOTIFY to start and to stop, in that order.
+    pub(crate) fn one_of_each(key: &[u8], value: &[u8]) -> [Command; 6] {
+        let key = || key.to_vec();
+        [
+            Command::Set {
+                key: key(),
+                value: value.to_vec(),
+                condition: SetCondition::OnlyIfAbsentOrEqual,
+                expiry_ms: Some(10),
+            },
+            Command::Get { key: key() },
+            Command::Del { key: key() },
+            Command::VDel {
+                key: key(),
+                value: value.to_vec(),
+            },
+            Command::KeyNotify {
+                key: key(),
+                stop: false,
+            },
+            Command::KeyNotify {
+                key: key(),
+                stop: true,
+            },
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_returns_the_key_of_every_command() {
-        let commands = [
-            Command::Set {
-                key: b"a".to_vec(),
-                value: b"v".to_vec(),
-                condition: SetCondition::Unconditional,
-                expiry_ms: None,
-            },
-            Command::Get { key: b"a".to_vec() },
-            Command::Del { key: b"a".to_vec() },
-            Command::VDel {
-                key: b"a".to_vec(),
-                value: b"v".to_vec(),
-            },
-            Command::KeyNotify {
-                key: b"a".to_vec(),
-                stop: true,
-            },
-        ];
+        let commands = Command::one_of_each(b"a", b"v");
         for command in &commands {
             assert_eq!(command.key(), b"a");
         }
         let writes: Vec<bool> = commands.iter().map(Command::is_write).collect();
-        assert_eq!(writes, [true, false, true, true, false]);
+        assert_eq!(writes, [true, false, true, true, false, false]);
     }
 
     #[test]

@@ -50,6 +50,15 @@ impl ExpiryIndex {
 mod tests {
     use super::*;
 
+    /// An index holding these `(deadline, key)` pairs, scheduled in order.
+    fn scheduled(deadlines: &[(u64, &str)]) -> ExpiryIndex {
+        let mut index = ExpiryIndex::default();
+        for (deadline, key) in deadlines {
+            index.schedule(*deadline, key.as_bytes());
+        }
+        index
+    }
+
     #[test]
     fn empty_index_has_no_deadline() {
         let mut index = ExpiryIndex::default();
@@ -59,11 +68,7 @@ mod tests {
 
     #[test]
     fn takes_due_keys_in_deadline_then_key_order() {
-        let mut index = ExpiryIndex::default();
-        index.schedule(30, b"c");
-        index.schedule(10, b"b");
-        index.schedule(10, b"a");
-        index.schedule(50, b"d");
+        let mut index = scheduled(&[(30, "c"), (10, "b"), (10, "a"), (50, "d")]);
         assert_eq!(index.next(), Some(10));
         assert!(index.take_due(9).is_empty());
         assert_eq!(
@@ -78,9 +83,7 @@ mod tests {
 
     #[test]
     fn cancel_removes_only_that_deadline() {
-        let mut index = ExpiryIndex::default();
-        index.schedule(10, b"k");
-        index.schedule(20, b"other");
+        let mut index = scheduled(&[(10, "k"), (20, "other")]);
         index.cancel(10, b"k");
         index.cancel(99, b"other");
         assert_eq!(index.next(), Some(20));

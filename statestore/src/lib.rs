@@ -18,6 +18,8 @@
 //!   [`SetResponse`], [`VersionedValue`], [`KeyNotification`],
 //!   [`StoreError`]) and the readings of a store's answers, shared by every
 //!   client of the store.
+//! - [`newest`]: [`NewestChange`], the newest change a client has seen of
+//!   a watched key, so its watchers hear only newer ones.
 //! - [`local`]: [`LocalStore`], the state machine with a client's side
 //!   attached, for drivers in this process.
 //! - [`hlc`]: hybrid-logical-clock versions ([`Hlc`]), their text form, and
@@ -52,12 +54,15 @@ mod idle;
 pub mod limits;
 pub mod local;
 pub mod machine;
+pub mod newest;
 pub mod notify;
 pub mod outcome;
 pub mod protocol;
 mod quota;
 pub mod resp;
 pub mod service;
+#[cfg(test)]
+mod test_rng;
 
 pub use client::{
     KeyNotification, SetOptions, SetResponse, StoreError, StoreResult, VersionedValue,
@@ -70,6 +75,7 @@ pub use hlc::{
 pub use limits::Limits;
 pub use local::LocalStore;
 pub use machine::StateStore;
+pub use newest::NewestChange;
 pub use notify::{KeyEvent, Notification};
 pub use outcome::{DeleteOutcome, ReplyError};
 pub use resp::{

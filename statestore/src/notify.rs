@@ -201,6 +201,16 @@ mod tests {
             .collect()
     }
 
+    /// Watches holding these `(client, key)` registrations, all made at
+    /// time 0.
+    fn registered(registrations: &[(&'static str, &str)]) -> Watches<&'static str> {
+        let mut watches = Watches::default();
+        for (client, key) in registrations {
+            watches.add(client, key.as_bytes(), 0);
+        }
+        watches
+    }
+
     #[test]
     fn add_is_idempotent_and_counted_once() {
         let mut watches = Watches::default();
@@ -214,10 +224,7 @@ mod tests {
 
     #[test]
     fn notify_fans_out_in_client_order() {
-        let mut watches = Watches::default();
-        watches.add(&"c", b"k", 0);
-        watches.add(&"a", b"k", 0);
-        watches.add(&"b", b"other", 0);
+        let watches = registered(&[("c", "k"), ("a", "k"), ("b", "other")]);
         assert_eq!(clients_notified(&watches, b"k"), ["a", "c"]);
         assert_eq!(clients_notified(&watches, b"other"), ["b"]);
         assert!(clients_notified(&watches, b"nobody").is_empty());
@@ -239,9 +246,7 @@ mod tests {
 
     #[test]
     fn remove_only_removes_existing_registrations() {
-        let mut watches = Watches::default();
-        watches.add(&"a", b"k", 0);
-        watches.add(&"b", b"k", 0);
+        let mut watches = registered(&[("a", "k"), ("b", "k")]);
         assert!(!watches.remove(&"a", b"other"));
         assert!(!watches.remove(&"z", b"k"));
         assert!(watches.remove(&"a", b"k"));
@@ -255,10 +260,7 @@ mod tests {
 
     #[test]
     fn forget_drops_all_registrations_of_one_client() {
-        let mut watches = Watches::default();
-        watches.add(&"a", b"k1", 0);
-        watches.add(&"a", b"k2", 0);
-        watches.add(&"b", b"k1", 0);
+        let mut watches = registered(&[("a", "k1"), ("a", "k2"), ("b", "k1")]);
         watches.forget(&"a");
         watches.forget(&"never-registered");
         assert_eq!(watches.len(), 1);
@@ -270,10 +272,7 @@ mod tests {
 
     #[test]
     fn bytes_and_watchers_are_counted_as_registrations_come_and_go() {
-        let mut watches = Watches::default();
-        watches.add(&"a", b"k", 0);
-        watches.add(&"b", b"k", 0);
-        watches.add(&"a", b"long-key", 0);
+        let mut watches = registered(&[("a", "k"), ("b", "k"), ("a", "long-key")]);
         assert_eq!(watches.watchers_of(b"k"), 2);
         assert_eq!(watches.watchers_of(b"none"), 0);
         assert_eq!(

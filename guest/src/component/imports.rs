@@ -10,7 +10,7 @@ use super::wasi::clocks::{monotonic_clock, wall_clock};
 use super::wasi::io::poll::Pollable;
 use crate::types::{
     CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
-    StoreError, StoreResult, VersionedValue,
+    StoreResult, VersionedValue,
 };
 
 /// Resolves once the pollable `make()` returns is ready (judged by

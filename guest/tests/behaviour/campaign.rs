@@ -1,6 +1,6 @@
 use core::time::Duration;
 
-use elector_guest::{ElectionError, NeverCancel};
+use elector_guest::{CampaignResponse, ElectionError, NeverCancel};
 use elector_sim::SimCancel;
 
 use super::*;
@@ -43,22 +43,13 @@ fn takeover_after_expiry(notifications: bool) -> Duration {
     let sim = Sim::new();
     sim.set_notifications(notifications);
     let (mut a, _) = sim.candidate("position", "a");
-    let (mut b, _) = sim.candidate("position", "b");
-    let elected_at = shared(None);
+    let (b, _) = sim.candidate("position", "b");
+    let (b_campaigns, elected_at) = campaign_until_elected(&sim, b, TERM_MS);
     let tasks: Vec<Task> = vec![
         task(async move {
             assert!(a.try_campaign(TERM_MS).await.unwrap().is_leader);
         }),
-        task({
-            let elected_at = elected_at.clone();
-            let sim = sim.clone();
-            async move {
-                b.campaign(TERM_MS, None, None::<&NeverCancel>)
-                    .await
-                    .unwrap();
-                *elected_at.borrow_mut() = Some(sim.elapsed());
-            }
-        }),
+        b_campaigns,
     ];
     sim.run(tasks, LIMIT);
     elected_at.borrow().unwrap()
@@ -84,14 +75,20 @@ fn failover_after_expiry_happens_even_without_notifications() {
     );
 }
 
-#[test]
-fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
+/// `b` campaigns, with `timeout`, for the position `a` holds for a minute,
+/// and is cancelled `cancel_after` (if given; its watch checked first).
+/// Returns the simulator, to read the time and the watches left, and `b`'s
+/// result.
+fn blocked_campaign(
+    timeout: Option<Duration>,
+    cancel_after: Option<Duration>,
+) -> (Sim, Result<CampaignResponse, ElectionError>) {
     let sim = Sim::new();
     let (mut a, _) = sim.candidate("position", "a");
     let (mut b, _) = sim.candidate("position", "b");
     let cancel = SimCancel::default();
     let outcome = shared(None);
-    let tasks: Vec<Task> = vec![
+    let mut tasks: Vec<Task> = vec![
         task(async move {
             assert!(a.try_campaign(60_000).await.unwrap().is_leader);
         }),
@@ -99,24 +96,26 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
             let cancel = cancel.clone();
             let outcome = outcome.clone();
             async move {
-                let result = b.campaign(60_000, None, Some(&cancel)).await;
+                let result = b.campaign(60_000, timeout, Some(&cancel)).await;
                 *outcome.borrow_mut() = Some(result);
             }
         }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(250)).await;
-                assert_eq!(sim.watch_count(), 1, "the blocked campaign watches");
-                cancel.cancel();
-            }
-        }),
     ];
+    if let Some(delay) = cancel_after {
+        tasks.push(after(&sim, delay, move |sim| {
+            assert_eq!(sim.watch_count(), 1, "the blocked campaign watches");
+            cancel.cancel();
+        }));
+    }
     sim.run(tasks, LIMIT);
-    assert_eq!(
-        outcome.borrow().clone().unwrap(),
-        Err(ElectionError::Cancelled)
-    );
+    let result = outcome.take().unwrap();
+    (sim, result)
+}
+
+#[test]
+fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
+    let (sim, result) = blocked_campaign(None, Some(Duration::from_millis(250)));
+    assert_eq!(result, Err(ElectionError::Cancelled));
     assert_eq!(
         sim.elapsed(),
         Duration::from_millis(250),
@@ -127,35 +126,10 @@ fn cancelling_a_blocked_campaign_returns_cancelled_and_leaves_no_watch() {
 
 #[test]
 fn a_campaign_times_out_and_leaves_no_watch() {
-    let sim = Sim::new();
-    let (mut a, _) = sim.candidate("position", "a");
-    let (mut b, _) = sim.candidate("position", "b");
-    let outcome = shared(None);
-    let tasks: Vec<Task> = vec![
-        task(async move {
-            assert!(a.try_campaign(60_000).await.unwrap().is_leader);
-        }),
-        task({
-            let outcome = outcome.clone();
-            async move {
-                let result = b
-                    .campaign(
-                        60_000,
-                        Some(Duration::from_millis(300)),
-                        None::<&NeverCancel>,
-                    )
-                    .await;
-                *outcome.borrow_mut() = Some(result);
-            }
-        }),
-    ];
-    sim.run(tasks, LIMIT);
-    assert_eq!(
-        outcome.borrow().clone().unwrap(),
-        Err(ElectionError::Timeout)
-    );
+    let (sim, result) = blocked_campaign(Some(Duration::from_millis(300)), None);
+    assert_eq!(result, Err(ElectionError::Timeout));
     assert_eq!(sim.elapsed(), Duration::from_millis(300));
-    assert_eq!(sim.watch_count(), 0);
+    assert_eq!(sim.watch_count(), 0, "no watch left behind");
 }
 
 #[test]

@@ -17,24 +17,19 @@ fn own_write_with_a_lost_answer(sabotage: Sabotage) -> Duration {
     let sim = Sim::new();
     let (mut a, log) = sim.candidate("p", "a");
     a.sabotage(sabotage);
-    sim.set_transport(Transport {
-        answers_lost: true,
-        timeout: Duration::from_millis(500),
-        only: Some(("SET", b"p")),
-        ..Transport::default()
-    });
+    sim.set_transport(Transport::answers_lost_to(
+        "SET",
+        b"p",
+        Duration::from_millis(500),
+    ));
     let tasks = vec![
         task(async move {
             a.campaign(10_000, None, None::<&NeverCancel>)
                 .await
                 .unwrap();
         }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(100)).await;
-                sim.set_transport(Transport::default());
-            }
+        after(&sim, Duration::from_millis(100), |sim| {
+            sim.set_transport(Transport::default())
         }),
     ];
     sim.run(tasks, LIMIT);
@@ -68,12 +63,11 @@ fn update_in_doubt_then_a_failed_campaign(sabotage: Sabotage) -> Result<(), Elec
     let (mut b, _) = sim.candidate("p", "b");
     a.sabotage(sabotage);
     let outcome = shared(Ok(()));
-    sim.set_transport(Transport {
-        answers_lost: true,
-        timeout: Duration::from_millis(200),
-        only: Some(("SET", b"counter")),
-        ..Transport::default()
-    });
+    sim.set_transport(Transport::answers_lost_to(
+        "SET",
+        b"counter",
+        Duration::from_millis(200),
+    ));
     let tasks = vec![
         task({
             let outcome = outcome.clone();

@@ -23,6 +23,7 @@ use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use elector_guest::NeverCancel;
 use elector_guest::types::CandidateEvent;
 use elector_sim::{EventLog, Sim, SimCandidate, Task, task};
 
@@ -33,6 +34,38 @@ pub const LIMIT: Duration = Duration::from_secs(600);
 /// Runs one scripted task to completion in `sim`.
 pub fn run(sim: &Sim, future: impl std::future::Future<Output = ()> + 'static) {
     sim.run(vec![task(future)], LIMIT);
+}
+
+/// A task that waits `delay` of simulated time, then does `action`: one
+/// scripted event (a heal, a cancellation) at a fixed moment.
+pub fn after(sim: &Sim, delay: Duration, action: impl FnOnce(&Sim) + 'static) -> Task {
+    let sim = sim.clone();
+    task(async move {
+        sim.sleep(delay).await;
+        action(&sim);
+    })
+}
+
+/// A task in which `candidate` campaigns for `term_ms` until elected, and
+/// the cell that then holds when that was, in simulated time.
+pub fn campaign_until_elected(
+    sim: &Sim,
+    mut candidate: SimCandidate,
+    term_ms: u64,
+) -> (Task, Rc<RefCell<Option<Duration>>>) {
+    let sim = sim.clone();
+    let elected_at = shared(None);
+    let campaign = task({
+        let elected_at = elected_at.clone();
+        async move {
+            candidate
+                .campaign(term_ms, None, None::<&NeverCancel>)
+                .await
+                .unwrap();
+            *elected_at.borrow_mut() = Some(sim.elapsed());
+        }
+    });
+    (campaign, elected_at)
 }
 
 /// Shared, mutable test state across simulated tasks.

@@ -270,26 +270,13 @@ fn store_failures_surface_as_typed_errors() {
 #[test]
 fn a_blocked_campaign_rides_out_a_store_outage() {
     let sim = Sim::new();
-    let (mut a, _) = sim.candidate("p", "a");
-    let elected_at = shared(None);
+    let (a, _) = sim.candidate("p", "a");
     sim.set_store_reachable(false);
+    let (a_campaigns, elected_at) = campaign_until_elected(&sim, a, TERM_MS);
     let tasks = vec![
-        task({
-            let sim = sim.clone();
-            let elected_at = elected_at.clone();
-            async move {
-                a.campaign(TERM_MS, None, None::<&NeverCancel>)
-                    .await
-                    .unwrap();
-                *elected_at.borrow_mut() = Some(sim.elapsed());
-            }
-        }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_secs(3)).await;
-                sim.set_store_reachable(true);
-            }
+        a_campaigns,
+        after(&sim, Duration::from_secs(3), |sim| {
+            sim.set_store_reachable(true)
         }),
     ];
     sim.run(tasks, LIMIT);

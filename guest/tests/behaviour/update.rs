@@ -198,13 +198,7 @@ fn a_cancelled_update_writes_nothing_and_holds_nothing() {
                 *outcome.borrow_mut() = Some(result);
             }
         }),
-        task({
-            let sim = sim.clone();
-            async move {
-                sim.sleep(Duration::from_millis(50)).await;
-                cancel.cancel();
-            }
-        }),
+        after(&sim, Duration::from_millis(50), move |_| cancel.cancel()),
     ];
     sim.run(tasks, LIMIT);
     assert_eq!(

@@ -30,12 +30,11 @@ fn shorter_write_with_a_lost_answer(sabotage: Sabotage) -> (Duration, Duration) 
             let a_leads_until = a_leads_until.clone();
             async move {
                 assert!(a.try_campaign(60_000).await.unwrap().is_leader);
-                sim.set_transport(Transport {
-                    answers_lost: true,
-                    timeout: Duration::from_millis(200),
-                    only: Some(("SET", b"p")),
-                    ..Transport::default()
-                });
+                sim.set_transport(Transport::answers_lost_to(
+                    "SET",
+                    b"p",
+                    Duration::from_millis(200),
+                ));
                 assert_eq!(
                     a.try_campaign(1_000).await,
                     Err(ElectionError::Store(elector_guest::StoreError::Timeout))

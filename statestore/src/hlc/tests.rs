@@ -45,75 +45,53 @@ fn parse_accepts_unpadded_and_over_padded_numbers() {
     );
 }
 
+/// Every way the text form can be malformed, each with the error that
+/// names it (the former `parse_rejects_wrong_part_counts`,
+/// `parse_rejects_empty_parts`, `parse_rejects_non_digits` and
+/// `parse_rejects_overflow`).
 #[test]
-fn parse_rejects_wrong_part_counts() {
-    assert_eq!(
-        "".parse::<Hlc>(),
-        Err(HlcParseError::WrongPartCount(1)),
-        "empty text"
-    );
-    assert_eq!("1:2".parse::<Hlc>(), Err(HlcParseError::WrongPartCount(2)));
-    assert_eq!(
-        "1:2:node:extra".parse::<Hlc>(),
-        Err(HlcParseError::WrongPartCount(4))
-    );
-    assert_eq!(
-        "1:2:no:de".parse::<Hlc>(),
-        Err(HlcParseError::WrongPartCount(4))
-    );
-}
-
-#[test]
-fn parse_rejects_empty_parts() {
-    assert_eq!(
-        ":2:n".parse::<Hlc>(),
-        Err(HlcParseError::EmptyPart("wall clock"))
-    );
-    assert_eq!(
-        "1::n".parse::<Hlc>(),
-        Err(HlcParseError::EmptyPart("counter"))
-    );
-    assert_eq!("1:2:".parse::<Hlc>(), Err(HlcParseError::EmptyNodeId));
-    assert_eq!(
-        "::".parse::<Hlc>(),
-        Err(HlcParseError::EmptyPart("wall clock"))
-    );
-}
-
-#[test]
-fn parse_rejects_non_digits() {
-    for (text, part) in [
-        ("+1:2:n", "wall clock"),
-        ("-1:2:n", "wall clock"),
-        (" 1:2:n", "wall clock"),
-        ("1a:2:n", "wall clock"),
-        ("0x1:2:n", "wall clock"),
-        ("1:+2:n", "counter"),
-        ("1:2 :n", "counter"),
-        ("1:٣:n", "counter"),
-    ] {
-        assert_eq!(
-            text.parse::<Hlc>(),
-            Err(HlcParseError::NotDigits(part)),
-            "{text}"
-        );
+fn parse_rejects_malformed_text() {
+    use HlcParseError::{EmptyNodeId, EmptyPart, NotDigits, Overflow, WrongPartCount};
+    let cases = [
+        // Wrong part counts.
+        ("", WrongPartCount(1), "empty text"),
+        ("1:2", WrongPartCount(2), "no node id"),
+        ("1:2:node:extra", WrongPartCount(4), "a fourth part"),
+        ("1:2:no:de", WrongPartCount(4), "a node id with a colon"),
+        // Empty parts.
+        (":2:n", EmptyPart("wall clock"), "empty wall clock"),
+        ("1::n", EmptyPart("counter"), "empty counter"),
+        ("1:2:", EmptyNodeId, "empty node id"),
+        ("::", EmptyPart("wall clock"), "all parts empty"),
+        // Non-digits: signs, spaces, letters, hex, non-ASCII digits.
+        ("+1:2:n", NotDigits("wall clock"), "plus sign"),
+        ("-1:2:n", NotDigits("wall clock"), "minus sign"),
+        (" 1:2:n", NotDigits("wall clock"), "leading space"),
+        ("1a:2:n", NotDigits("wall clock"), "letter"),
+        ("0x1:2:n", NotDigits("wall clock"), "hex"),
+        ("1:+2:n", NotDigits("counter"), "plus sign"),
+        ("1:2 :n", NotDigits("counter"), "trailing space"),
+        ("1:٣:n", NotDigits("counter"), "Arabic-Indic digit"),
+        // Overflow.
+        (
+            "18446744073709551616:0:n",
+            Overflow("wall clock"),
+            "u64::MAX + 1",
+        ),
+        (
+            "99999999999999999999999:0:n",
+            Overflow("wall clock"),
+            "far past u64",
+        ),
+        ("1:4294967296:n", Overflow("counter"), "u32::MAX + 1"),
+    ];
+    for (text, error, why) in cases {
+        assert_eq!(text.parse::<Hlc>(), Err(error), "{text:?}: {why}");
     }
 }
 
 #[test]
-fn parse_rejects_overflow() {
-    assert_eq!(
-        "18446744073709551616:0:n".parse::<Hlc>(),
-        Err(HlcParseError::Overflow("wall clock"))
-    );
-    assert_eq!(
-        "99999999999999999999999:0:n".parse::<Hlc>(),
-        Err(HlcParseError::Overflow("wall clock"))
-    );
-    assert_eq!(
-        "1:4294967296:n".parse::<Hlc>(),
-        Err(HlcParseError::Overflow("counter"))
-    );
+fn parse_accepts_the_largest_wall_clock_and_counter() {
     assert_eq!(
         "18446744073709551615:4294967295:n".parse(),
         Ok(hlc(u64::MAX, u32::MAX, "n"))

@@ -5,33 +5,7 @@
 use std::collections::HashMap;
 
 use super::*;
-
-/// xorshift64: a tiny deterministic PRNG, so failures replay exactly.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform enough in `0..n` for a test.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::test_rng::XorShift;
 
 const KEYS: [&[u8]; 4] = [b"a", b"b", b"lock", b"\x00bin"];
 const VALUES: [&[u8]; 3] = [b"x", b"y", b""];

@@ -253,28 +253,40 @@ mod tests {
         assert_eq!(reader.finish(), Err(FrameError::TrailingBytes(3)));
     }
 
+    /// Asserts that `parse` refuses every one of `texts` as malformed.
+    fn assert_all_malformed<T: core::fmt::Debug>(
+        parse: fn(&[u8]) -> Result<T, FrameError>,
+        texts: &[&[u8]],
+    ) {
+        for text in texts {
+            assert!(
+                matches!(parse(text), Err(FrameError::Malformed(_))),
+                "{text:?}: {:?}",
+                parse(text)
+            );
+        }
+    }
+
     #[test]
     fn decimals_are_canonical() {
         assert_eq!(parse_decimal(b"0"), Ok(0));
         assert_eq!(parse_decimal(b"1234"), Ok(1234));
         assert_eq!(parse_decimal(b"18446744073709551615"), Ok(u64::MAX));
-        for bad in [
-            b"".as_slice(),
-            b"00",
-            b"01",
-            b"+1",
-            b"-1",
-            b" 1",
-            b"1 ",
-            b"1a",
-            b"18446744073709551616",
-            b"99999999999999999999999",
-        ] {
-            assert!(
-                matches!(parse_decimal(bad), Err(FrameError::Malformed(_))),
-                "{bad:?}"
-            );
-        }
+        assert_all_malformed(
+            parse_decimal,
+            &[
+                b"",
+                b"00",
+                b"01",
+                b"+1",
+                b"-1",
+                b" 1",
+                b"1 ",
+                b"1a",
+                b"18446744073709551616",
+                b"99999999999999999999999",
+            ],
+        );
     }
 
     #[test]
@@ -283,21 +295,19 @@ mod tests {
         assert_eq!(parse_integer(b"-1"), Ok(-1));
         assert_eq!(parse_integer(b"9223372036854775807"), Ok(i64::MAX));
         assert_eq!(parse_integer(b"-9223372036854775808"), Ok(i64::MIN));
-        for bad in [
-            b"".as_slice(),
-            b"-",
-            b"-0",
-            b"+1",
-            b"--1",
-            b"-01",
-            b"9223372036854775808",
-            b"-9223372036854775809",
-        ] {
-            assert!(
-                matches!(parse_integer(bad), Err(FrameError::Malformed(_))),
-                "{bad:?}"
-            );
-        }
+        assert_all_malformed(
+            parse_integer,
+            &[
+                b"",
+                b"-",
+                b"-0",
+                b"+1",
+                b"--1",
+                b"-01",
+                b"9223372036854775808",
+                b"-9223372036854775809",
+            ],
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::*;
 use crate::command::{Command, SetCondition};
 use crate::error::StoreErrorKind;
 use crate::notify::KeyEvent;
+use crate::test_rng::XorShift;
 
 /// Counts the bytes each thread asks the allocator for, so a test can
 /// measure what one decode call allocates (tests run on separate threads).
@@ -76,39 +77,18 @@ fn reply_allocation_bound(payload: &[u8]) -> usize {
     3 * payload.len() + 64
 }
 
-/// xorshift64: a tiny deterministic PRNG, so failures replay exactly.
-struct XorShift(u64);
-
+/// The generator's awkward inputs for the decoders.
 impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
     fn bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let len = self.below(max_len + 1);
+        let len = self.index(max_len + 1);
         (0..len).map(|_| self.next() as u8).collect()
     }
 
     /// Mostly RESP-ish bytes, so random payloads get past the first byte.
     fn resp_bytes(&mut self, max_len: usize) -> Vec<u8> {
         const ALPHABET: &[u8] = b"*$+-:_\r\n0123456789-SETGETDELVDELNXEXPKEYNOTIFYSTOPVALUE\0";
-        let len = self.below(max_len + 1);
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len())])
-            .collect()
+        let len = self.index(max_len + 1);
+        (0..len).map(|_| *self.pick(ALPHABET)).collect()
     }
 
     /// Keys and values with the awkward bytes: CRLF, NUL, RESP syntax.
@@ -128,11 +108,11 @@ fn random_command(rng: &mut XorShift) -> Command {
         0 => Command::Set {
             key,
             value: rng.blob(),
-            condition: [
+            condition: *rng.pick(&[
                 SetCondition::Unconditional,
                 SetCondition::OnlyIfAbsent,
                 SetCondition::OnlyIfAbsentOrEqual,
-            ][rng.below(3)],
+            ]),
             expiry_ms: (!rng.chance(3)).then(|| (rng.next() >> rng.below(64)).max(1)),
         },
         1 => Command::Get { key },
@@ -154,13 +134,13 @@ fn random_reply(rng: &mut XorShift) -> Reply {
         1 => Reply::NotApplied,
         2 => Reply::Value(None),
         3 => Reply::Value(Some(rng.blob())),
-        4 => Reply::Count([-1, 0, 1, rng.next() as i64][rng.below(4)]),
+        4 => Reply::Count([-1, 0, 1, rng.next() as i64][rng.index(4)]),
         _ => Reply::Error(
-            [
+            rng.pick(&[
                 StoreErrorKind::SyntaxError,
                 StoreErrorKind::FencingTokenLowerVersion,
                 StoreErrorKind::Service("boom".into()),
-            ][rng.below(3)]
+            ])
             .clone(),
         ),
     }
@@ -178,7 +158,7 @@ fn random_event(rng: &mut XorShift) -> KeyEvent {
 fn mutate(rng: &mut XorShift, mut payload: Vec<u8>) -> Vec<u8> {
     for _ in 0..=rng.below(3) {
         let len = payload.len();
-        let at = rng.below(len + 1);
+        let at = rng.index(len + 1);
         match rng.below(7) {
             0 => payload.truncate(at),
             1 if at < len => payload[at] ^= 1 << rng.below(8),
@@ -203,7 +183,7 @@ fn change_a_length(rng: &mut XorShift, payload: &mut Vec<u8>) {
     if starts.is_empty() {
         return;
     }
-    let start = starts[rng.below(starts.len())] + 1;
+    let start = rng.pick(&starts) + 1;
     let end = (start..payload.len())
         .find(|&i| !payload[i].is_ascii_digit() && payload[i] != b'-')
         .unwrap_or(payload.len());

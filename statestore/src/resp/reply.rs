@@ -134,7 +134,6 @@ fn error_kind(line: &[u8]) -> StoreErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::SetCondition;
 
     fn goldens() -> Vec<(Reply, &'static [u8])> {
         vec![
@@ -291,34 +290,9 @@ mod tests {
         }
     }
 
-    fn commands() -> [Command; 6] {
-        [
-            Command::Set {
-                key: b"k".to_vec(),
-                value: b"v".to_vec(),
-                condition: SetCondition::OnlyIfAbsentOrEqual,
-                expiry_ms: Some(10),
-            },
-            Command::Get { key: b"k".to_vec() },
-            Command::Del { key: b"k".to_vec() },
-            Command::VDel {
-                key: b"k".to_vec(),
-                value: b"v".to_vec(),
-            },
-            Command::KeyNotify {
-                key: b"k".to_vec(),
-                stop: false,
-            },
-            Command::KeyNotify {
-                key: b"k".to_vec(),
-                stop: true,
-            },
-        ]
-    }
-
     #[test]
     fn minus_one_means_not_applied_only_for_set() {
-        let [set, _, del, vdel, ..] = commands();
+        let [set, _, del, vdel, ..] = Command::one_of_each(b"k", b"v");
         assert_eq!(decode_reply_for(&set, b":-1\r\n"), Ok(Reply::NotApplied));
         assert_eq!(decode_reply_for(&vdel, b":-1\r\n"), Ok(Reply::Count(-1)));
         assert_eq!(decode_reply_for(&del, b":-1\r\n"), Ok(Reply::Count(-1)));
@@ -334,7 +308,7 @@ mod tests {
             b"$1\r\nv\r\n",
             b"-ERR syntax error\r\n",
         ];
-        // Per command (rows as in `commands`), whether each payload fits.
+        // Per command (rows as in `Command::one_of_each`), whether each payload fits.
         let accepted = [
             [true, true, false, false, false, true],
             [false, false, false, true, true, true],
@@ -343,7 +317,7 @@ mod tests {
             [true, true, true, false, false, true],
             [true, true, true, false, false, true],
         ];
-        for (command, row) in commands().iter().zip(accepted) {
+        for (command, row) in Command::one_of_each(b"k", b"v").iter().zip(accepted) {
             for (payload, fits) in payloads.iter().zip(row) {
                 let decoded = decode_reply_for(command, payload);
                 if fits {
@@ -363,7 +337,7 @@ mod tests {
 
     #[test]
     fn decode_reply_for_passes_decode_errors_through() {
-        let [set, ..] = commands();
+        let [set, ..] = Command::one_of_each(b"k", b"v");
         assert_eq!(
             decode_reply_for(&set, b"+OK\r\nx"),
             Err(ReplyDecodeError::TrailingBytes(1))

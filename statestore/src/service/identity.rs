@@ -103,13 +103,20 @@ mod tests {
         })
     }
 
+    /// A client's response topic in both documented forms: the SDK's and
+    /// the one the AIO documentation spells out.
+    fn both_response_topic_forms(client: &str) -> [String; 2] {
+        [
+            protocol::response_topic(client),
+            format!("clients/{client}/services/statestore/_any_/command/invoke/response"),
+        ]
+    }
+
     #[test]
     fn both_documented_response_topics_identify_their_client() {
-        let sdk = protocol::response_topic("node1");
-        let documented = "clients/node1/services/statestore/_any_/command/invoke/response";
-        for topic in [sdk.as_str(), documented] {
-            assert_eq!(from(Some(topic), Some("node1"), None), Ok("node1".into()));
-            assert_eq!(from(Some(topic), None, None), Ok("node1".into()));
+        for topic in both_response_topic_forms("node1") {
+            assert_eq!(from(Some(&topic), Some("node1"), None), Ok("node1".into()));
+            assert_eq!(from(Some(&topic), None, None), Ok("node1".into()));
         }
         assert_eq!(
             from(Some("clients/x/replies"), None, None),
@@ -120,15 +127,13 @@ mod tests {
 
     #[test]
     fn a_client_id_with_a_slash_is_refused_in_either_form() {
-        let sdk = protocol::response_topic("a/b");
-        let documented = "clients/a/b/services/statestore/_any_/command/invoke/response";
-        for topic in [sdk.as_str(), documented] {
+        for topic in both_response_topic_forms("a/b") {
             assert_eq!(
-                from(Some(topic), Some("a/b"), None),
+                from(Some(&topic), Some("a/b"), None),
                 Err(Dropped::SlashInClientId("a/b".into()))
             );
             assert_eq!(
-                from(Some(topic), None, None),
+                from(Some(&topic), None, None),
                 Err(Dropped::SlashInClientId("a/b".into()))
             );
         }

@@ -204,20 +204,26 @@ mod tests {
         std::iter::from_fn(|| queue.pop()).collect()
     }
 
-    /// Pushes and expects nothing dropped.
-    fn take(queue: &mut FairQueue<&'static str>, client: &str, item: &'static str, bytes: usize) {
-        assert_eq!(queue.push(client, item, bytes), [], "{item} queued");
+    /// Pushes each of `items` from `client`, `bytes` long, in order, and
+    /// expects nothing dropped.
+    fn take(
+        queue: &mut FairQueue<&'static str>,
+        client: &str,
+        items: &[&'static str],
+        bytes: usize,
+    ) {
+        for &item in items {
+            assert_eq!(queue.push(client, item, bytes), [], "{item} queued");
+        }
     }
 
     #[test]
     fn clients_take_turns_whatever_order_their_requests_came_in() {
         let mut queue = queue(10, 100, 1_000);
-        for item in ["f1", "f2", "f3", "f4"] {
-            take(&mut queue, "flood", item, 1);
-        }
-        take(&mut queue, "polite", "p1", 1);
-        take(&mut queue, "other", "o1", 1);
-        take(&mut queue, "polite", "p2", 1);
+        take(&mut queue, "flood", &["f1", "f2", "f3", "f4"], 1);
+        take(&mut queue, "polite", &["p1"], 1);
+        take(&mut queue, "other", &["o1"], 1);
+        take(&mut queue, "polite", &["p2"], 1);
         assert_eq!(queue.len(), 7);
         assert_eq!(queue.bytes(), 7);
         assert_eq!(
@@ -231,8 +237,7 @@ mod tests {
     #[test]
     fn a_client_past_its_own_bounds_loses_what_it_sends_next() {
         let mut queue = queue(2, 10, 1_000);
-        take(&mut queue, "flood", "f1", 4);
-        take(&mut queue, "flood", "f2", 4);
+        take(&mut queue, "flood", &["f1", "f2"], 4);
         assert_eq!(
             queue.push("flood", "f3", 1),
             [("f3", Overflow::ClientRequests)]
@@ -242,8 +247,8 @@ mod tests {
             queue.push("flood", "f4", 7),
             [("f4", Overflow::ClientBytes)]
         );
-        take(&mut queue, "flood", "f5", 6);
-        take(&mut queue, "big", "b1", 50);
+        take(&mut queue, "flood", &["f5"], 6);
+        take(&mut queue, "big", &["b1"], 50);
         assert_eq!(
             drain(&mut queue),
             ["f2", "b1", "f5"],
@@ -254,9 +259,7 @@ mod tests {
     #[test]
     fn when_all_queues_are_full_the_largest_loses_its_newest() {
         let mut queue = queue(10, 100, 20);
-        take(&mut queue, "flood", "f1", 6);
-        take(&mut queue, "flood", "f2", 6);
-        take(&mut queue, "flood", "f3", 6);
+        take(&mut queue, "flood", &["f1", "f2", "f3"], 6);
         assert_eq!(queue.push("polite", "p1", 4), [("f3", Overflow::AllQueues)]);
         assert_eq!(queue.bytes(), 16);
         assert_eq!(
@@ -264,7 +267,7 @@ mod tests {
             [("f4", Overflow::AllQueues)],
             "the flood is the largest itself"
         );
-        take(&mut queue, "polite", "p2", 4);
+        take(&mut queue, "polite", &["p2"], 4);
         assert_eq!(
             queue.push("polite", "p3", 4),
             [("p3", Overflow::AllQueues)],
@@ -276,9 +279,7 @@ mod tests {
     #[test]
     fn as_many_as_needed_are_dropped_to_make_room() {
         let mut queue = queue(10, 100, 10);
-        take(&mut queue, "a", "a1", 3);
-        take(&mut queue, "a", "a2", 3);
-        take(&mut queue, "a", "a3", 3);
+        take(&mut queue, "a", &["a1", "a2", "a3"], 3);
         assert_eq!(
             queue.push("b", "b1", 5),
             [("a3", Overflow::AllQueues), ("a2", Overflow::AllQueues)]
@@ -289,7 +290,7 @@ mod tests {
     #[test]
     fn an_evicted_last_request_ends_its_clients_turn() {
         let mut queue = queue(10, 100, 10);
-        take(&mut queue, "a", "a1", 8);
+        take(&mut queue, "a", &["a1"], 8);
         assert_eq!(queue.push("b", "b1", 4), [("a1", Overflow::AllQueues)]);
         assert_eq!(drain(&mut queue), ["b1"]);
         assert_eq!(queue.bytes(), 0);

@@ -16,8 +16,8 @@ use rumqttc::v5::mqttbytes::v5::Publish;
 use super::Shared;
 use crate::mqtt::properties;
 use crate::store::{NotificationQueue, WatchGuard};
+use ss::StoreResult;
 use ss::client::{get_result, keynotify_result};
-use ss::{KeyEvent, KeyNotification, StoreResult};
 
 pub struct Watches {
     keys: Mutex<HashMap<Vec<u8>, Watchers>>,
@@ -54,29 +54,18 @@ impl Watches {
 #[derive(Default)]
 struct Watchers {
     queues: HashMap<u64, Arc<NotificationQueue>>,
-    /// The newest change seen: `(value or None for deleted, version)`.
-    last: Option<(Option<Vec<u8>>, ss::Hlc)>,
+    /// The newest change seen, so only newer ones reach the queues.
+    newest: ss::NewestChange,
 }
 
 impl Watchers {
     /// Records a change and hands it to every queue, unless it is older
     /// than one already seen.
     fn deliver(&mut self, value: Option<Vec<u8>>, version: ss::Hlc) {
-        if let Some((_, newest)) = &self.last
-            && version.cmp_version(newest).is_lt()
-        {
-            return;
-        }
-        let notification = KeyNotification {
-            event: match &value {
-                Some(value) => KeyEvent::Set(value.clone()),
-                None => KeyEvent::Delete,
-            },
-            version: version.clone(),
-        };
-        self.last = Some((value, version));
-        for queue in self.queues.values() {
-            queue.push(notification.clone());
+        if let Some(notification) = self.newest.accept(value, version) {
+            for queue in self.queues.values() {
+                queue.push(notification.clone());
+            }
         }
     }
 }
@@ -286,15 +275,11 @@ impl Shared {
             ),
         };
         let mut keys = self.watches.keys.lock().unwrap();
-        if let Some(watchers) = keys.get_mut(key) {
-            let missed = match &watchers.last {
-                Some((seen, _)) => *seen != value,
-                None => true,
-            };
-            if missed {
-                tracing::debug!(key = %String::from_utf8_lossy(key), "change missed while disconnected");
-                watchers.deliver(value, version);
-            }
+        if let Some(watchers) = keys.get_mut(key)
+            && watchers.newest.missed(&value)
+        {
+            tracing::debug!(key = %String::from_utf8_lossy(key), "change missed while disconnected");
+            watchers.deliver(value, version);
         }
         Ok(())
     }

@@ -106,20 +106,7 @@ fn binary_keys_and_values_round_trip() {
     ];
     for key in awkward {
         for value in awkward {
-            let commands = [
-                Command::Set {
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                    condition: SetCondition::OnlyIfAbsentOrEqual,
-                    expiry_ms: Some(5),
-                },
-                Command::VDel {
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                },
-                Command::Get { key: key.to_vec() },
-            ];
-            for command in commands {
+            for command in Command::one_of_each(key, value) {
                 assert_eq!(decode_request(&encode_request(&command)), Ok(command));
             }
         }
