@@ -18,13 +18,13 @@
 use core::time::Duration;
 
 use crate::candidate::Candidate;
-use crate::ports::{Cancel, Clock, EventSink, Store};
+use crate::ports::{Cancel, Clock, EventSink, StateStore};
 use crate::position::News;
 use crate::timing;
 use crate::types::{CampaignResponse, ElectionError, Instant};
 use crate::wait::{Wake, wait_for};
 
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// Blocks until this candidate leads for `term_ms`, `cancel` fires or
     /// `timeout` passes (`Cancelled` / `Timeout`). Store failures that may
     /// heal (timeouts, disconnection) are retried with backoff for as long
@@ -175,7 +175,7 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
     }
 }
 
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// When to look again at a position last seen held at `seen_at`: once
     /// the holder's next write is overdue (its observed cadence, or this
     /// candidate's own term until the cadence is known), plus a little

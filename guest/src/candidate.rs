@@ -6,22 +6,21 @@
 use core::time::Duration;
 
 use crate::doubt::{InDoubt, landing_deadline};
-use crate::lease::Held;
-use crate::ports::{Clock, EventSink, KeyWatch, Store};
+use crate::ports::{Clock, EventSink, KeyWatch, StateStore};
 use crate::position::News;
 use crate::position::PositionView;
 use crate::sabotage::Sabotage;
 use crate::timing::{self, Jitter};
 use crate::types::{
     CampaignResponse, CandidateEvent, CandidateOptions, DeleteOutcome, ElectionError, Hlc, Instant,
-    Leader, LostReason, RenewalOptions, ResignationResponse, StoreError,
+    Leader, Lease, LostReason, RenewalOptions, ResignationResponse, StoreError,
 };
 
 /// One candidate for one position.
 ///
 /// Calls must not overlap; the component model guarantees that per
 /// instance, and native callers hold `&mut`.
-pub struct Candidate<S: Store, C: Clock, E: EventSink> {
+pub struct Candidate<S: StateStore, C: Clock, E: EventSink> {
     pub(crate) store: S,
     pub(crate) clock: C,
     pub(crate) events: E,
@@ -46,7 +45,7 @@ pub struct Candidate<S: Store, C: Clock, E: EventSink> {
     sabotage: Sabotage,
 }
 
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// Validates the options once, up front.
     pub fn new(
         options: CandidateOptions,
@@ -304,6 +303,13 @@ impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
         }
         news
     }
+}
+
+/// The lease held now, with the term it was won for.
+#[derive(Clone, Debug)]
+pub(crate) struct Held {
+    pub(crate) lease: Lease,
+    pub(crate) term_ms: u64,
 }
 
 /// Whether a failed request may still have been (or still be) applied: all

@@ -15,23 +15,16 @@
 
 use core::time::Duration;
 
-use crate::candidate::{Candidate, outcome_unknown};
+use crate::candidate::{Candidate, Held, outcome_unknown};
 use crate::doubt::landing_deadline;
-use crate::ports::{Clock, EventSink, Store};
+use crate::ports::{Clock, EventSink, StateStore};
 use crate::timing;
 use crate::types::{
     CampaignResponse, CandidateEvent, ElectionError, Instant, Lease, LostReason, SetCondition,
     SetOptions, StoreError,
 };
 
-/// The lease held now, with the term it was won for.
-#[derive(Clone, Debug)]
-pub(crate) struct Held {
-    pub(crate) lease: Lease,
-    pub(crate) term_ms: u64,
-}
-
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// The write behind every campaign. `arm_renewal` is false for the
     /// short leadership of campaign-and-update-value.
     pub(crate) async fn attempt(

@@ -62,5 +62,5 @@ pub mod wait;
 mod component;
 
 pub use candidate::Candidate;
-pub use ports::{Cancel, Clock, EventSink, KeyWatch, NeverCancel, Store, Updater};
+pub use ports::{Cancel, Clock, EventSink, KeyWatch, NeverCancel, StateStore, Updater};
 pub use types::*;

@@ -16,7 +16,7 @@ use crate::types::{
 };
 
 /// The AIO state store.
-pub trait Store {
+pub trait StateStore {
     type Watch: KeyWatch;
 
     async fn set(&self, key: &[u8], value: &[u8], options: &SetOptions)

@@ -5,11 +5,11 @@
 use core::time::Duration;
 
 use crate::candidate::{Candidate, invalid};
-use crate::ports::{Clock, EventSink, Store};
+use crate::ports::{Clock, EventSink, StateStore};
 use crate::timing;
 use crate::types::{CandidateEvent, ElectionError, Instant, RenewalOptions};
 
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     pub fn automatic_renewal(&self) -> Option<RenewalOptions> {
         self.renewal
     }

@@ -23,7 +23,7 @@
 use core::time::Duration;
 
 use crate::candidate::Candidate;
-use crate::ports::{Cancel, Clock, EventSink, Store, Updater};
+use crate::ports::{Cancel, Clock, EventSink, StateStore, Updater};
 use crate::timing;
 use crate::types::{
     DeleteOutcome, ElectionError, FencingRefusal, Hlc, SetCondition, SetOptions, StoreError,
@@ -53,7 +53,7 @@ enum Round {
     Again,
 }
 
-impl<S: Store, C: Clock, E: EventSink> Candidate<S, C, E> {
+impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
     /// Campaigns for at most `max_term_ms`, then writes
     /// `updater(current value)` to `key` under the fencing token, retrying
     /// until a fenced write lands; always resigns before returning, also on

@@ -9,7 +9,7 @@ use elector_guest::{Candidate, Clock, EventSink, KeyWatch};
 
 use crate::client::SimClient;
 use crate::clock::{SimClock, sleep};
-use crate::world::Nanos;
+use crate::time::Nanos;
 
 /// Runs the candidate's background work (renewal, lease end, news on its
 /// watch) for `duration` of true time, as the host's driver does.

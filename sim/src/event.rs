@@ -5,7 +5,7 @@
 use elector_statestore as ss;
 
 use crate::link::LinkState;
-use crate::world::Nanos;
+use crate::time::Nanos;
 
 /// A request in flight to the store.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use elector_statestore as ss;
 
-use crate::world::Nanos;
+use crate::time::Nanos;
 
 /// The key the leaders write under their fencing token.
 pub const SHARED: &[u8] = b"shared";

@@ -40,8 +40,8 @@ pub mod plan;
 pub mod rng;
 pub mod schedule;
 pub mod scripted;
+pub mod time;
 pub mod transport;
-pub mod watch;
 pub mod workload;
 pub mod world;
 

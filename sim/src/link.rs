@@ -1,7 +1,7 @@
 //! A client's link to the broker: its state, and how it delays, loses and
 //! duplicates what it carries (the randomized faults of the schedules).
 
-use crate::world::Nanos;
+use crate::time::Nanos;
 
 /// How a client's link to the broker behaves now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

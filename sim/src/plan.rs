@@ -5,8 +5,8 @@
 use crate::event::Event;
 use crate::link::LinkState;
 use crate::rng::Rng;
-use crate::schedule::{QUIET, SLOWEST_LINK};
-use crate::world::{MS, Nanos, World};
+use crate::time::{MS, Nanos, QUIET, SLOWEST_LINK};
+use crate::world::World;
 
 /// Network faults before [`QUIET`]: disconnects (the store forgets the
 /// client's watches), partitions (silent black holes), deaf links (writes

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use elector_guest::Store;
+use elector_guest::StateStore;
 use elector_guest::sabotage::Sabotage;
 
 use crate::checker::{self, Liveness, Progress, Violation};
@@ -17,16 +17,9 @@ use crate::history::{COUNTER, Claim, POSITION};
 use crate::link::{Link, LinkState};
 use crate::plan::{plan_crashes, plan_faults, plan_releases};
 use crate::rng::Rng;
+use crate::time::{DURATION, QUIET, SLOWEST_LINK};
 use crate::workload::{self, Campaigning, Params};
 use crate::world::{MS, Nanos, World};
-
-/// Simulated time a schedule runs.
-pub const DURATION: Nanos = 30_000 * MS;
-/// Faults (and crashes) happen before this; after it the system must heal.
-pub const QUIET: Nanos = 13_000 * MS;
-/// The slowest a link gets (a slow-link fault): the transit bound the
-/// candidates' request lifetime is computed with.
-pub const SLOWEST_LINK: Nanos = 3_000 * MS;
 
 /// Knobs beyond the seed.
 #[derive(Clone, Copy, Debug, Default)]

@@ -8,7 +8,7 @@ use core::time::Duration;
 use elector_statestore as ss;
 
 use crate::event::AnswerRoute;
-use crate::world::Nanos;
+use crate::time::Nanos;
 
 /// How the requests it selects travel, instead of over their client's
 /// link. The default selects nothing.

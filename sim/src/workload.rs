@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use elector_guest::sabotage::Sabotage;
 use elector_guest::types::*;
-use elector_guest::{Candidate, EventSink, NeverCancel, Store};
+use elector_guest::{Candidate, EventSink, NeverCancel, StateStore};
 
 use crate::client::SimClient;
 use crate::clock::SimClock;

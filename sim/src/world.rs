@@ -22,13 +22,7 @@ use crate::mailbox::Mailbox;
 use crate::rng::Rng;
 use crate::transport::Transport;
 
-/// Wall-clock milliseconds of the store at true time zero.
-pub const EPOCH_MS: u64 = 1_800_000_000_000;
-
-/// Nanoseconds of true time.
-pub type Nanos = u64;
-
-pub const MS: Nanos = 1_000_000;
+pub use crate::time::{EPOCH_MS, MS, Nanos};
 
 pub struct World {
     pub now: Cell<Nanos>,

@@ -33,10 +33,10 @@ pub fn candidate(
     elector_guest::Candidate::new(options, NativeStore(store), HostClock, DiscardEvents)
 }
 
-/// The election's `Store` port over a host backend.
+/// The election's `StateStore` port over a host backend.
 pub struct NativeStore(Arc<dyn StateStoreBackend>);
 
-impl elector_guest::Store for NativeStore {
+impl elector_guest::StateStore for NativeStore {
     type Watch = NativeWatch;
 
     async fn set(

@@ -25,7 +25,7 @@ fn ready_when(make: impl FnMut() -> Pollable + Unpin) -> impl Future<Output = ()
 /// the host answers, so the async functions complete on first poll.
 pub struct WitStore;
 
-impl crate::Store for WitStore {
+impl crate::StateStore for WitStore {
     type Watch = WitWatch;
 
     async fn set(

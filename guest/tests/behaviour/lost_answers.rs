@@ -6,7 +6,7 @@
 use core::time::Duration;
 
 use elector_guest::sabotage::Sabotage;
-use elector_guest::{ElectionError, NeverCancel, RenewalOptions, Store};
+use elector_guest::{ElectionError, NeverCancel, RenewalOptions, StateStore};
 use elector_sim::{Transport, drive_until};
 
 use super::*;

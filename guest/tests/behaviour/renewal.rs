@@ -1,6 +1,6 @@
 use core::time::Duration;
 
-use elector_guest::{ElectionError, NeverCancel, RenewalOptions, Store};
+use elector_guest::{ElectionError, NeverCancel, RenewalOptions, StateStore};
 use elector_sim::drive_until;
 
 use super::*;

@@ -1,7 +1,7 @@
 use core::time::Duration;
 
 use elector_guest::{
-    ElectionError, FencingRefusal, NeverCancel, SetCondition, SetOptions, Store, StoreError,
+    ElectionError, FencingRefusal, NeverCancel, SetCondition, SetOptions, StateStore, StoreError,
     StoreErrorKind,
 };
 use elector_sim::SimCancel;
