@@ -159,13 +159,7 @@ impl super::Check for Health {
 mod tests {
     use super::*;
     use crate::ops::Check;
-
-    fn labels() -> ReplicaLabels {
-        ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        }
-    }
+    use crate::ops::tests::labels;
 
     fn problem(health: &Health) -> String {
         health.check().unwrap_err().join("; ")

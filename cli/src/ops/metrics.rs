@@ -295,13 +295,7 @@ impl super::Exposition for Metrics {
 mod tests {
     use super::*;
     use crate::ops::Exposition;
-
-    fn labels() -> ReplicaLabels {
-        ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        }
-    }
+    use crate::ops::tests::labels;
 
     #[test]
     fn a_registered_replica_has_every_series_at_zero() {
