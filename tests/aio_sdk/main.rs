@@ -84,8 +84,7 @@ fn options(condition: SetCondition, expires: Option<Duration>) -> SetOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_state_store_client_works_against_the_service() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let sdk = SdkClient::connect(broker.port, "sdk-store-client").await;
     let store = &sdk.client;
 
@@ -205,8 +204,7 @@ async fn microsofts_state_store_client_works_against_the_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_lease_client_and_elector_share_a_position() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
     let sdk = SdkClient::connect(broker.port, "ms-sdk").await;
     let lease =

@@ -13,8 +13,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_sends_what_the_contract_says() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (_sniffer, mut requests) =
         raw_client(broker.port, "sniffer", &[protocol::REQUEST_TOPIC]).await;
     let store = connect(broker.port, Duration::from_secs(3)).await;
@@ -86,8 +85,7 @@ async fn the_client_sends_what_the_contract_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_answers_and_notifies_what_the_contract_says() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let me = "raw-client";
     let response_topic = protocol::response_topic(me);
     let notify_filter = protocol::notification_filter(me);
