@@ -19,4 +19,4 @@ mod server;
 pub use build_info::register as register_build_info;
 pub use readiness::Readiness;
 pub use registered::registered;
-pub use server::{Check, Endpoints, Exposition, serve};
+pub use server::{Check, Endpoints, Exposition, serve, verdict};

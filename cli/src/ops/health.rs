@@ -147,11 +147,7 @@ impl super::Check for Health {
         let mut problems = self.candidate_problems(now);
         problems.extend(self.module_problems(now));
         problems.sort();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        elector_ops::verdict(problems)
     }
 }
 
