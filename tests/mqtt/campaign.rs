@@ -205,12 +205,18 @@ fn a_hung_store_costs_the_lease_at_its_end_exactly() {
     service.thaw();
 }
 
+/// `a`, elected to `job` for 20 s, once its store has stopped answering.
+fn leader_of_a_frozen_store(broker: &Broker, service: &Service) -> Elector {
+    let leader = campaign(broker, "leader", &["job", "--name", "a", "--term", "20s"]);
+    leader.expect("elected", PATIENCE);
+    service.freeze();
+    leader
+}
+
 #[test]
 fn a_resignation_at_shutdown_waits_two_seconds_at_most() {
     let (broker, service) = broker_with_service();
-    let mut leader = campaign(&broker, "leader", &["job", "--name", "a", "--term", "20s"]);
-    leader.expect("elected", PATIENCE);
-    service.freeze();
+    let mut leader = leader_of_a_frozen_store(&broker, &service);
     let signalled = Instant::now();
     leader.signal("INT");
     let error = leader.expect("error", PATIENCE);
@@ -232,9 +238,7 @@ fn a_resignation_at_shutdown_waits_two_seconds_at_most() {
 #[test]
 fn a_second_signal_stops_at_once() {
     let (broker, service) = broker_with_service();
-    let mut leader = campaign(&broker, "leader", &["job", "--name", "a", "--term", "20s"]);
-    leader.expect("elected", PATIENCE);
-    service.freeze();
+    let mut leader = leader_of_a_frozen_store(&broker, &service);
     leader.signal("INT");
     std::thread::sleep(Duration::from_millis(200));
     let second = Instant::now();
