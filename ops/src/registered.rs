@@ -2,7 +2,8 @@
 
 use prometheus_client::registry::{Metric, Registry};
 
-/// A new `M` (at 0), registered in `registry` as `name` with `help`, and a
+/// A new `M` as `Default` makes it (a counter or gauge at 0, a family with
+/// no series yet), registered in `registry` as `name` with `help`, and a
 /// handle to it: a metric's clones share its value.
 pub fn registered<M: Metric + Clone + Default>(
     registry: &mut Registry,
