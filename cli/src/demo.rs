@@ -153,13 +153,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let to_first_leader = first_at - timeline.started;
     let campaign_to_leader = first_at - campaigns_started;
 
-    hold(
-        &timeline,
-        &candidates[first],
-        options.term * 3 / 2,
-        "holds by automatic renewal",
-    )
-    .await;
+    hold(&timeline, &candidates[first], options.term * 3 / 2).await;
 
     timeline.say(format!("{} resigns", candidates[first].name));
     let resigning_at = Instant::now();
@@ -174,13 +168,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     timeline.say(format!("{} rejoins the campaign", candidates[first].name));
     campaigns.push(campaign_in_background(&candidates[first], renewal));
 
-    hold(
-        &timeline,
-        &candidates[second],
-        options.term * 3 / 2,
-        "holds by automatic renewal",
-    )
-    .await;
+    hold(&timeline, &candidates[second], options.term * 3 / 2).await;
 
     timeline.say(format!(
         "{} stops renewing (as if hung); its lease runs out by itself",
@@ -197,13 +185,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let expired_at = last_lease.lock().unwrap()[second] + options.term;
     let failover_after_expiry = third_at.saturating_duration_since(expired_at);
 
-    hold(
-        &timeline,
-        &candidates[third],
-        options.term,
-        "holds by automatic renewal",
-    )
-    .await;
+    hold(&timeline, &candidates[third], options.term).await;
 
     timeline.say("campaigns are cancelled and everyone resigns".into());
     for campaign in campaigns {
@@ -318,9 +300,10 @@ fn campaign_in_background(candidate: &Candidate, renewal: AutomaticRenewal) -> J
     })
 }
 
-async fn hold(timeline: &Timeline, leader: &Candidate, how_long: Duration, what: &str) {
+/// Lets `leader` hold the position by automatic renewal for `how_long`.
+async fn hold(timeline: &Timeline, leader: &Candidate, how_long: Duration) {
     timeline.say(format!(
-        "{} {what} for {} ms",
+        "{} holds by automatic renewal for {} ms",
         leader.name,
         how_long.as_millis()
     ));

@@ -1,7 +1,8 @@
 //! The operations endpoint of elector's long-running commands: an HTTP
 //! server for `/metrics` (OpenMetrics text), `/healthz` and `/readyz`
-//! ([`serve`]), the [`Readiness`] conditions behind `/readyz`, and the
-//! `elector_build_info` metric ([`register_build_info`]).
+//! ([`serve`]), the [`Readiness`] conditions behind `/readyz`, the
+//! `elector_build_info` metric ([`register_build_info`]), and
+//! [`registered`] for the metrics each command registers.
 //!
 //! It is a crate of its own because both the `elector` CLI (`campaign`,
 //! `run`) and the state-store service (`elector statestore`) serve one,
@@ -12,8 +13,10 @@
 
 mod build_info;
 mod readiness;
+mod registered;
 mod server;
 
 pub use build_info::register as register_build_info;
 pub use readiness::Readiness;
-pub use server::{Check, Endpoints, Exposition, serve};
+pub use registered::registered;
+pub use server::{Check, Endpoints, Exposition, serve, verdict};

@@ -66,11 +66,7 @@ impl crate::Check for Readiness {
                 state.err().map(|why| format!("{name}: {why}"))
             })
             .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(missing)
-        }
+        crate::verdict(missing)
     }
 }
 

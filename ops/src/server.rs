@@ -34,6 +34,16 @@ pub trait Check: Send + Sync + 'static {
     fn check(&self) -> Result<(), Vec<String>>;
 }
 
+/// A [`Check`]'s answer from the problems it found: `Ok` when there are
+/// none.
+pub fn verdict(problems: Vec<String>) -> Result<(), Vec<String>> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
 /// What an endpoint serves.
 #[derive(Clone)]
 pub struct Endpoints {

@@ -122,17 +122,9 @@ pub async fn serve(
         "state-store service starting"
     );
     let mut connected_once = false;
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            event = event_loop.poll() => event,
-        };
+    while let Some(event) = next_event(&mut event_loop, &shutdown).await {
         match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                elector_host::mqtt::session::forget_parked_publish(
-                    &mut event_loop,
-                    ack.session_present,
-                );
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 // Subscribed on every connect: the broker may have lost the
                 // session.
                 client
@@ -171,6 +163,24 @@ pub async fn serve(
     let _ = worker.await;
     let _ = client.disconnect().await;
     Ok(())
+}
+
+/// The connection's next event, or `None` once `shutdown` fires. Every
+/// CONNACK first goes through
+/// [`forget_parked_publish`](elector_host::mqtt::session::forget_parked_publish),
+/// so a new session takes requests again.
+async fn next_event(
+    event_loop: &mut EventLoop,
+    shutdown: &CancellationToken,
+) -> Option<Result<Event, ConnectionError>> {
+    let event = tokio::select! {
+        _ = shutdown.cancelled() => return None,
+        event = event_loop.poll() => event,
+    };
+    if let Ok(Event::Incoming(Packet::ConnAck(ack))) = &event {
+        elector_host::mqtt::session::forget_parked_publish(event_loop, ack.session_present);
+    }
+    Some(event)
 }
 
 /// After a connection error: says so, puts the service account token's

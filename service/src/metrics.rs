@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use elector_ops::registered;
 use elector_statestore as ss;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -57,11 +58,10 @@ impl ServiceMetrics {
         let mut root = Registry::with_prefix("elector");
         elector_ops::register_build_info(&mut root);
         let registry = root.sub_registry_with_prefix("statestore");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let requests: Family<RequestLabels, Counter> = registered(
+            registry,
             "requests",
             "Requests answered, by command and result",
-            requests.clone(),
         );
         for command in COMMANDS {
             for result in RESULTS {
@@ -79,25 +79,18 @@ impl ServiceMetrics {
             Unit::Seconds,
             latency.clone(),
         );
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let gauge = Gauge::default();
-            registry.register(name, help, gauge.clone());
-            gauge
-        };
-        let keys = gauge(registry, "keys", "Keys stored");
-        let stored_bytes = gauge(
+        let keys = registered(registry, "keys", "Keys stored");
+        let stored_bytes = registered(
             registry,
             "stored_bytes",
             "What the stored keys count against the store's byte budget",
         );
-        let watches = gauge(registry, "watches", "KEYNOTIFY registrations");
-        let expired = Counter::default();
-        registry.register("expirations", "Keys that expired", expired.clone());
-        let dropped = Family::<DropLabels, Counter>::default();
-        registry.register(
+        let watches = registered(registry, "watches", "KEYNOTIFY registrations");
+        let expired = registered(registry, "expirations", "Keys that expired");
+        let dropped: Family<DropLabels, Counter> = registered(
+            registry,
             "dropped_requests",
             "Requests dropped unanswered, by reason (docs/security.md)",
-            dropped.clone(),
         );
         for reason in DROP_REASONS {
             let _ = dropped.get_or_create(&DropLabels {

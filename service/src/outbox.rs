@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, EventLoop};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -85,18 +84,8 @@ async fn drive(
     token_file: Option<PathBuf>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            event = event_loop.poll() => event,
-        };
+    while let Some(event) = super::next_event(&mut event_loop, &shutdown).await {
         match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                elector_host::mqtt::session::forget_parked_publish(
-                    &mut event_loop,
-                    ack.session_present,
-                );
-            }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
             Ok(_) => {}
             Err(error) => super::recover(&mut event_loop, token_file.as_deref(), &error).await,

@@ -84,8 +84,7 @@ fn options(condition: SetCondition, expires: Option<Duration>) -> SetOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_state_store_client_works_against_the_service() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let sdk = SdkClient::connect(broker.port, "sdk-store-client").await;
     let store = &sdk.client;
 
@@ -95,67 +94,37 @@ async fn microsofts_state_store_client_works_against_the_service() {
         .unwrap()
         .response;
 
-    let set = store
-        .set(
+    let set_k = |value: &[u8], condition| {
+        store.set(
             b"k".to_vec(),
-            b"v1".to_vec(),
+            value.to_vec(),
             TIMEOUT,
             None,
-            options(SetCondition::OnlyIfDoesNotExist, None),
+            options(condition, None),
         )
+    };
+    let vdel_k = |value: &[u8]| store.vdel(b"k".to_vec(), value.to_vec(), None, TIMEOUT);
+
+    let first = set_k(b"v1", SetCondition::OnlyIfDoesNotExist)
         .await
         .unwrap();
-    assert!(set.response, "NX on an absent key applies");
-    assert!(set.version.is_some(), "the version travels in __ts");
-    let again = store
-        .set(
-            b"k".to_vec(),
-            b"v2".to_vec(),
-            TIMEOUT,
-            None,
-            options(SetCondition::OnlyIfDoesNotExist, None),
-        )
+    assert!(first.response, "NX on an absent key applies");
+    assert!(first.version.is_some(), "the version travels in __ts");
+    let again = set_k(b"v2", SetCondition::OnlyIfDoesNotExist)
         .await
         .unwrap();
     assert!(!again.response, "NX on a present key does not");
-    let nex = store
-        .set(
-            b"k".to_vec(),
-            b"v1".to_vec(),
-            TIMEOUT,
-            None,
-            options(SetCondition::OnlyIfEqualOrDoesNotExist, None),
-        )
+    let nex = set_k(b"v1", SetCondition::OnlyIfEqualOrDoesNotExist)
         .await
         .unwrap();
     assert!(nex.response, "NEX with the same value applies");
 
     let got = store.get(b"k".to_vec(), TIMEOUT).await.unwrap();
     assert_eq!(got.response.as_deref(), Some(&b"v1"[..]));
-    assert_eq!(
-        store
-            .vdel(b"k".to_vec(), b"other".to_vec(), None, TIMEOUT)
-            .await
-            .unwrap()
-            .response,
-        -1
-    );
-    assert_eq!(
-        store
-            .vdel(b"k".to_vec(), b"v1".to_vec(), None, TIMEOUT)
-            .await
-            .unwrap()
-            .response,
-        1
-    );
-    assert_eq!(
-        store
-            .del(b"k".to_vec(), None, TIMEOUT)
-            .await
-            .unwrap()
-            .response,
-        0
-    );
+    assert_eq!(vdel_k(b"other").await.unwrap().response, -1);
+    assert_eq!(vdel_k(b"v1").await.unwrap().response, 1);
+    let del = store.del(b"k".to_vec(), None, TIMEOUT).await.unwrap();
+    assert_eq!(del.response, 0);
     assert_eq!(
         store.get(b"k".to_vec(), TIMEOUT).await.unwrap().response,
         None
@@ -200,7 +169,7 @@ async fn microsofts_state_store_client_works_against_the_service() {
     assert!(written.elapsed() >= Duration::from_millis(300));
 
     // Fencing: a key written with a token refuses writes without one.
-    let token = set.version.unwrap();
+    let token = first.version.unwrap();
     store
         .set(
             b"fenced".to_vec(),
@@ -235,8 +204,7 @@ async fn microsofts_state_store_client_works_against_the_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_lease_client_and_elector_share_a_position() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
     let sdk = SdkClient::connect(broker.port, "ms-sdk").await;
     let lease =

@@ -31,6 +31,15 @@ async fn renew_every(client: &LeaderElectionClient, term: Duration, period: Dura
         .unwrap();
 }
 
+/// Candidate `a` on a store whose `SET`s of `key` meet `fault` until
+/// cleared.
+async fn a_whose_sets_meet(fault: Fault, key: &[u8]) -> (Arc<FaultyStore>, LeaderElectionClient) {
+    let store = FaultyStore::new();
+    let a = client(&shared(&store), "a").await;
+    store.set_fault("SET", key, fault);
+    (store, a)
+}
+
 fn is_lost(event: &CandidateEvent) -> bool {
     matches!(event, CandidateEvent::LeadershipLost(_))
 }
@@ -162,13 +171,8 @@ async fn a_busy_leader_is_reported_lost_at_its_lease_end() {
 /// The candidate claims its own value at once instead of a term later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_candidate_claims_its_own_value_at_once() {
-    let store = FaultyStore::new();
-    let a = client(&shared(&store), "a").await;
-    store.set_fault(
-        "SET",
-        POSITION,
-        Fault::LoseAnswer(Duration::from_millis(300)),
-    );
+    let (store, a) =
+        a_whose_sets_meet(Fault::LoseAnswer(Duration::from_millis(300)), POSITION).await;
     let started = Instant::now();
     let campaign = tokio::spawn({
         let a = a.clone();
@@ -194,13 +198,8 @@ async fn a_candidate_claims_its_own_value_at_once() {
 /// out. The call must not claim the update did not happen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_in_doubt_ends_as_outcome_unknown() {
-    let store = FaultyStore::new();
-    let a = client(&shared(&store), "a").await;
-    store.set_fault(
-        "SET",
-        b"counter",
-        Fault::LoseAnswer(Duration::from_millis(300)),
-    );
+    let (store, a) =
+        a_whose_sets_meet(Fault::LoseAnswer(Duration::from_millis(300)), b"counter").await;
     let update = tokio::spawn({
         let a = a.clone();
         async move {
@@ -328,13 +327,8 @@ async fn the_first_renewal_after_a_short_campaign_comes_in_time() {
 /// back instead of leading with nobody to act on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_win_nobody_waits_for_is_given_back() {
-    let store = FaultyStore::new();
-    let a = client(&shared(&store), "a").await;
-    store.set_fault(
-        "SET",
-        POSITION,
-        Fault::SlowAnswer(Duration::from_millis(500)),
-    );
+    let (store, a) =
+        a_whose_sets_meet(Fault::SlowAnswer(Duration::from_millis(500)), POSITION).await;
     // The write lands at once; its answer comes after the caller gave up.
     let abandoned = tokio::time::timeout(
         Duration::from_millis(100),

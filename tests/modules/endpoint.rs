@@ -1,11 +1,10 @@
 //! `elector run` with its metrics endpoint, seen over plain HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::PATIENCE;
+use crate::support::{PATIENCE, http_get, test_log};
 
 /// An `elector run` process serving `/metrics`, `/healthz` and `/readyz`.
 /// Killed when dropped.
@@ -22,10 +21,7 @@ impl Running {
             .args(["run", module])
             .args(args)
             .args(["--metrics-addr", "127.0.0.1:0"])
-            .env(
-                "RUST_LOG",
-                std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| "error".into()),
-            )
+            .env("RUST_LOG", test_log("error"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -50,17 +46,27 @@ impl Running {
         Running { child, address }
     }
 
+    /// `elector run` of the fenced-log example as `name` on position `job`,
+    /// with a 2 s term, a 100 ms tick and the flags in `more` (where the
+    /// store is, how many replicas, ...).
+    pub fn fenced_log(name: &str, more: &[&str]) -> Running {
+        let mut args = vec![
+            "--position",
+            "job",
+            "--name",
+            name,
+            "--term",
+            "2s",
+            "--tick",
+            "100ms",
+        ];
+        args.extend_from_slice(more);
+        Running::start(crate::FENCED_LOG, &args)
+    }
+
     /// `GET path`: (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
+        let response = http_get(&self.address, path);
         let status = response[9..12].parse().unwrap();
         let body = response
             .split_once("\r\n\r\n")

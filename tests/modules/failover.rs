@@ -46,8 +46,7 @@ async fn wait_for_count(store: &MqttStore, target: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_process_is_replaced_and_the_log_has_no_duplicate_or_gap() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let store = connect(broker.port, Duration::from_secs(3)).await;
     let mut first = run_module(&broker, "p1");
     wait_for_count(&store, 5).await;

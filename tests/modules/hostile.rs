@@ -10,8 +10,7 @@ use crate::support::*;
 
 #[test]
 fn a_log_flood_is_paced_escaped_and_cut_to_length() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))
         .args(["run", ROGUE_MODULE, "--position", "fl", "--name", "flood"])
         .args(["--term", "2s", "--tick", "100ms", "--broker", &broker.url()])

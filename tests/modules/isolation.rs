@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::ROGUE_MODULE;
 use crate::support::PATIENCE;
 
-fn environment(store: &EmbeddedStore) -> Arc<ReplicaEnvironment> {
+/// An embedded store, and the environment the rogue module's replicas run
+/// in on it.
+fn store_and_environment() -> (EmbeddedStore, Arc<ReplicaEnvironment>) {
+    let store = EmbeddedStore::new();
     let limits = ModuleLimits {
         memory: 16 << 20,
         compute: Duration::from_millis(200),
@@ -23,12 +26,13 @@ fn environment(store: &EmbeddedStore) -> Arc<ReplicaEnvironment> {
         },
         ..ModuleLimits::default()
     };
-    Arc::new(ReplicaEnvironment {
+    let environment = Arc::new(ReplicaEnvironment {
         elector: ElectorRuntime::new(RuntimeConfig::default()).unwrap(),
         module: ModuleRuntime::load(ROGUE_MODULE.as_ref(), limits, Grants::default()).unwrap(),
         store: Arc::new(store.clone()),
         monitor: Monitor::default(),
-    })
+    });
+    (store, environment)
 }
 
 fn config(position: &str, replica: &str) -> ReplicaConfig {
@@ -92,8 +96,7 @@ async fn version_of(store: &EmbeddedStore, key: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working() {
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (store, environment) = store_and_environment();
     let running = start(
         &environment,
         &[
@@ -155,8 +158,7 @@ async fn traps_spins_and_hogs_are_restarted_while_a_healthy_module_keeps_working
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_cannot_name_a_key_outside_its_prefix() {
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (store, environment) = store_and_environment();
     let running = start(&environment, &[("pos", "escape")]);
     until_written(&store, "module/pos/beat/escape").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -192,8 +194,7 @@ fn module_metrics(environment: &ReplicaEnvironment, position: &str, replica: &st
 /// reset the CPU budget. Now the budget counts the whole hook.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (_store, environment) = store_and_environment();
     let running = start(&environment, &[("c", "chatter"), ("r", "reader")]);
     let started = Instant::now();
     while module_metrics(&environment, "c", "chatter").1 < 2
@@ -215,8 +216,7 @@ async fn hooks_that_loop_over_host_calls_are_stopped_and_restarted() {
 /// Shutdown does not wait for a hook: a module stuck in one is abandoned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_for_a_hook() {
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (store, environment) = store_and_environment();
     let running = start(&environment, &[("r", "reader")]);
     until_written(&store, "module/r/beat/reader").await;
     // The hook is looping over the store now.
@@ -234,8 +234,7 @@ async fn shutdown_does_not_wait_for_a_hook() {
 /// the store at the module's rate, not as fast as the host can go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_reaches_the_store_at_its_rate() {
-    let store = EmbeddedStore::new();
-    let mut environment = environment(&store);
+    let (_store, mut environment) = store_and_environment();
     let counted = elector_cli::ops::InstrumentedStore::new(
         environment.store.clone(),
         &environment.monitor.metrics,
@@ -264,8 +263,7 @@ async fn a_module_reaches_the_store_at_its_rate() {
 /// before it can fill the store's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_cannot_write_more_keys_than_its_quota() {
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (store, environment) = store_and_environment();
     let running = start(&environment, &[("f", "filler")]);
     let started = Instant::now();
     while environment
@@ -302,8 +300,7 @@ async fn nested_positions_have_disjoint_key_spaces() {
         elector_cli::run::default_prefix("50%/x"),
         "module/50%25%2Fx/"
     );
-    let store = EmbeddedStore::new();
-    let environment = environment(&store);
+    let (store, environment) = store_and_environment();
     // `a`'s module writes beat/<its replica name>: `beat/counter` is what
     // the module at `a/beat` would call `counter`.
     let running = start(&environment, &[("a", "counter"), ("a/beat", "healthy")]);

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use crate::FENCED_LOG;
 use crate::endpoint::{Running, epoch_now, value};
 use crate::support::*;
 
@@ -20,26 +19,9 @@ fn leaders(scrape: &str) -> Vec<String> {
 
 #[test]
 fn metrics_report_the_leader_and_sigterm_resigns() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
-    let mut process = Running::start(
-        FENCED_LOG,
-        &[
-            "--position",
-            "job",
-            "--replicas",
-            "2",
-            "--name",
-            "r",
-            "--term",
-            "2s",
-            "--tick",
-            "100ms",
-            "--broker",
-            &url,
-        ],
-    );
+    let mut process = Running::fenced_log("r", &["--replicas", "2", "--broker", &url]);
     let (_, scrape) = process.wait_for("/metrics", "no leader", |_, body| leaders(body).len() == 1);
     let leader = leaders(&scrape).remove(0);
     assert!(
@@ -69,22 +51,7 @@ fn metrics_report_the_leader_and_sigterm_resigns() {
 #[test]
 fn every_series_is_exported_from_the_first_scrape() {
     // The embedded store: no broker needed.
-    let process = Running::start(
-        FENCED_LOG,
-        &[
-            "--embedded",
-            "--position",
-            "job",
-            "--replicas",
-            "2",
-            "--name",
-            "r",
-            "--term",
-            "2s",
-            "--tick",
-            "100ms",
-        ],
-    );
+    let process = Running::fenced_log("r", &["--embedded", "--replicas", "2"]);
     let (status, scrape) = process.get("/metrics");
     assert_eq!(status, 200);
     for replica in ["r-1", "r-2"] {

@@ -1,9 +1,9 @@
 //! `/healthz` and `/readyz` of `elector run`, over HTTP: when each fails,
 //! with what reason, and that each comes back.
 
+use crate::ROGUE_MODULE;
 use crate::endpoint::{Running, value};
 use crate::support::*;
-use crate::{FENCED_LOG, ROGUE_MODULE};
 
 /// A runtime for the proxy's tasks, beside the test's blocking calls.
 fn proxy_to(broker: &Broker) -> (tokio::runtime::Runtime, Proxy) {
@@ -18,26 +18,11 @@ fn ok(status: u16, body: &str) -> bool {
 
 #[test]
 fn readyz_waits_for_the_broker_link_and_the_module() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (_runtime, proxy) = proxy_to(&broker);
     proxy.cut();
     let url = format!("mqtt://127.0.0.1:{}", proxy.port);
-    let process = Running::start(
-        FENCED_LOG,
-        &[
-            "--position",
-            "job",
-            "--name",
-            "p",
-            "--term",
-            "2s",
-            "--tick",
-            "100ms",
-            "--broker",
-            &url,
-        ],
-    );
+    let process = Running::fenced_log("p", &["--broker", &url]);
     // Before the broker answers: not ready (saying why), healthy, and
     // every series there at 0.
     assert_eq!(
@@ -71,28 +56,11 @@ fn readyz_waits_for_the_broker_link_and_the_module() {
 
 #[test]
 fn healthz_fails_while_renewals_stall_and_recovers_once_the_store_answers() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (_runtime, proxy) = proxy_to(&broker);
     let behind_proxy = format!("mqtt://127.0.0.1:{}", proxy.port);
     let run = |name: &str, url: &str| {
-        Running::start(
-            FENCED_LOG,
-            &[
-                "--position",
-                "job",
-                "--name",
-                name,
-                "--term",
-                "2s",
-                "--tick",
-                "100ms",
-                "--request-timeout",
-                "1s",
-                "--broker",
-                url,
-            ],
-        )
+        Running::fenced_log(name, &["--request-timeout", "1s", "--broker", url])
     };
     let a = run("a", &behind_proxy);
     a.wait_for_series(r#"elector_leader{position="job",replica="a"}"#, |v| {

@@ -10,7 +10,6 @@ use elector_host::StateStoreBackend;
 use elector_host::mqtt::BrokerOptions;
 use elector_host::store::NotificationQueue;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
-use elector_statestore::SetOptions;
 use elector_statestore::protocol;
 use tokio::sync::Notify;
 
@@ -72,13 +71,7 @@ async fn the_documented_acl_keeps_requests_answers_and_notifications_to_their_cl
     let queue = NotificationQueue::new(Arc::new(Notify::new()));
     let _watch = node1.watch(b"k", queue.clone()).await.unwrap();
     let writer = connect(broker.port, Duration::from_secs(3)).await;
-    assert!(
-        writer
-            .set(b"k", b"secret", &SetOptions::default())
-            .await
-            .unwrap()
-            .applied
-    );
+    set_applied(&writer, b"k", b"secret").await;
     tokio::time::timeout(PATIENCE, queue.wait_ready())
         .await
         .expect("node1 is notified");

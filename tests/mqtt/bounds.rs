@@ -27,22 +27,12 @@ async fn slowest<F: Future<Output = ()>>(n: usize, mut round_trip: impl FnMut() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invented_ids_watching_one_key_cannot_slow_its_writes() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (mallory, mut answers) = raw_client(broker.port, "mallory", &[&all_answers()]).await;
     let accepted = watch_under_invented_ids(&mallory, &mut answers, "job", 20_000).await;
 
     let store = connect(broker.port, Duration::from_secs(10)).await;
-    let slowest = slowest(20, || async {
-        assert!(
-            store
-                .set(b"job", b"leader", &SetOptions::default())
-                .await
-                .unwrap()
-                .applied
-        );
-    })
-    .await;
+    let slowest = slowest(20, || set_applied(&store, b"job", b"leader")).await;
     eprintln!("20,000 invented watchers: {accepted} accepted, slowest write {slowest:?}");
     assert!(
         slowest < Duration::from_millis(250),
@@ -53,8 +43,7 @@ async fn invented_ids_watching_one_key_cannot_slow_its_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_value_is_not_fanned_out_to_a_thousand_invented_watchers() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let (mallory, mut answers) = raw_client(broker.port, "mallory", &[&all_answers()]).await;
     watch_under_invented_ids(&mallory, &mut answers, "big", 1_000).await;
 
@@ -71,19 +60,12 @@ async fn a_large_value_is_not_fanned_out_to_a_thousand_invented_watchers() {
     );
     // A value the watchers may all be sent is written.
     let small = vec![b'v'; 16 * 1024];
-    assert!(
-        store
-            .set(b"big", &small, &SetOptions::default())
-            .await
-            .unwrap()
-            .applied
-    );
+    set_applied(&store, b"big", &small).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_past_the_store_budget_are_refused() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let store = connect(broker.port, Duration::from_secs(10)).await;
     let value = vec![b'v'; MIB];
     let (mut applied, mut refused) = (0, 0);
@@ -108,27 +90,14 @@ async fn values_past_the_store_budget_are_refused() {
     assert_eq!(applied + refused, 200);
     // Deleting makes room again.
     assert!(store.del(b"blob-0", None).await.is_ok());
-    assert!(
-        store
-            .set(b"blob-new", &value, &SetOptions::default())
-            .await
-            .unwrap()
-            .applied
-    );
+    set_applied(&store, b"blob-new", &value).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_of_a_large_value_are_not_kept_for_resends() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let store = connect(broker.port, Duration::from_secs(10)).await;
-    assert!(
-        store
-            .set(b"blob", &vec![b'v'; MIB], &SetOptions::default())
-            .await
-            .unwrap()
-            .applied
-    );
+    set_applied(&store, b"blob", &vec![b'v'; MIB]).await;
     for _ in 0..200 {
         assert_eq!(store.get(b"blob").await.unwrap().unwrap().value.len(), MIB);
     }

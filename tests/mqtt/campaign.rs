@@ -43,8 +43,7 @@ fn unix_ms(at: SystemTime) -> i64 {
 
 #[test]
 fn two_processes_with_one_name_never_both_lead() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let args = ["job", "--name", "b", "--term", "1s"];
     let first = campaign(&broker, "b (first)", &args);
     let second = campaign(&broker, "b (second)", &args);
@@ -73,8 +72,7 @@ fn two_processes_with_one_name_never_both_lead() {
 
 #[test]
 fn a_pinned_session_id_takes_back_its_own_hold_after_a_restart() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let pinned = ["job", "--name", "a", "--session-id", "s1", "--term", "30s"];
     let mut before = campaign(&broker, "a (before)", &pinned);
     before.expect("elected", PATIENCE);
@@ -95,8 +93,7 @@ fn a_pinned_session_id_takes_back_its_own_hold_after_a_restart() {
 
 #[test]
 fn campaign_renews_by_default_and_no_renew_holds_one_term() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let mut renewing = campaign(&broker, "renewing", &["job", "--name", "a", "--term", "1s"]);
     renewing.expect("elected", PATIENCE);
     // Three terms later it still leads, having renewed all along.
@@ -128,8 +125,7 @@ fn campaign_renews_by_default_and_no_renew_holds_one_term() {
 
 #[test]
 fn not_elected_within_the_timeout_or_before_a_signal_are_told_apart() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let holder = campaign(&broker, "holder", &["job", "--name", "a"]);
     holder.expect("elected", PATIENCE);
 
@@ -156,8 +152,7 @@ fn not_elected_within_the_timeout_or_before_a_signal_are_told_apart() {
 /// loss is reported at the lease's local end, not when a request times out.
 #[test]
 fn a_hung_store_costs_the_lease_at_its_end_exactly() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let mut leader = campaign(
         &broker,
         "leader",
@@ -210,13 +205,18 @@ fn a_hung_store_costs_the_lease_at_its_end_exactly() {
     service.thaw();
 }
 
-#[test]
-fn a_resignation_at_shutdown_waits_two_seconds_at_most() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
-    let mut leader = campaign(&broker, "leader", &["job", "--name", "a", "--term", "20s"]);
+/// `a`, elected to `job` for 20 s, once its store has stopped answering.
+fn leader_of_a_frozen_store(broker: &Broker, service: &Service) -> Elector {
+    let leader = campaign(broker, "leader", &["job", "--name", "a", "--term", "20s"]);
     leader.expect("elected", PATIENCE);
     service.freeze();
+    leader
+}
+
+#[test]
+fn a_resignation_at_shutdown_waits_two_seconds_at_most() {
+    let (broker, service) = broker_with_service();
+    let mut leader = leader_of_a_frozen_store(&broker, &service);
     let signalled = Instant::now();
     leader.signal("INT");
     let error = leader.expect("error", PATIENCE);
@@ -237,11 +237,8 @@ fn a_resignation_at_shutdown_waits_two_seconds_at_most() {
 
 #[test]
 fn a_second_signal_stops_at_once() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
-    let mut leader = campaign(&broker, "leader", &["job", "--name", "a", "--term", "20s"]);
-    leader.expect("elected", PATIENCE);
-    service.freeze();
+    let (broker, service) = broker_with_service();
+    let mut leader = leader_of_a_frozen_store(&broker, &service);
     leader.signal("INT");
     std::thread::sleep(Duration::from_millis(200));
     let second = Instant::now();
@@ -297,9 +294,8 @@ fn failures_are_one_json_line_or_one_line_of_words() {
 /// `elector run`, for the one candidate.
 #[test]
 fn campaign_serves_metrics_health_and_readiness() {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    use std::io::{BufRead as _, BufReader};
+    let (broker, _service) = broker_with_service();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elector"))
         .args(["campaign", "job", "--name", "m", "--session-id", "s1"])
         .args([
@@ -319,17 +315,7 @@ fn campaign_serves_metrics_health_and_readiness() {
     let mut elected = String::new();
     stdout.read_line(&mut elected).unwrap();
     assert!(elected.contains("\"elected\""), "{elected}");
-    let get = |path: &str| {
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    };
+    let get = |path: &str| http_get(&address, path);
     let metrics = get("/metrics");
     assert!(
         metrics.contains(r#"elector_leader{position="job",replica="m:s1"} 1"#),

@@ -60,8 +60,7 @@ echo $$ > "$OUT/pid.tmp" && mv "$OUT/pid.tmp" "$OUT/pid"
 
 #[test]
 fn the_command_always_finds_the_current_token_and_its_exit_code_is_elector_s() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let out = tempfile::tempdir().unwrap();
     let script = format!("{ANNOUNCE}while [ ! -e \"$OUT/stop\" ]; do sleep 0.02; done; exit 7");
     let mut leader = campaign_running(&broker, out.path(), "a", &["--term", "1500ms"], &script);
@@ -108,8 +107,7 @@ fn the_command_always_finds_the_current_token_and_its_exit_code_is_elector_s() {
 
 #[test]
 fn the_command_gets_sigterm_at_the_lease_end_when_leadership_is_lost() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let out = tempfile::tempdir().unwrap();
     let script = format!(
         "{ANNOUNCE}trap 'date +%s%3N > \"$OUT/term.tmp\"; mv \"$OUT/term.tmp\" \"$OUT/term\"; exit 0' TERM
@@ -153,8 +151,7 @@ while :; do sleep 0.02; done"
 
 #[test]
 fn a_command_that_ignores_sigterm_is_killed_after_kill_after() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let out = tempfile::tempdir().unwrap();
     // A child of the shell, in its process group, that must go too.
     let script = format!(
@@ -186,8 +183,7 @@ while :; do sleep 0.02; done"
 
 #[test]
 fn the_command_dies_with_elector() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let out = tempfile::tempdir().unwrap();
     let script = format!("{ANNOUNCE}trap '' TERM; while :; do sleep 0.02; done");
     let mut leader = campaign_running(&broker, out.path(), "a", &[], &script);

@@ -99,8 +99,7 @@ fn a_broker_without_a_state_store_is_named_as_such() {
 fn a_client_id_taken_over_stops_the_process_with_the_reason() {
     use std::io::{BufRead as _, BufReader, Read as _};
     use std::process::Stdio;
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
     let observe = || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_elector"))

@@ -108,8 +108,7 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 /// the service drops what it cannot deliver fast enough, FIFO, before the
 /// service sees it) counts with its whole timeout.
 async fn polite_beside_a_flood(watchers: usize) {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     if watchers > 0 {
         let (mallory, mut answers) = raw_client(broker.port, "mallory", &[&all_answers()]).await;
         let accepted = watch_under_invented_ids(&mallory, &mut answers, "flood", watchers).await;
@@ -189,8 +188,7 @@ async fn failover_after_resign(
 async fn an_election_keeps_its_leader_and_fails_over_beside_a_flood() {
     use elector_host::bindings::CandidateEvent;
     use elector_host::{AutomaticRenewal, ClientOptions, ElectorRuntime, LeaderElectionClient};
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let runtime = ElectorRuntime::new(elector_host::RuntimeConfig::default()).unwrap();
     let candidate = |name: &'static str| {
         let runtime = &runtime;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use elector_host::StateStoreBackend;
 use elector_host::store::NotificationQueue;
-use elector_statestore::SetOptions;
 use elector_statestore::protocol;
 use elector_statestore::service::CORRELATION_REUSED;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
@@ -36,8 +35,7 @@ fn without_source_id(mut properties: PublishProperties) -> PublishProperties {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_go_only_to_the_requesting_clients_own_topics() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (_observer, mut seen) =
         raw_client(broker.port, "observer", &["factory/#", "clients/#"]).await;
     let (mallory, _) = raw_client(broker.port, "mallory", &[]).await;
@@ -78,8 +76,7 @@ async fn answers_go_only_to_the_requesting_clients_own_topics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_cannot_stop_another_clients_watch_under_its_own_topic() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let victim = connect(broker.port, Duration::from_secs(3)).await;
     let queue = NotificationQueue::new(Arc::new(Notify::new()));
     let _watch = victim.watch(b"job", queue.clone()).await.unwrap();
@@ -115,8 +112,7 @@ async fn a_client_cannot_stop_another_clients_watch_under_its_own_topic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_correlation_data_and_response_topics_get_no_answer_and_cost_no_memory() {
-    let broker = Broker::start();
-    let service = Service::start(&broker);
+    let (broker, service) = broker_with_service();
     let (_observer, mut seen) = raw_client(broker.port, "observer", &["clients/#"]).await;
     let (mallory, _) = raw_client(broker.port, "mallory", &[]).await;
     let before = service.peak_rss_mib();
@@ -171,8 +167,7 @@ async fn huge_correlation_data_and_response_topics_get_no_answer_and_cost_no_mem
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correlation_data_reused_for_another_request_is_refused_and_a_resend_answered_once() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let me = "careful";
     let (client, mut answers) = raw_client(broker.port, me, &[&protocol::response_topic(me)]).await;
     let mut ask = async |payload: &[u8], properties: PublishProperties| {
@@ -217,11 +212,5 @@ async fn correlation_data_reused_for_another_request_is_refused_and_a_resend_ans
 
     // elector's own client still reads and writes.
     let store = connect(broker.port, Duration::from_secs(3)).await;
-    assert!(
-        store
-            .set(b"k", b"v4", &SetOptions::default())
-            .await
-            .unwrap()
-            .applied
-    );
+    set_applied(&store, b"k", b"v4").await;
 }

@@ -95,8 +95,7 @@ async fn a_request_issued_while_the_link_is_down_never_lands_after_its_lifetime(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_the_connection_could_not_take_in_time_is_never_sent() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let link = Proxy::start(broker.port).await;
     let timeout = Duration::from_millis(1500);
     let store = connect(link.port, timeout).await;

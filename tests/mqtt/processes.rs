@@ -29,8 +29,7 @@ fn first_elected(candidates: &[Elector], wait: Duration) -> usize {
 
 #[test]
 fn three_processes_elect_one_leader_and_fail_over_when_it_resigns() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let candidates: Vec<Elector> = ["a", "b", "c"]
         .iter()
         .map(|name| Elector::campaign(&broker, "job", name, "3s"))
@@ -83,8 +82,7 @@ fn three_processes_elect_one_leader_and_fail_over_when_it_resigns() {
 
 #[test]
 fn a_killed_leader_is_replaced_after_its_term() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let mut candidates: Vec<Elector> = ["a", "b"]
         .iter()
         .map(|name| Elector::campaign(&broker, "job", name, "2s"))
@@ -144,8 +142,7 @@ fn exactly_one_leader_after_a_broker_restart_and_watches_still_work() {
 
 #[test]
 fn resign_and_leader_commands_work_from_other_processes() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
     assert_eq!(leader_of(&broker, "job"), None);
     let mut a = Elector::spawn(
@@ -196,8 +193,7 @@ fn resign_and_leader_commands_work_from_other_processes() {
 
 #[test]
 fn observe_streams_every_change_across_processes() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let url = broker.url();
     let observer = Elector::spawn("observer", &["observe", "job", "--json", "--broker", &url]);
     assert_eq!(observer.expect("no-leader", PATIENCE)["position"], "job");

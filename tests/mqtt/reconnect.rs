@@ -16,8 +16,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_fail_fast_when_the_link_is_cut_and_work_again_after() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let proxy = Proxy::start(broker.port).await;
     let store = connect(proxy.port, Duration::from_secs(2)).await;
     assert!(store.get(b"k").await.unwrap().is_none());
@@ -73,8 +72,7 @@ async fn a_request_in_flight_fails_at_once_with_disconnected_when_the_link_drops
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_client_stays_closed_and_a_dropped_one_closes_its_connection() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let proxy = Proxy::start(broker.port).await;
     let timeout = Duration::from_secs(2);
 
@@ -108,8 +106,7 @@ async fn all_closed_within(proxy: &Proxy, wait: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let proxy = Proxy::start(broker.port).await;
     let watcher = connect(proxy.port, Duration::from_secs(2)).await;
     let writer = connect(broker.port, Duration::from_secs(2)).await;
@@ -151,8 +148,7 @@ async fn a_change_missed_while_disconnected_is_surfaced_and_the_watch_restored()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_stopped_behind_the_clients_back_is_restored_within_a_refresh() {
     use elector_statestore as ss;
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let options = MqttStoreOptions {
         request_timeout: Duration::from_secs(2),
         watch_refresh: Duration::from_millis(500),

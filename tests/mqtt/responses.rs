@@ -170,24 +170,19 @@ async fn answers_without_ts_are_read_where_the_operation_needs_no_version() {
         Err(StoreError::Protocol(_))
     ));
     // SET: the outcome, without a version; the election layer decides.
-    assert_eq!(
-        store
-            .set(b"applies", b"v", &options(SetCondition::Unconditional))
-            .await,
-        Ok(SetResponse {
-            applied: true,
-            version: None
-        })
-    );
-    assert_eq!(
-        store
-            .set(b"held", b"v", &options(SetCondition::OnlyIfAbsent))
-            .await,
-        Ok(SetResponse {
-            applied: false,
-            version: None
-        })
-    );
+    for (key, condition, applied) in [
+        ("applies", SetCondition::Unconditional, true),
+        ("held", SetCondition::OnlyIfAbsent, false),
+    ] {
+        assert_eq!(
+            store.set(key.as_bytes(), b"v", &options(condition)).await,
+            Ok(SetResponse {
+                applied,
+                version: None
+            }),
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,24 +1,12 @@
 //! `elector statestore --metrics-addr`: what the service serves, from the
 //! first scrape on.
 
-use std::io::{BufReader, Read as _, Write as _};
+use std::io::BufReader;
 use std::process::{Command, Stdio};
 
 use elector_host::StateStoreBackend;
 
 use crate::support::*;
-
-fn get(address: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
 
 /// `elector statestore --metrics-addr` on `broker`: the child and the
 /// address it serves on, once it is ready.
@@ -40,7 +28,7 @@ fn service_with_metrics(broker: &Broker) -> (std::process::Child, String) {
     let address = announced_metrics_address(&mut stderr);
     // Ready once subscribed to the request topic.
     let started = std::time::Instant::now();
-    while !get(&address, "/readyz").starts_with("HTTP/1.1 200") {
+    while !http_get(&address, "/readyz").starts_with("HTTP/1.1 200") {
         assert!(started.elapsed() < PATIENCE, "never ready");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -61,7 +49,7 @@ fn value(scrape: &str, series: &str) -> f64 {
 async fn the_service_counts_requests_what_it_holds_and_drops() {
     let broker = Broker::start();
     let (mut service, address) = service_with_metrics(&broker);
-    let first = get(&address, "/metrics");
+    let first = http_get(&address, "/metrics");
     for series in [
         r#"elector_statestore_requests_total{command="SET",result="ok"} 0"#,
         r#"elector_statestore_dropped_requests_total{reason="foreign-response-topic"} 0"#,
@@ -82,7 +70,7 @@ async fn the_service_counts_requests_what_it_holds_and_drops() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // Another request, so the gauges catch up after the expiry.
     assert_eq!(client.get(b"k").await.unwrap(), None);
-    let after = get(&address, "/metrics");
+    let after = http_get(&address, "/metrics");
     for series in [
         r#"elector_statestore_requests_total{command="SET",result="ok"} 1"#,
         r#"elector_statestore_requests_total{command="GET",result="ok"} 2"#,
@@ -114,7 +102,10 @@ fn observers_stopped_by_a_signal_leave_no_registration_behind() {
         observer.expect("no-leader", PATIENCE);
     }
     assert_eq!(
-        value(&get(&address, "/metrics"), "elector_statestore_watches"),
+        value(
+            &http_get(&address, "/metrics"),
+            "elector_statestore_watches"
+        ),
         5.0
     );
     for mut observer in observers {
@@ -122,7 +113,10 @@ fn observers_stopped_by_a_signal_leave_no_registration_behind() {
         assert!(observer.wait().success());
     }
     assert_eq!(
-        value(&get(&address, "/metrics"), "elector_statestore_watches"),
+        value(
+            &http_get(&address, "/metrics"),
+            "elector_statestore_watches"
+        ),
         0.0
     );
     let _ = service.kill();

@@ -20,6 +20,13 @@ use serde_json::Value;
 /// Bound for anything a passing test waits for; only guards against hangs.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The `RUST_LOG` of the `elector` processes a test starts:
+/// `ELECTOR_TEST_LOG` (`debug` shows their logs when debugging), else
+/// `default`.
+pub fn test_log(default: &str) -> String {
+    std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| default.into())
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -178,11 +185,7 @@ impl Elector {
     /// Runs `command` (an `elector` command line) with its stdout read.
     pub fn spawn_command(label: &str, command: &mut Command) -> Elector {
         let mut child = command
-            // ELECTOR_TEST_LOG=debug shows the processes' logs when debugging.
-            .env(
-                "RUST_LOG",
-                std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("RUST_LOG", test_log("warn"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -325,6 +328,14 @@ pub fn run_elector(args: &[&str]) -> (ExitStatus, Vec<Value>) {
     (output.status, lines)
 }
 
+/// A broker with `elector statestore` answering on it: where most tests
+/// start.
+pub fn broker_with_service() -> (Broker, Service) {
+    let broker = Broker::start();
+    let service = Service::start(&broker);
+    (broker, service)
+}
+
 /// `elector statestore` on the broker, ready when it answers.
 /// Stops with the test (the process is killed on drop).
 pub struct Service(Elector);
@@ -447,6 +458,20 @@ pub fn broker_args(port: u16) -> BrokerOptions {
         broker: Some(format!("mqtt://127.0.0.1:{port}")),
         ..BrokerOptions::default()
     }
+}
+
+/// Writes `key` on `store` unconditionally and checks that it applied.
+pub async fn set_applied(store: &MqttStore, key: &[u8], value: &[u8]) {
+    use elector_host::StateStoreBackend as _;
+    let written = store
+        .set(key, value, &elector_statestore::SetOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        written.applied,
+        "SET {} did not apply",
+        String::from_utf8_lossy(key)
+    );
 }
 
 pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
@@ -594,10 +619,7 @@ pub fn fenced_log_replica(name: &str, args: &[&str], default_log: &str) -> Child
         .args(["run", env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_FENCED_LOG")])
         .args(["--position", "log", "--name", name])
         .args(args)
-        .env(
-            "RUST_LOG",
-            std::env::var("ELECTOR_TEST_LOG").unwrap_or_else(|_| default_log.into()),
-        )
+        .env("RUST_LOG", test_log(default_log))
         .stdout(Stdio::null())
         .spawn()
         .expect("elector run starts")
@@ -613,4 +635,19 @@ pub fn announced_metrics_address(stderr: &mut impl BufRead) -> String {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("{announced}"))
         .to_owned()
+}
+
+/// `GET path` from the HTTP endpoint at `address`: the whole response,
+/// status line, headers and body.
+pub fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }

@@ -13,8 +13,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_sends_what_the_contract_says() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let (_sniffer, mut requests) =
         raw_client(broker.port, "sniffer", &[protocol::REQUEST_TOPIC]).await;
     let store = connect(broker.port, Duration::from_secs(3)).await;
@@ -86,8 +85,7 @@ async fn the_client_sends_what_the_contract_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_answers_and_notifies_what_the_contract_says() {
-    let broker = Broker::start();
-    let _service = Service::start(&broker);
+    let (broker, _service) = broker_with_service();
     let me = "raw-client";
     let response_topic = protocol::response_topic(me);
     let notify_filter = protocol::notification_filter(me);
@@ -140,21 +138,24 @@ async fn the_service_answers_and_notifies_what_the_contract_says() {
     );
 
     // Garbage gets -ERR, and the service keeps serving.
-    send(b"this is not RESP", 3).await;
-    assert_eq!(
-        &next(&mut received).await.payload[..],
-        b"-ERR syntax error\r\n"
-    );
-    send(b"*2\r\n$4\r\nPING\r\n$1\r\nx\r\n", 4).await;
-    assert_eq!(
-        &next(&mut received).await.payload[..],
-        b"-ERR unknown command\r\n"
-    );
-    send(b"*1\r\n$3\r\nGET\r\n", 5).await;
-    assert_eq!(
-        &next(&mut received).await.payload[..],
-        b"-ERR wrong number of arguments\r\n"
-    );
+    let garbage: [(&[u8], u8, &str); 3] = [
+        (b"this is not RESP", 3, "-ERR syntax error\r\n"),
+        (
+            b"*2\r\n$4\r\nPING\r\n$1\r\nx\r\n",
+            4,
+            "-ERR unknown command\r\n",
+        ),
+        (
+            b"*1\r\n$3\r\nGET\r\n",
+            5,
+            "-ERR wrong number of arguments\r\n",
+        ),
+    ];
+    for (request, correlation, error) in garbage {
+        send(request, correlation).await;
+        let answer = next(&mut received).await;
+        assert_eq!(&answer.payload[..], error.as_bytes(), "{error}");
+    }
     send(b"*2\r\n$3\r\nGET\r\n$4\r\nlock\r\n", 6).await;
     let answer = next(&mut received).await;
     assert_eq!(&answer.payload[..], b"$-1\r\n");

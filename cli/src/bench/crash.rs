@@ -168,6 +168,15 @@ fn millis(duration: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    /// The row of a crash run on the embedded store with these takeovers.
+    fn row_of(takeovers: impl IntoIterator<Item = Takeover>) -> Row {
+        let mut all = Takeovers::default();
+        for one in takeovers {
+            all.push(one);
+        }
+        all.row("crash".into(), "embedded")
+    }
+
     #[test]
     fn a_takeover_is_measured_from_the_end_of_the_term_either_way() {
         let ms = Duration::from_millis;
@@ -178,11 +187,11 @@ mod tests {
 
     #[test]
     fn a_takeover_before_the_term_ended_is_a_violation_not_a_good_number() {
-        let mut takeovers = Takeovers::default();
-        takeovers.push(takeover(15_000, 10_000));
-        takeovers.push(takeover(7_000, 10_000));
-        takeovers.push(takeover(9_500, 10_000));
-        let row = takeovers.row("crash".into(), "embedded");
+        let row = row_of([
+            takeover(15_000, 10_000),
+            takeover(7_000, 10_000),
+            takeover(9_500, 10_000),
+        ]);
         let violation = row.violation.as_ref().expect("a violation");
         assert_eq!(violation.count, 2);
         assert_eq!(violation.worst_us, 3_000.0);
@@ -198,9 +207,7 @@ mod tests {
 
     #[test]
     fn takeovers_after_the_term_only_meet_their_goal_without_a_violation() {
-        let mut takeovers = Takeovers::default();
-        takeovers.push(takeover(15_000, 10_000));
-        let row = takeovers.row("crash".into(), "embedded");
+        let row = row_of([takeover(15_000, 10_000)]);
         assert!(row.violation.is_none());
         assert!(row.goal.as_ref().unwrap().met);
         assert!(
@@ -213,9 +220,7 @@ mod tests {
 
     #[test]
     fn only_violations_still_make_a_row() {
-        let mut takeovers = Takeovers::default();
-        takeovers.push(takeover(9_000, 10_000));
-        let row = takeovers.row("crash".into(), "embedded");
+        let row = row_of([takeover(9_000, 10_000)]);
         assert!(row.latency.is_none());
         assert_eq!(row.violation.unwrap().count, 1);
     }

@@ -96,44 +96,31 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             .await
         }
         Command::Leader(args) => {
-            let choice = args.connection.store.choice()?;
-            let store = store::open(choice, args.connection.request_timeout).await?;
+            let store = open_store(&args.connection).await?;
             leader::leader(store, &args.position, printer).await?;
             Ok(Exit::Done.code())
         }
         Command::Observe(args) => {
             let choice = args.connection.store.choice()?;
             let shutdown = Shutdown::listen()?;
-            until_forced(
-                &shutdown,
-                printer,
-                "stopped at once by a second signal",
-                async {
-                    if let Some(store) = open_unless_stopped(
-                        choice,
-                        args.connection.request_timeout,
-                        None,
-                        &shutdown,
-                    )
-                    .await?
-                    {
-                        observe::observe(store, &args.position, printer, shutdown.requested())
-                            .await?;
-                    }
-                    Ok(Exit::Done.code())
-                },
-            )
+            until_forced(&shutdown, printer, STOPPED_AT_ONCE, async {
+                if let Some(store) =
+                    open_unless_stopped(choice, args.connection.request_timeout, None, &shutdown)
+                        .await?
+                {
+                    observe::observe(store, &args.position, printer, shutdown.requested()).await?;
+                }
+                Ok(Exit::Done.code())
+            })
             .await
         }
         Command::Get(args) => {
-            let choice = args.connection.store.choice()?;
-            let store = store::open(choice, args.connection.request_timeout).await?;
+            let store = open_store(&args.connection).await?;
             let found = get::get(store, &args.key, printer).await?;
             Ok(if found { 0 } else { 1 })
         }
         Command::Resign(args) => {
-            let choice = args.connection.store.choice()?;
-            let store = store::open(choice, args.connection.request_timeout).await?;
+            let store = open_store(&args.connection).await?;
             let released = resign::resign(
                 store,
                 &args.position,
@@ -198,17 +185,12 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 readiness: Some(readiness),
             };
             let shutdown = Shutdown::listen()?;
-            until_forced(
-                &shutdown,
-                printer,
-                "stopped at once by a second signal",
-                async {
-                    elector_service::serve(&settings, options, shutdown.requested())
-                        .await
-                        .context("state-store service")?;
-                    Ok(Exit::Done.code())
-                },
-            )
+            until_forced(&shutdown, printer, STOPPED_AT_ONCE, async {
+                elector_service::serve(&settings, options, shutdown.requested())
+                    .await
+                    .context("state-store service")?;
+                Ok(Exit::Done.code())
+            })
             .await
         }
     }
@@ -222,6 +204,10 @@ pub fn failure_code(error: &anyhow::Error) -> i32 {
         .any(|cause| cause.is::<UsageError>() || cause.is::<SettingsError>());
     if usage { Exit::Usage } else { Exit::Error }.code()
 }
+
+/// What `observe` and `statestore`, which hold nothing, say when a second
+/// signal stops them at once.
+const STOPPED_AT_ONCE: &str = "stopped at once by a second signal";
 
 /// Runs `work` unless a second signal comes first: then says so and
 /// returns at once (dropping `work` kills a command `campaign` runs).
@@ -238,6 +224,15 @@ async fn until_forced(
             Ok(code)
         }
     }
+}
+
+/// Opens the store of a command that asks it once and exits (`leader`,
+/// `get`, `resign`).
+async fn open_store(
+    connection: &crate::cli::ConnectionArgs,
+) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
+    let choice = connection.store.choice()?;
+    store::open(choice, connection.request_timeout).await
 }
 
 /// Opens the store (its link followed by `monitor`'s readiness, if given),

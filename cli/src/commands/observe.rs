@@ -35,12 +35,7 @@ async fn watch(
 ) -> anyhow::Result<()> {
     let mut events = client.events();
     let leader = client.observe().await?;
-    let event = if leader.is_some() {
-        "leader"
-    } else {
-        "no-leader"
-    };
-    printer.line(&Line::new(event).position(position).leader(leader.as_ref()));
+    super::leader::print(printer, position, leader.as_ref());
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),

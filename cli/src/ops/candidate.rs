@@ -82,6 +82,7 @@ impl CandidateMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::tests::labels;
     use crate::ops::{Check, Monitor};
     use elector_host::client::{AutomaticRenewal, ClientOptions};
     use elector_host::runtime::{ElectorRuntime, RuntimeConfig};
@@ -118,10 +119,7 @@ mod tests {
             .await
             .unwrap();
         let monitor = Monitor::default();
-        let labels = ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        };
+        let labels = labels();
         monitor.candidate(&labels, term).watch(&client);
         let metrics = monitor.metrics.candidate(&labels);
         assert_eq!(metrics.lease_end.get(), 0.0, "not leading yet");

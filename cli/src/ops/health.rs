@@ -147,11 +147,7 @@ impl super::Check for Health {
         let mut problems = self.candidate_problems(now);
         problems.extend(self.module_problems(now));
         problems.sort();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        elector_ops::verdict(problems)
     }
 }
 
@@ -159,13 +155,7 @@ impl super::Check for Health {
 mod tests {
     use super::*;
     use crate::ops::Check;
-
-    fn labels() -> ReplicaLabels {
-        ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        }
-    }
+    use crate::ops::tests::labels;
 
     fn problem(health: &Health) -> String {
         health.check().unwrap_err().join("; ")

@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use elector_host::bindings::LostReason;
+use elector_ops::registered;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReplicaLabels {
@@ -173,11 +174,10 @@ impl Metrics {
     pub fn new(request_timeout: Duration) -> Self {
         let mut registry = Registry::with_prefix("elector");
         elector_ops::register_build_info(&mut registry);
-        let leader = Family::<ReplicaLabels, Gauge>::default();
-        registry.register(
+        let leader: Family<ReplicaLabels, Gauge> = registered(
+            &mut registry,
             "leader",
             "1 while this replica holds a valid lease on the position",
-            leader.clone(),
         );
         let lease_end = Family::<ReplicaLabels, TimestampGauge>::default();
         registry.register_with_unit(
@@ -186,47 +186,34 @@ impl Metrics {
             Unit::Seconds,
             lease_end.clone(),
         );
-        let elections = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
-            "elections",
-            "Times this replica was elected",
-            elections.clone(),
-        );
-        let renewals = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
-            "renewals",
-            "Successful automatic renewals",
-            renewals.clone(),
-        );
-        let renewal_failures = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
+        let elections: Family<ReplicaLabels, Counter> =
+            registered(&mut registry, "elections", "Times this replica was elected");
+        let renewals: Family<ReplicaLabels, Counter> =
+            registered(&mut registry, "renewals", "Successful automatic renewals");
+        let renewal_failures: Family<ReplicaLabels, Counter> = registered(
+            &mut registry,
             "renewal_failures",
             "Renewal attempts that failed",
-            renewal_failures.clone(),
         );
-        let lost = Family::<LostLabels, Counter>::default();
-        registry.register(
+        let lost: Family<LostLabels, Counter> = registered(
+            &mut registry,
             "leadership_lost",
             "Times leadership ended, by reason",
-            lost.clone(),
         );
-        let module_restarts = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
+        let module_restarts: Family<ReplicaLabels, Counter> = registered(
+            &mut registry,
             "module_restarts",
             "Module instances restarted after a crash (a trap, an overrun CPU budget)",
-            module_restarts.clone(),
         );
-        let budget_overruns = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
+        let budget_overruns: Family<ReplicaLabels, Counter> = registered(
+            &mut registry,
             "module_budget_overruns",
             "Module hooks stopped for computing past the CPU budget (each also a restart)",
-            budget_overruns.clone(),
         );
-        let hook_errors = Family::<ReplicaLabels, Counter>::default();
-        registry.register(
+        let hook_errors: Family<ReplicaLabels, Counter> = registered(
+            &mut registry,
             "module_hook_errors",
             "Module hooks that returned an error",
-            hook_errors.clone(),
         );
         let store_latency =
             Family::new_with_constructor(LatencyBuckets::for_timeout(request_timeout));
@@ -308,13 +295,7 @@ impl super::Exposition for Metrics {
 mod tests {
     use super::*;
     use crate::ops::Exposition;
-
-    fn labels() -> ReplicaLabels {
-        ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        }
-    }
+    use crate::ops::tests::labels;
 
     #[test]
     fn a_registered_replica_has_every_series_at_zero() {

@@ -65,3 +65,16 @@ impl Monitor {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::ReplicaLabels;
+
+    /// Replica `r1` of position `job`: the one the unit tests register.
+    pub fn labels() -> ReplicaLabels {
+        ReplicaLabels {
+            position: "job".into(),
+            replica: "r1".into(),
+        }
+    }
+}

@@ -56,15 +56,13 @@ impl ModuleMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::tests::labels;
     use crate::ops::{Check, Monitor};
 
     #[test]
     fn ready_once_started_and_not_while_restarting() {
         let monitor = Monitor::default();
-        let labels = ReplicaLabels {
-            position: "job".into(),
-            replica: "r1".into(),
-        };
+        let labels = labels();
         let module = monitor.module(&labels);
         assert_eq!(
             monitor.readiness.check().unwrap_err(),

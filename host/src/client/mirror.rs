@@ -233,11 +233,20 @@ mod tests {
         names
     }
 
+    /// A mirror whose lease end is watched, and what it passes on.
+    fn watched_mirror() -> (
+        std::sync::Arc<Mirror>,
+        mpsc::UnboundedReceiver<CandidateEvent>,
+    ) {
+        let mirror = std::sync::Arc::new(Mirror::default());
+        let events = mirror.subscribe();
+        tokio::spawn(watch_lease_end(std::sync::Arc::downgrade(&mirror)));
+        (mirror, events)
+    }
+
     #[tokio::test]
     async fn the_loss_is_reported_at_the_deadline_and_only_once() {
-        let mirror = std::sync::Arc::new(Mirror::default());
-        let mut events = mirror.subscribe();
-        tokio::spawn(watch_lease_end(std::sync::Arc::downgrade(&mirror)));
+        let (mirror, mut events) = watched_mirror();
         mirror.apply(CandidateEvent::Elected(lease(30)));
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         assert!(mirror.valid_lease().is_none());
@@ -251,9 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_shortened_lease_ends_at_its_new_deadline() {
-        let mirror = std::sync::Arc::new(Mirror::default());
-        let mut events = mirror.subscribe();
-        tokio::spawn(watch_lease_end(std::sync::Arc::downgrade(&mirror)));
+        let (mirror, mut events) = watched_mirror();
         mirror.apply(CandidateEvent::Elected(lease(60_000)));
         mirror.apply(CandidateEvent::LeaseShortened(lease(20)));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -296,38 +296,31 @@ impl ModuleInstance {
         &mut self,
         grant: &LeadershipGrant,
     ) -> Result<Result<(), String>, Crash> {
-        self.store.data_mut().budget.progress();
-        let called = tokio::time::timeout(
-            self.hook_time,
-            self.module
-                .elector_election_lifecycle()
-                .call_on_elected(&mut self.store, grant),
-        )
-        .await;
-        self.finish(called)
+        self.call(async |hooks, store| hooks.call_on_elected(store, grant).await)
+            .await
     }
 
     pub async fn on_tick(&mut self) -> Result<Result<(), String>, Crash> {
-        self.store.data_mut().budget.progress();
-        let called = tokio::time::timeout(
-            self.hook_time,
-            self.module
-                .elector_election_lifecycle()
-                .call_on_tick(&mut self.store),
-        )
-        .await;
-        self.finish(called)
+        self.call(async |hooks, store| hooks.call_on_tick(store).await)
+            .await
     }
 
     pub async fn on_lost(&mut self, reason: crate::bindings::LostReason) -> Result<(), Crash> {
+        self.call(async |hooks, store| hooks.call_on_lost(store, reason).await)
+            .await
+    }
+
+    /// Runs one hook against a fresh budget.
+    async fn call<T>(
+        &mut self,
+        hook: impl AsyncFnOnce(
+            &exports::elector::election::lifecycle::Guest,
+            &mut Store<ModuleState>,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, Crash> {
         self.store.data_mut().budget.progress();
-        let called = tokio::time::timeout(
-            self.hook_time,
-            self.module
-                .elector_election_lifecycle()
-                .call_on_lost(&mut self.store, reason),
-        )
-        .await;
+        let hooks = self.module.elector_election_lifecycle();
+        let called = tokio::time::timeout(self.hook_time, hook(hooks, &mut self.store)).await;
         self.finish(called)
     }
 

@@ -244,6 +244,12 @@ mod tests {
         }
     }
 
+    /// `SET lock HOLDER` (NEX, PX `expiry_ms`): whether it applied.
+    async fn set_lock(store: &EmbeddedStore, holder: &[u8], expiry_ms: u64) -> bool {
+        let options = set_options(Some(expiry_ms));
+        store.set(b"lock", holder, &options).await.unwrap().applied
+    }
+
     #[tokio::test]
     async fn a_key_expires_on_time_with_a_delete_notification_and_no_other_request() {
         let store = EmbeddedStore::new();
@@ -251,13 +257,7 @@ mod tests {
         let queue = NotificationQueue::new(wake);
         let _watch = store.watch(b"lock", queue.clone()).await.unwrap();
         let written = Instant::now();
-        assert!(
-            store
-                .set(b"lock", b"a", &set_options(Some(150)))
-                .await
-                .unwrap()
-                .applied
-        );
+        assert!(set_lock(&store, b"a", 150).await);
         queue.wait_ready().await;
         assert!(matches!(queue.take_all()[0].event, ss::KeyEvent::Set(_)));
         tokio::time::timeout(Duration::from_secs(5), queue.wait_ready())
@@ -281,13 +281,7 @@ mod tests {
         let watch = store.watch(b"lock", queue.clone()).await.unwrap();
         assert_eq!(store.watch_count(), 1);
         for _ in 0..4 {
-            assert!(
-                store
-                    .set(b"lock", b"a", &set_options(Some(100)))
-                    .await
-                    .unwrap()
-                    .applied
-            );
+            assert!(set_lock(&store, b"a", 100).await);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(
@@ -308,13 +302,7 @@ mod tests {
             .set(b"lock", b"a", &set_options(Some(10_000)))
             .await
             .unwrap();
-        assert!(
-            !store
-                .set(b"lock", b"b", &set_options(Some(10_000)))
-                .await
-                .unwrap()
-                .applied
-        );
+        assert!(!set_lock(&store, b"b", 10_000).await);
         assert_eq!(
             store.vdel(b"lock", b"b", None).await,
             Ok(DeleteOutcome::ValueMismatch)
