@@ -30,6 +30,7 @@
 mod drops;
 mod handler;
 mod inbox;
+pub mod instance;
 pub mod metrics;
 mod outbox;
 mod received;
@@ -101,7 +102,10 @@ pub async fn serve(
     ss::validate_node_id(&options.node_id)
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
     let client_id = settings.client_id_or("elector-statestore");
-    let mqtt = settings.mqtt_options(&client_id);
+    instance::ensure_alone(settings, &client_id).await?;
+    let status = instance::status(&client_id);
+    let mut mqtt = settings.mqtt_options(&client_id);
+    instance::clear_on_loss(&mut mqtt);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
     let on_drop = options
@@ -131,6 +135,8 @@ pub async fn serve(
                     .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
                     .await
                     .context("subscribing to the request topic")?;
+                // Again on every connect: a lost connection's Will cleared it.
+                instance::announce(&client, &status).await?;
                 if !connected_once {
                     tracing::info!("state-store service connected");
                 }
@@ -161,7 +167,12 @@ pub async fn serve(
     }
     inbox.close();
     let _ = worker.await;
+    instance::withdraw(&client).await;
     let _ = client.disconnect().await;
+    // Sends both before the connection is dropped (were they lost, the Will
+    // would clear the status all the same).
+    let flushed = async { while event_loop.poll().await.is_ok() {} };
+    let _ = tokio::time::timeout(Duration::from_millis(500), flushed).await;
     Ok(())
 }
 

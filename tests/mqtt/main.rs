@@ -9,6 +9,7 @@ mod command;
 mod errors;
 mod fairness;
 mod hostile;
+mod instance;
 mod lapse;
 mod lifetime;
 mod logs;

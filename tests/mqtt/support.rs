@@ -355,6 +355,15 @@ impl Service {
         self.0.signal("CONT");
     }
 
+    /// Sends the service's process signal `name` (`KILL`: a crash).
+    pub fn signal(&self, name: &str) {
+        self.0.signal(name);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.pid()
+    }
+
     /// The service connected to the broker through `port` (a [`Proxy`] in
     /// front of the broker, so a test can cut the service's own link).
     pub fn start_via(broker: &Broker, port: u16) -> Service {
