@@ -97,7 +97,7 @@ fn a_broker_without_a_state_store_is_named_as_such() {
 
 #[test]
 fn a_client_id_taken_over_stops_the_process_with_the_reason() {
-    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::io::{BufRead as _, BufReader};
     use std::process::Stdio;
     let (broker, _service) = broker_with_service();
     let url = broker.url();
@@ -139,13 +139,7 @@ fn a_client_id_taken_over_stops_the_process_with_the_reason() {
         assert!(started.elapsed() < PATIENCE, "both observers kept going");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    observers[stopped]
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut observers[stopped]);
     assert_eq!(status.code(), Some(1), "{status:?}: {stderr}");
     assert!(
         stderr.contains("took over the client id \"shared-id\""),

@@ -1,7 +1,6 @@
 //! One `elector statestore` per broker: a second would hold a store of its
 //! own, and every lock could be granted twice.
 
-use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -29,13 +28,7 @@ fn a_second_statestore_is_refused_until_the_first_is_gone() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    let mut stderr = String::new();
-    second
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut second);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("another elector statestore is serving this broker")

@@ -660,3 +660,11 @@ pub fn http_get(address: &str, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// All a finished child process wrote to its (piped) stderr.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    let mut pipe = child.stderr.take().expect("stderr piped");
+    std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+    stderr
+}
