@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::StoreChoice;
-use crate::ops::{InstrumentedStore, Monitor, ReplicaLabels};
+use crate::ops::{Monitor, ReplicaLabels, instrumented};
 use crate::replica::{self, ReplicaConfig, ReplicaEnvironment};
 use elector_host::AutomaticRenewal;
 use elector_host::module::{Grants, ModuleLimits, ModuleRuntime};
@@ -94,8 +94,7 @@ pub async fn run(
     }
     let store =
         crate::commands::store::open_monitored(store, request.request_timeout, &monitor).await?;
-    let store: Arc<dyn StateStoreBackend> =
-        Arc::new(InstrumentedStore::new(store, &monitor.metrics));
+    let store: Arc<dyn StateStoreBackend> = Arc::new(instrumented(store, &monitor.metrics));
     let module_name = request
         .module
         .file_stem()

@@ -99,8 +99,8 @@ async fn failover_after_term_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_after_term_expiry_without_any_notification() {
-    let faulty = FaultyStore::new();
-    faulty.lose_notifications();
+    let faulty = faulty_store();
+    faulty.layer.lose_notifications();
     let store: Arc<dyn StateStoreBackend> = faulty;
     failover_after_the_leader_stops_renewing(store).await;
 }

@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use elector_host::bindings::CandidateEvent;
-use elector_host::store::{NotificationQueue, WatchGuard};
+use elector_host::store::layer::{BoxFuture, Layered, Operation, StoreLayer};
 use elector_host::{
     ClientOptions, ElectorRuntime, EmbeddedStore, LeaderElectionClient, RuntimeConfig,
     StateStoreBackend,
 };
-use elector_statestore::{
-    DeleteOutcome, Hlc, SetOptions, SetResponse, StoreError, StoreResult, VersionedValue,
-};
+use elector_statestore::{StoreError, StoreResult};
 use tokio::sync::mpsc;
 
 /// Long enough that a passing test never meets it; short enough that a
@@ -77,11 +75,20 @@ pub struct Rule {
     pub fault: Fault,
 }
 
-/// The embedded store with a fault a test can set and clear while
-/// candidates run: writes whose answers are lost or slow, or watches that
-/// hear nothing.
-pub struct FaultyStore {
-    pub inner: EmbeddedStore,
+/// The embedded store with faults a test sets and clears while candidates
+/// run (see [`Faults`]).
+pub type FaultyStore = Layered<Faults>;
+
+pub fn faulty_store() -> Arc<FaultyStore> {
+    Arc::new(Layered::new(
+        Arc::new(EmbeddedStore::new()),
+        Faults::default(),
+    ))
+}
+
+/// Writes whose answers are lost or slow, or watches that hear nothing.
+#[derive(Default)]
+pub struct Faults {
     rule: std::sync::Mutex<Option<Rule>>,
     /// Key watches register but never hear anything: a network that loses
     /// every notification.
@@ -90,16 +97,7 @@ pub struct FaultyStore {
     sets: std::sync::Mutex<std::collections::HashMap<Vec<u8>, u64>>,
 }
 
-impl FaultyStore {
-    pub fn new() -> Arc<FaultyStore> {
-        Arc::new(FaultyStore {
-            inner: EmbeddedStore::new(),
-            rule: std::sync::Mutex::new(None),
-            deaf: std::sync::atomic::AtomicBool::new(false),
-            sets: std::sync::Mutex::new(std::collections::HashMap::new()),
-        })
-    }
-
+impl Faults {
     /// SET requests received for `key` so far.
     pub fn sets(&self, key: &[u8]) -> u64 {
         self.sets.lock().unwrap().get(key).copied().unwrap_or(0)
@@ -121,21 +119,27 @@ impl FaultyStore {
     pub fn clear_fault(&self) {
         *self.rule.lock().unwrap() = None;
     }
+}
 
+#[async_trait]
+impl StoreLayer for Faults {
     /// Runs `request` (already applied when it returns) through the fault
-    /// for `verb` on `key`, if one is set.
-    async fn through<T>(
+    /// set for its verb and key, if any.
+    async fn around<T: Send>(
         &self,
-        verb: &str,
+        operation: Operation,
         key: &[u8],
-        request: impl std::future::Future<Output = StoreResult<T>>,
+        request: BoxFuture<'_, StoreResult<T>>,
     ) -> StoreResult<T> {
+        if operation == Operation::Set {
+            *self.sets.lock().unwrap().entry(key.to_vec()).or_default() += 1;
+        }
         let fault = self
             .rule
             .lock()
             .unwrap()
             .as_ref()
-            .filter(|rule| rule.verb == verb && rule.key == key)
+            .filter(|rule| rule.verb == operation.verb() && rule.key == key)
             .map(|rule| rule.fault);
         let result = request.await;
         match fault {
@@ -150,40 +154,9 @@ impl FaultyStore {
             }
         }
     }
-}
 
-#[async_trait]
-impl StateStoreBackend for FaultyStore {
-    async fn set(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        options: &SetOptions,
-    ) -> StoreResult<SetResponse> {
-        *self.sets.lock().unwrap().entry(key.to_vec()).or_default() += 1;
-        self.through("SET", key, self.inner.set(key, value, options))
-            .await
-    }
-    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
-        self.through("GET", key, self.inner.get(key)).await
-    }
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
-        self.through("DEL", key, self.inner.del(key, token)).await
-    }
-    async fn vdel(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        token: Option<&Hlc>,
-    ) -> StoreResult<DeleteOutcome> {
-        self.through("VDEL", key, self.inner.vdel(key, value, token))
-            .await
-    }
-    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
-        if self.deaf.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(WatchGuard::new(()));
-        }
-        self.inner.watch(key, queue).await
+    fn passes_watches(&self) -> bool {
+        !self.deaf.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

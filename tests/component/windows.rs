@@ -34,9 +34,9 @@ async fn renew_every(client: &LeaderElectionClient, term: Duration, period: Dura
 /// Candidate `a` on a store whose `SET`s of `key` meet `fault` until
 /// cleared.
 async fn a_whose_sets_meet(fault: Fault, key: &[u8]) -> (Arc<FaultyStore>, LeaderElectionClient) {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let a = client(&shared(&store), "a").await;
-    store.set_fault("SET", key, fault);
+    store.layer.set_fault("SET", key, fault);
     (store, a)
 }
 
@@ -53,12 +53,12 @@ fn is_elected(event: &CandidateEvent) -> bool {
 /// have stopped leading (and said so) before that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shorter_write_whose_answer_is_lost_cuts_the_lease() {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let a = client(&shared(&store), "a").await;
     let b = client(&shared(&store), "b").await;
     let a_log = record_events(&a);
     a.try_campaign(Duration::from_secs(60)).await.unwrap();
-    store.set_fault(
+    store.layer.set_fault(
         "SET",
         POSITION,
         Fault::LoseAnswer(Duration::from_millis(200)),
@@ -71,7 +71,7 @@ async fn a_shorter_write_whose_answer_is_lost_cuts_the_lease() {
             StoreError::Timeout
         )))
     ));
-    store.clear_fault();
+    store.layer.clear_fault();
     let elected = tokio::time::timeout(PATIENCE, b.campaign(Duration::from_secs(60), None))
         .await
         .unwrap()
@@ -97,7 +97,7 @@ async fn a_shorter_write_whose_answer_is_lost_cuts_the_lease() {
 /// slow. `a` must report the loss before `b` is elected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resignation_ends_the_lease_before_it_is_sent() {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let a = client(&shared(&store), "a").await;
     let b = client(&shared(&store), "b").await;
     let a_log = record_events(&a);
@@ -108,7 +108,7 @@ async fn a_resignation_ends_the_lease_before_it_is_sent() {
         async move { b.campaign(Duration::from_secs(60), None).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    store.set_fault(
+    store.layer.set_fault(
         "VDEL",
         POSITION,
         Fault::SlowAnswer(Duration::from_millis(800)),
@@ -137,15 +137,17 @@ async fn a_resignation_ends_the_lease_before_it_is_sent() {
 /// returns, and never reports `elected` twice without a loss between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_leader_is_reported_lost_at_its_lease_end() {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let a = client(&shared(&store), "a").await;
     let a_log = record_events(&a);
     renew_every(&a, Duration::from_secs(1), Duration::from_millis(300)).await;
     a.try_campaign(Duration::from_secs(1)).await.unwrap();
     let won = Instant::now();
-    store.set_fault("GET", POSITION, Fault::SlowAnswer(Duration::from_secs(2)));
+    store
+        .layer
+        .set_fault("GET", POSITION, Fault::SlowAnswer(Duration::from_secs(2)));
     a.current_leader().await.unwrap();
-    store.clear_fault();
+    store.layer.clear_fault();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let lost = recorded(&a_log, is_lost).await;
     assert!(
@@ -179,7 +181,7 @@ async fn a_candidate_claims_its_own_value_at_once() {
         async move { a.campaign(Duration::from_secs(10), None).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    store.clear_fault();
+    store.layer.clear_fault();
     let elected = tokio::time::timeout(PATIENCE, campaign)
         .await
         .unwrap()
@@ -260,7 +262,7 @@ async fn an_update_in_doubt_ends_as_outcome_unknown() {
 /// slowly learns the holder's cadence instead of polling at its own term.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_polls_no_more_than_the_holder_renews() {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let holder = client(&shared(&store), "holder").await;
     let waiter = client(&shared(&store), "waiter").await;
     renew_every(&holder, Duration::from_secs(3), Duration::from_secs(1)).await;
@@ -275,7 +277,7 @@ async fn a_waiter_polls_no_more_than_the_holder_renews() {
     // The holder: one win and about five renewals. The waiter: one attempt
     // per 50 ms until it has seen two of the holder's writes (1 s), then
     // none; at its own term it would send about 95.
-    let waiter_sets = store.sets(POSITION) - 6;
+    let waiter_sets = store.layer.sets(POSITION) - 6;
     assert!(waiter_sets <= 30, "{waiter_sets} attempts by the waiter");
 }
 
@@ -283,7 +285,7 @@ async fn a_waiter_polls_no_more_than_the_holder_renews() {
 /// hold (`elector resign --name a`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_by_another_process_ends_the_lease_at_once() {
-    let store = FaultyStore::new();
+    let store = faulty_store();
     let a = client(&shared(&store), "a").await;
     let a_log = record_events(&a);
     renew_every(&a, Duration::from_secs(30), Duration::from_secs(10)).await;
@@ -336,7 +338,7 @@ async fn a_win_nobody_waits_for_is_given_back() {
     )
     .await;
     assert!(abandoned.is_err());
-    store.clear_fault();
+    store.layer.clear_fault();
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert!(!a.is_leader());
     assert_eq!(

@@ -235,10 +235,8 @@ async fn shutdown_does_not_wait_for_a_hook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_module_reaches_the_store_at_its_rate() {
     let (_store, mut environment) = store_and_environment();
-    let counted = elector_cli::ops::InstrumentedStore::new(
-        environment.store.clone(),
-        &environment.monitor.metrics,
-    );
+    let counted =
+        elector_cli::ops::instrumented(environment.store.clone(), &environment.monitor.metrics);
     Arc::get_mut(&mut environment).unwrap().store = Arc::new(counted);
     let metrics = environment.monitor.metrics.clone();
     let running = start(&environment, &[("r", "reader")]);

@@ -19,7 +19,7 @@ pub use candidate::CandidateMonitor;
 pub use health::Health;
 pub use metrics::{CandidateMetrics, Metrics, ModuleMetrics, ReplicaLabels, StoreOperation};
 pub use module::ModuleMonitor;
-pub use store::InstrumentedStore;
+pub use store::{InstrumentedStore, instrumented};
 // The endpoint itself, shared with `elector statestore`.
 pub use elector_ops::{Check, Endpoints, Exposition, Readiness, register_build_info, serve};
 

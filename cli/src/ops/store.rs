@@ -1,6 +1,6 @@
-//! A state-store backend that times every request into the metrics.
+//! A layer around the state store that times every request into the
+//! metrics.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,13 +9,27 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use super::Metrics;
 use super::metrics::StoreOperation;
-use elector_host::store::{NotificationQueue, StateStoreBackend, WatchGuard};
-use elector_statestore::{
-    DeleteOutcome, Hlc, SetOptions, SetResponse, StoreResult, VersionedValue,
-};
+use elector_host::store::StateStoreBackend;
+use elector_host::store::layer::{BoxFuture, Layered, Operation, StoreLayer};
+use elector_statestore::StoreResult;
 
-pub struct InstrumentedStore {
-    inner: Arc<dyn StateStoreBackend>,
+/// A store whose requests are timed.
+pub type InstrumentedStore = Layered<Timing>;
+
+/// `inner`, with every request timed into `metrics`.
+pub fn instrumented(inner: Arc<dyn StateStoreBackend>, metrics: &Metrics) -> InstrumentedStore {
+    let timing = Timing {
+        set: metrics.store_operation(StoreOperation::Set),
+        get: metrics.store_operation(StoreOperation::Get),
+        del: metrics.store_operation(StoreOperation::Del),
+        vdel: metrics.store_operation(StoreOperation::Vdel),
+        keynotify: metrics.store_operation(StoreOperation::Keynotify),
+    };
+    Layered::new(inner, timing)
+}
+
+/// One histogram per operation.
+pub struct Timing {
     set: Histogram,
     get: Histogram,
     del: Histogram,
@@ -23,65 +37,26 @@ pub struct InstrumentedStore {
     keynotify: Histogram,
 }
 
-impl InstrumentedStore {
-    pub fn new(inner: Arc<dyn StateStoreBackend>, metrics: &Metrics) -> Self {
-        InstrumentedStore {
-            inner,
-            set: metrics.store_operation(StoreOperation::Set),
-            get: metrics.store_operation(StoreOperation::Get),
-            del: metrics.store_operation(StoreOperation::Del),
-            vdel: metrics.store_operation(StoreOperation::Vdel),
-            keynotify: metrics.store_operation(StoreOperation::Keynotify),
-        }
-    }
-}
-
-/// Runs `request`, recording how long it took whatever its outcome.
-async fn timed<T>(histogram: &Histogram, request: impl Future<Output = T>) -> T {
-    let started = Instant::now();
-    let result = request.await;
-    histogram.observe(started.elapsed().as_secs_f64());
-    result
-}
-
 #[async_trait]
-impl StateStoreBackend for InstrumentedStore {
-    async fn set(
+impl StoreLayer for Timing {
+    /// Runs `request`, recording how long it took whatever its outcome.
+    async fn around<T: Send>(
         &self,
-        key: &[u8],
-        value: &[u8],
-        options: &SetOptions,
-    ) -> StoreResult<SetResponse> {
-        timed(&self.set, self.inner.set(key, value, options)).await
-    }
-
-    async fn get(&self, key: &[u8]) -> StoreResult<Option<VersionedValue>> {
-        timed(&self.get, self.inner.get(key)).await
-    }
-
-    async fn del(&self, key: &[u8], token: Option<&Hlc>) -> StoreResult<DeleteOutcome> {
-        timed(&self.del, self.inner.del(key, token)).await
-    }
-
-    async fn vdel(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        token: Option<&Hlc>,
-    ) -> StoreResult<DeleteOutcome> {
-        timed(&self.vdel, self.inner.vdel(key, value, token)).await
-    }
-
-    fn request_lifetime(&self) -> std::time::Duration {
-        self.inner.request_lifetime()
-    }
-
-    async fn close(&self) {
-        self.inner.close().await;
-    }
-
-    async fn watch(&self, key: &[u8], queue: Arc<NotificationQueue>) -> StoreResult<WatchGuard> {
-        timed(&self.keynotify, self.inner.watch(key, queue)).await
+        operation: Operation,
+        _key: &[u8],
+        request: BoxFuture<'_, StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let histogram = match operation {
+            Operation::Set => &self.set,
+            Operation::Get => &self.get,
+            Operation::Del => &self.del,
+            Operation::VDel => &self.vdel,
+            Operation::Watch => &self.keynotify,
+        };
+        let started = Instant::now();
+        let result = request.await;
+        histogram.observe(started.elapsed().as_secs_f64());
+        result
     }
 }
 
@@ -94,7 +69,7 @@ mod tests {
     #[tokio::test]
     async fn each_request_is_timed_into_its_operation() {
         let metrics = Metrics::default();
-        let store = InstrumentedStore::new(Arc::new(EmbeddedStore::new()), &metrics);
+        let store = instrumented(Arc::new(EmbeddedStore::new()), &metrics);
         store.get(b"k").await.unwrap();
         store.del(b"k", None).await.unwrap();
         let text = metrics.encode();

@@ -5,6 +5,7 @@
 //! trait, and converts to WIT types in `bindings/convert.rs`.
 
 pub mod embedded;
+pub mod layer;
 pub mod mqtt;
 pub mod queue;
 
