@@ -4,7 +4,7 @@
 //!
 //! The MQTT client and the MQTT state-store service must agree with each
 //! other and with Microsoft's SDKs on every topic and property name (see
-//! `shared/docs/state-store-protocol.md`); spelling them once here keeps
+//! `docs/state-store-protocol.md`); spelling them once here keeps
 //! them from drifting. Nothing here touches a socket.
 //!
 //! Topic levels that carry arbitrary bytes (the client id and the key in a

@@ -1,5 +1,5 @@
 //! The AIO state store over MQTT 5: a client that speaks the wire contract
-//! (`shared/docs/state-store-protocol.md`) to the AIO broker's distributed
+//! (`docs/state-store-protocol.md`) to the AIO broker's distributed
 //! state store, or to `elector statestore` on any MQTT 5 broker.
 //!
 //! - Requests go with QoS 1 to the request topic with a response topic,
