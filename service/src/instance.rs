@@ -26,9 +26,7 @@ use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
 use elector_host::mqtt::ConnectionSettings;
-use elector_host::store::StateStoreBackend as _;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
-use elector_statestore::StoreError;
 
 /// Where the running service's status is retained.
 pub const STATUS_TOPIC: &str = "elector/statestore/v1/instance";
@@ -159,7 +157,7 @@ async fn someone_answers(settings: &ConnectionSettings, probe_id: &str) -> anyho
         ..MqttStoreOptions::default()
     };
     let store = MqttStore::connect(&settings, options).await?;
-    let answered = !matches!(store.get(b"").await, Err(StoreError::Timeout));
+    let answered = store.state_store_answers().await;
     store.disconnect().await;
     Ok(answered)
 }

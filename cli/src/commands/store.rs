@@ -8,7 +8,6 @@ use crate::ops::Monitor;
 use elector_host::mqtt::ConnectionSettings;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
-use elector_statestore::StoreError;
 
 /// The store `choice` names; connects when it is a broker's.
 pub async fn open(
@@ -89,22 +88,21 @@ pub async fn connect(
     Ok(store)
 }
 
-/// One request that any state store answers (a read of the empty key,
-/// which it refuses): a broker with no state store behind it answers
-/// nothing, and the operator hears so now, not as a timeout later.
+/// A broker with no state store behind it: the operator hears so now, not
+/// as a timeout later.
 async fn expect_a_state_store(
     store: &MqttStore,
     settings: &ConnectionSettings,
     request_timeout: Duration,
 ) -> anyhow::Result<()> {
-    match store.get(b"").await {
-        Err(StoreError::Timeout) => anyhow::bail!(
+    if !store.state_store_answers().await {
+        anyhow::bail!(
             "the broker at {}:{} answered, but no state store did within {request_timeout:?}: \
              run `elector statestore` against this broker, or point elector at an AIO broker \
              (its state store is built in)",
             settings.hostname,
             settings.port
-        ),
-        _ => Ok(()),
+        );
     }
+    Ok(())
 }

@@ -224,6 +224,13 @@ impl MqttStore {
         }
     }
 
+    /// Whether a state store answers behind the broker: one request any
+    /// store refuses at once (a read of the empty key). A broker with no
+    /// store behind it answers nothing, and the request times out.
+    pub async fn state_store_answers(&self) -> bool {
+        !matches!(self.get(b"").await, Err(ss::StoreError::Timeout))
+    }
+
     /// How many times the link has come up (1 after the first connect).
     pub fn connections(&self) -> u64 {
         match &*self.shared.link.borrow() {
