@@ -53,6 +53,10 @@ pub enum Event {
     Link { client: u32, state: LinkState },
     /// The store forgets a client's registrations without telling it.
     ForgetRegistrations { client: u32 },
+    /// The store restarts empty, as an in-memory `elector statestore` does
+    /// after a crash, or as a second instance's store looks to the clients
+    /// it takes over: every key, token and registration gone.
+    StoreRestart,
     /// Messages on a client's link take up to `delay_max` (a congested or
     /// queueing link); writes can land long after they were sent.
     Delay { client: u32, delay_max: Nanos },

@@ -32,6 +32,10 @@ pub struct Options {
     /// Tell candidates the request lifetime the host's MQTT client told
     /// before it was fixed, which the transport can outlive.
     pub understate_lifetime: bool,
+    /// The store restarts empty once, before the quiet: the window a
+    /// volatile store opens (no election core can close it; the store
+    /// must keep its state, or wait out every lease it may have granted).
+    pub restart_store_empty: bool,
 }
 
 /// What a schedule did, and what broke.
@@ -140,6 +144,10 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         .map(|_| draw_params(&mut rng, base_term_ms, options.sabotage))
         .collect();
     plan_faults(&world, &mut rng, candidates);
+    if options.restart_store_empty {
+        let at = rng.between(2_000 * MS, QUIET - 3_000 * MS);
+        world.schedule(at, crate::event::Event::StoreRestart);
+    }
 
     let mut tasks: Vec<Option<Task>> = Vec::new();
     let clients: Vec<SimClient> = (0..=candidates)

@@ -60,7 +60,7 @@ impl World {
         Rc::new(World {
             now: Cell::new(0),
             rng: RefCell::new(Rng::new(seed)),
-            store: RefCell::new(ss::StateStore::new("sim-store", ss::Limits::default())),
+            store: RefCell::new(new_store()),
             links: RefCell::new(vec![link; clients]),
             mailboxes: RefCell::new((0..clients).map(|_| Mailbox::default()).collect()),
             history: RefCell::new(History::default()),
@@ -265,6 +265,10 @@ impl World {
                 self.history.borrow_mut().faults += 1;
                 self.store.borrow_mut().forget_client(&client);
             }
+            Event::StoreRestart => {
+                self.history.borrow_mut().faults += 1;
+                *self.store.borrow_mut() = new_store();
+            }
             Event::Delay { client, delay_max } => {
                 let mut links = self.links.borrow_mut();
                 if delay_max > links[client as usize].delay_max {
@@ -306,4 +310,9 @@ impl World {
     pub fn watch_count(&self) -> usize {
         self.store.borrow().watch_count()
     }
+}
+
+/// The store as it starts: empty.
+fn new_store() -> ss::StateStore<u32> {
+    ss::StateStore::new("sim-store", ss::Limits::default())
 }

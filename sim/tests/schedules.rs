@@ -50,6 +50,22 @@ fn the_real_elector_survives_losing_every_notification() {
     assert_eq!(caught(options, 2_000), Vec::<char>::new());
 }
 
+/// A store that restarts empty (an in-memory `elector statestore` after a
+/// crash, or a second instance taking over the broker) frees a position
+/// its holder still believes it holds: the checker sees two leaders. The
+/// service's one-instance-per-broker check (`tests/mqtt/instance.rs`)
+/// removes one cause; a store that keeps its state removes the rest.
+#[test]
+fn a_store_that_restarts_empty_is_caught_granting_twice() {
+    let options = Options {
+        restart_store_empty: true,
+        ..Options::default()
+    };
+    let properties = caught(options, 500);
+    assert!(!properties.is_empty(), "the restart went unnoticed");
+    eprintln!("a store restarting empty violates {properties:?}");
+}
+
 /// Properties the variant violates within the first `seeds` seeds.
 fn caught(options: Options, seeds: u64) -> Vec<char> {
     let mut properties = Vec::new();

@@ -27,6 +27,9 @@ struct Args {
     /// Lose every notification.
     #[arg(long)]
     lose_all_notifications: bool,
+    /// Restart the store empty once, mid-run (a volatile store's crash).
+    #[arg(long)]
+    restart_store_empty: bool,
 }
 
 /// The switches named, refused (in one line) by a build without the
@@ -66,6 +69,7 @@ fn main() {
         sabotage,
         lose_all_notifications: args.lose_all_notifications,
         understate_lifetime: args.understate_lifetime,
+        restart_store_empty: args.restart_store_empty,
     };
     let started = std::time::Instant::now();
     let totals = elector_sim::run_many(args.seed, args.schedules, options, |outcome| {
