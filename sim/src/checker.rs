@@ -24,6 +24,12 @@
 //!     in the store claims it within a bound.
 //! (e) **Well-formed events.** No `elected` while a lease reported before
 //!     was not reported lost; no `renewed` or `lease-shortened` without one.
+//! (f) **One leader at a time.** No two candidates' reported leases
+//!     overlap, judged from their reports alone, whatever the store
+//!     holds: (c) already implies it while the store keeps its record, but
+//!     a store that restarts empty breaks (c) for every lease it forgets,
+//!     and (f) tells whether anybody else was let in meanwhile. A lease
+//!     ends early where an operator released its hold.
 
 use std::collections::HashMap;
 
@@ -72,6 +78,7 @@ pub fn check(
     beliefs_match_the_store(history, &mut report);
     progress_is_made(progress, liveness, &mut report);
     events_are_well_formed(history, &mut report);
+    one_leader_at_a_time(history, &mut report);
     violations
 }
 
@@ -143,40 +150,112 @@ fn no_update_lost_or_doubled(
 
 /// (c)
 fn beliefs_match_the_store(history: &History, report: &mut impl FnMut(char, String)) {
-    // Leases reported and not yet over, by lock value: (since, until).
-    let mut leases: HashMap<&[u8], (Nanos, Nanos)> = HashMap::new();
     let mut judge = |value: &[u8], from: Nanos, to: Nanos, what: &str| {
         if let Some(problem) = contradiction(history, value, from, to) {
             report('c', format!("{} {what}, but {problem}", text(value)));
         }
     };
     for claimed in &history.claims {
-        let value = claimed.lock_value.as_slice();
-        match &claimed.claim {
-            Claim::Acting { token } => judge(
-                value,
+        if let Claim::Acting { token } = &claimed.claim {
+            judge(
+                &claimed.lock_value,
                 claimed.at,
                 claimed.at,
                 &format!("acts as leader at {} ms (token {token})", claimed.at / MS),
-            ),
-            Claim::LeadsUntil { event, until } => {
-                if let Some((since, old_until)) = leases.remove(value) {
-                    let end = old_until.min(claimed.at);
-                    judge(value, since, end, &lease_text(since, end));
+            );
+        }
+    }
+    for lease in reported_leases(history) {
+        judge(
+            lease.value,
+            lease.since,
+            lease.until,
+            &lease_text(lease.since, lease.until),
+        );
+    }
+}
+
+/// One lease a candidate reported: from `elected` (or a renewal) until
+/// the next report, its loss, or its deadline.
+struct Lease<'h> {
+    value: &'h [u8],
+    since: Nanos,
+    until: Nanos,
+}
+
+fn reported_leases(history: &History) -> Vec<Lease<'_>> {
+    // Leases reported and not yet over, by lock value: (since, until).
+    let mut open: HashMap<&[u8], (Nanos, Nanos)> = HashMap::new();
+    let mut leases = Vec::new();
+    let close = |value, since, until: Nanos, at: Nanos| Lease {
+        value,
+        since,
+        until: until.min(at),
+    };
+    for claimed in &history.claims {
+        let value = claimed.lock_value.as_slice();
+        match &claimed.claim {
+            Claim::Acting { .. } => {}
+            Claim::LeadsUntil { until, .. } => {
+                if let Some((since, old_until)) = open.remove(value) {
+                    leases.push(close(value, since, old_until, claimed.at));
                 }
-                leases.insert(value, (claimed.at, *until));
-                let _ = event;
+                open.insert(value, (claimed.at, *until));
             }
             Claim::Lost => {
-                if let Some((since, until)) = leases.remove(value) {
-                    let end = until.min(claimed.at);
-                    judge(value, since, end, &lease_text(since, end));
+                if let Some((since, until)) = open.remove(value) {
+                    leases.push(close(value, since, until, claimed.at));
                 }
             }
         }
     }
-    for (value, (since, until)) in leases {
-        judge(value, since, until, &lease_text(since, until));
+    leases.extend(
+        open.into_iter()
+            .map(|(value, (since, until))| close(value, since, until, until)),
+    );
+    leases
+}
+
+/// (f)
+fn one_leader_at_a_time(history: &History, report: &mut impl FnMut(char, String)) {
+    let mut leases = reported_leases(history);
+    for lease in &mut leases {
+        // Reported after an operator released the hold it renewed (the
+        // renewal's answer was on its way): over before it began.
+        let released_before = history.holder_at(lease.since) != Some(lease.value)
+            && history
+                .end_of_hold_before(lease.value, lease.since)
+                .is_some_and(|end| end.external);
+        if released_before {
+            lease.until = lease.since;
+        } else if let Some(release) = history.position.iter().find(|change| {
+            change.external
+                && (lease.since..lease.until).contains(&change.at)
+                && history.holder_at(change.at.saturating_sub(1)) == Some(lease.value)
+        }) {
+            lease.until = release.at;
+        }
+    }
+    leases.retain(|lease| lease.since < lease.until);
+    leases.sort_by_key(|lease| lease.since);
+    for (i, earlier) in leases.iter().enumerate() {
+        for later in leases[i + 1..]
+            .iter()
+            .take_while(|later| later.since < earlier.until)
+        {
+            if later.value != earlier.value {
+                report(
+                    'f',
+                    format!(
+                        "{} {} while {} {}",
+                        text(later.value),
+                        lease_text(later.since, later.until),
+                        text(earlier.value),
+                        lease_text(earlier.since, earlier.until)
+                    ),
+                );
+            }
+        }
     }
 }
 

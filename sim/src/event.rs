@@ -53,13 +53,27 @@ pub enum Event {
     Link { client: u32, state: LinkState },
     /// The store forgets a client's registrations without telling it.
     ForgetRegistrations { client: u32 },
-    /// The store restarts empty, as an in-memory `elector statestore` does
-    /// after a crash, or as a second instance's store looks to the clients
-    /// it takes over: every key, token and registration gone.
-    StoreRestart,
+    /// The store restarts, as an `elector statestore` does after a crash
+    /// (see [`StoreRestart`]).
+    StoreRestart(StoreRestart),
     /// Messages on a client's link take up to `delay_max` (a congested or
     /// queueing link); writes can land long after they were sent.
     Delay { client: u32, delay_max: Nanos },
+}
+
+/// How the store comes back from a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreRestart {
+    /// Empty, as an in-memory store without a lock-delay (or a second
+    /// instance taking over the broker) looks to its clients: every key,
+    /// token and registration gone.
+    Empty,
+    /// Empty, holding absent keys from conditional SETs for this many
+    /// milliseconds (`--in-memory --lock-delay`).
+    EmptyHoldingNewPositions { lock_delay_ms: u64 },
+    /// With everything it kept (the durable store): the snapshot a
+    /// restore starts from is exactly what a durable driver wrote down.
+    Restored,
 }
 
 /// An event and when it happens; `sequence` keeps same-instant events in

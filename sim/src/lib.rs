@@ -48,7 +48,7 @@ pub mod world;
 pub use checker::Violation;
 pub use elector_guest::sabotage::Sabotage;
 pub use executor::{Task, task};
-pub use schedule::{Options, Outcome, run};
+pub use schedule::{Options, Outcome, RestartPlan, run};
 pub use scripted::{EventLog, Sim, SimCancel, SimCandidate, drive_until};
 pub use transport::Transport;
 

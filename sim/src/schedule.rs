@@ -12,6 +12,7 @@ use crate::checker::{self, Liveness, Progress, Violation};
 use crate::client::SimClient;
 use crate::clock::{Skew, sleep};
 use crate::driver::first_of;
+use crate::event::StoreRestart;
 use crate::executor::Task;
 use crate::history::{COUNTER, Claim, POSITION};
 use crate::link::{Link, LinkState};
@@ -32,10 +33,22 @@ pub struct Options {
     /// Tell candidates the request lifetime the host's MQTT client told
     /// before it was fixed, which the transport can outlive.
     pub understate_lifetime: bool,
-    /// The store restarts empty once, before the quiet: the window a
-    /// volatile store opens (no election core can close it; the store
-    /// must keep its state, or wait out every lease it may have granted).
-    pub restart_store_empty: bool,
+    /// The store restarts once, before the quiet, in this way. Empty, it
+    /// opens a window no election core can close; the store must keep its
+    /// state, or wait out every lease it may have granted.
+    pub restart_store: Option<RestartPlan>,
+}
+
+/// How the planned store restart comes back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RestartPlan {
+    /// Empty (an in-memory store with no lock-delay).
+    Empty,
+    /// Empty, holding absent keys for this many times the schedule's
+    /// longest term (an in-memory store's `--lock-delay`).
+    EmptyWithLockDelay { longest_terms: f64 },
+    /// With everything the durable store wrote down.
+    Restored,
 }
 
 /// What a schedule did, and what broke.
@@ -144,9 +157,19 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         .map(|_| draw_params(&mut rng, base_term_ms, options.sabotage))
         .collect();
     plan_faults(&world, &mut rng, candidates);
-    if options.restart_store_empty {
+    if let Some(plan) = options.restart_store {
+        let longest_term_ms = params.iter().map(|p| p.term_ms).max().unwrap_or(0);
+        let how = match plan {
+            RestartPlan::Empty => StoreRestart::Empty,
+            RestartPlan::EmptyWithLockDelay { longest_terms } => {
+                StoreRestart::EmptyHoldingNewPositions {
+                    lock_delay_ms: (longest_term_ms as f64 * longest_terms) as u64,
+                }
+            }
+            RestartPlan::Restored => StoreRestart::Restored,
+        };
         let at = rng.between(2_000 * MS, QUIET - 3_000 * MS);
-        world.schedule(at, crate::event::Event::StoreRestart);
+        world.schedule(at, crate::event::Event::StoreRestart(how));
     }
 
     let mut tasks: Vec<Option<Task>> = Vec::new();

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use elector_statestore as ss;
 
-use crate::event::{AnswerRoute, Event, Scheduled};
+use crate::event::{AnswerRoute, Event, Scheduled, StoreRestart};
 use crate::history::{History, POSITION};
 use crate::link::{Direction, Link, LinkState};
 use crate::mailbox::Mailbox;
@@ -28,6 +28,10 @@ pub struct World {
     pub now: Cell<Nanos>,
     pub rng: RefCell<Rng>,
     pub store: RefCell<ss::StateStore<u32>>,
+    /// What a durable store has written down: every change the store
+    /// reported, folded in after each step; a `Restored` restart starts
+    /// from it.
+    pub disk: RefCell<ss::Snapshot<u32>>,
     pub links: RefCell<Vec<Link>>,
     pub mailboxes: RefCell<Vec<Mailbox>>,
     pub history: RefCell<History>,
@@ -61,6 +65,7 @@ impl World {
             now: Cell::new(0),
             rng: RefCell::new(Rng::new(seed)),
             store: RefCell::new(new_store()),
+            disk: RefCell::new(ss::Snapshot::empty()),
             links: RefCell::new(vec![link; clients]),
             mailboxes: RefCell::new((0..clients).map(|_| Mailbox::default()).collect()),
             history: RefCell::new(History::default()),
@@ -136,8 +141,17 @@ impl World {
     /// Expires the keys due by now and tells their watchers.
     pub(crate) fn expire_keys(&self) {
         let notifications = self.store.borrow_mut().expire(self.store_ms());
+        self.write_down();
         self.record_position(None);
         self.notify(notifications);
+    }
+
+    /// Folds what the store changed into what a durable store has on disk
+    /// (before anything the change caused reaches a client, as the
+    /// durable service writes before it publishes).
+    fn write_down(&self) {
+        let changes = self.store.borrow_mut().take_changes();
+        self.disk.borrow_mut().apply(changes);
     }
 
     /// Records a change of the position's holder, if there was one, and
@@ -204,6 +218,7 @@ impl World {
                     .store
                     .borrow_mut()
                     .handle(self.store_ms(), envelope.request);
+                self.write_down();
                 self.history.borrow_mut().applied(
                     self.now.get(),
                     client,
@@ -264,10 +279,31 @@ impl World {
             Event::ForgetRegistrations { client } => {
                 self.history.borrow_mut().faults += 1;
                 self.store.borrow_mut().forget_client(&client);
+                self.write_down();
             }
-            Event::StoreRestart => {
+            Event::StoreRestart(how) => {
                 self.history.borrow_mut().faults += 1;
-                *self.store.borrow_mut() = new_store();
+                let now_ms = self.store_ms();
+                let mut store = self.store.borrow_mut();
+                *store = match how {
+                    StoreRestart::Empty => new_store(),
+                    StoreRestart::EmptyHoldingNewPositions { lock_delay_ms } => {
+                        let mut fresh = new_store();
+                        fresh.hold_new_positions_until(now_ms + lock_delay_ms);
+                        fresh
+                    }
+                    StoreRestart::Restored => {
+                        let disk = self.disk.borrow().clone();
+                        let mut restored = ss::StateStore::restore(
+                            "sim-store",
+                            ss::Limits::default(),
+                            disk,
+                            now_ms,
+                        );
+                        restored.track_changes();
+                        restored
+                    }
+                };
             }
             Event::Delay { client, delay_max } => {
                 let mut links = self.links.borrow_mut();
@@ -294,6 +330,7 @@ impl World {
             // The real service forgets a disconnected client's watches, and
             // the client fails what it had in flight.
             self.store.borrow_mut().forget_client(&client);
+            self.write_down();
             self.mailboxes.borrow_mut()[client as usize].answers.clear();
         }
         if previous == LinkState::Down && state == LinkState::Up {
@@ -314,5 +351,7 @@ impl World {
 
 /// The store as it starts: empty.
 fn new_store() -> ss::StateStore<u32> {
-    ss::StateStore::new("sim-store", ss::Limits::default())
+    let mut store = ss::StateStore::new("sim-store", ss::Limits::default());
+    store.track_changes();
+    store
 }

@@ -204,6 +204,21 @@ impl HlcClock {
         }
     }
 
+    /// A clock for `node_id` that carries on from `high_water`, the
+    /// greatest version a store issued or merged before it restarted:
+    /// every version it issues is greater, whatever the wall clock says
+    /// now.
+    ///
+    /// # Panics
+    ///
+    /// As [`HlcClock::new`].
+    pub fn resume(node_id: impl Into<String>, high_water: &Hlc) -> Self {
+        let mut clock = HlcClock::new(node_id);
+        clock.last.wall_clock_ms = high_water.wall_clock_ms;
+        clock.last.counter = high_water.counter;
+        clock
+    }
+
     /// The node id stamped on every version this clock issues.
     pub fn node_id(&self) -> &str {
         &self.last.node_id

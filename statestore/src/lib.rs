@@ -74,7 +74,7 @@ pub use hlc::{
 };
 pub use limits::Limits;
 pub use local::LocalStore;
-pub use machine::StateStore;
+pub use machine::{Changes, Snapshot, StateStore, StoredEntry};
 pub use newest::NewestChange;
 pub use notify::{KeyEvent, Notification};
 pub use outcome::{DeleteOutcome, ReplyError};

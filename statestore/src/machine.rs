@@ -28,6 +28,8 @@
 //! A request that passes these has its `__ts` and `__ft` merged into the
 //! store's clock, so every later version is greater than both. Then, per
 //! command: fencing (SET, DEL, VDEL on a key holding a token), then the
+//! lock-delay of a store restarted without its state (an NX/NEX SET of an
+//! absent key is not applied; `durability.rs`), then the
 //! NX/NEX or VDEL value condition, then quotas (only for something that
 //! would be stored: `quota.rs` has the rules), then the change itself.
 //!
@@ -50,7 +52,7 @@
 //! handled or only [`StateStore::touch`]ed, renews the lease of all its
 //! registrations; a repeated KEYNOTIFY is such a request, and answers `+OK`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::command::{Command, Reply, Request, Response, SetCondition};
 use crate::error::StoreErrorKind;
@@ -61,6 +63,8 @@ use crate::limits::Limits;
 use crate::notify::{KeyEvent, Notification, Watches, registration_bytes};
 use crate::quota;
 
+mod durability;
+pub use durability::{Changes, Snapshot};
 #[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
@@ -68,16 +72,18 @@ mod model_tests;
 #[cfg(test)]
 mod tests;
 
-/// One stored key.
-#[derive(Clone, Debug)]
-struct Entry {
-    value: Vec<u8>,
+/// One stored key: what a durable driver writes down and restores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The value.
+    pub value: Vec<u8>,
     /// The version of the write that stored `value`.
-    version: Hlc,
+    pub version: Hlc,
     /// The token protecting the key, once a write presented one.
-    fencing_token: Option<Hlc>,
-    /// When the key expires (ms since the epoch), if it was set with `PX`.
-    expires_at_ms: Option<u64>,
+    pub fencing_token: Option<Hlc>,
+    /// When the key expires (ms since the epoch), if it was set with `PX`:
+    /// absolute, so a restart neither lengthens nor shortens a lease.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// The AIO state store's semantics, for clients identified by `C` (for MQTT,
@@ -87,7 +93,7 @@ struct Entry {
 pub struct StateStore<C> {
     clock: HlcClock,
     limits: Limits,
-    entries: BTreeMap<Vec<u8>, Entry>,
+    entries: BTreeMap<Vec<u8>, StoredEntry>,
     expiries: ExpiryIndex,
     watches: Watches<C>,
     /// What the entries count against `Limits::max_store_bytes`.
@@ -96,6 +102,12 @@ pub struct StateStore<C> {
     lapsed: u64,
     /// Keys that expired, ever.
     expired_keys: u64,
+    /// Keys written or deleted since the last `take_changes`, once a
+    /// durable driver asked for them (`durability.rs`).
+    changed_keys: Option<BTreeSet<Vec<u8>>>,
+    /// Until when (ms) no conditional SET may take an absent key: the
+    /// lock-delay of a store that restarted without its state.
+    hold_new_until_ms: u64,
 }
 
 impl<C: Clone + Ord> StateStore<C> {
@@ -114,6 +126,8 @@ impl<C: Clone + Ord> StateStore<C> {
             stored_bytes: 0,
             expired_keys: 0,
             lapsed: 0,
+            changed_keys: None,
+            hold_new_until_ms: 0,
         }
     }
 
@@ -320,6 +334,15 @@ impl<C: Clone + Ord> StateStore<C> {
         } = write;
         let stored = self.entries.get(&key);
         fencing::check(stored.and_then(|e| e.fencing_token.as_ref()), fencing_token)?;
+        if stored.is_none()
+            && condition != SetCondition::Unconditional
+            && now_ms < self.hold_new_until_ms
+        {
+            return Ok(Response {
+                reply: Reply::NotApplied,
+                version: self.clock.current(),
+            });
+        }
         if let Some(entry) = stored {
             let holds = match condition {
                 SetCondition::Unconditional => true,
@@ -364,7 +387,7 @@ impl<C: Clone + Ord> StateStore<C> {
             self.watches
                 .notify(&key, &KeyEvent::Set(value.clone()), &version),
         );
-        let entry = Entry {
+        let entry = StoredEntry {
             value,
             version: version.clone(),
             fencing_token: fencing::keep_newer(
@@ -373,6 +396,7 @@ impl<C: Clone + Ord> StateStore<C> {
             ),
             expires_at_ms,
         };
+        self.mark_changed(&key);
         self.entries.insert(key, entry);
         Ok(Response {
             reply: Reply::Ok,
@@ -440,6 +464,7 @@ impl<C: Clone + Ord> StateStore<C> {
         if let Some(deadline) = entry.expires_at_ms {
             self.expiries.cancel(deadline, key);
         }
+        self.mark_changed(key);
         let version = self.clock.now(now_ms);
         notifications.extend(self.watches.notify(key, &KeyEvent::Delete, &version));
         version

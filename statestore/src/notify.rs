@@ -41,6 +41,9 @@ pub(crate) struct Watches<C> {
     count: usize,
     bytes: usize,
     seen: LastSeen<C>,
+    /// Clients whose registrations changed since the last
+    /// [`Watches::take_changed`], once a durable driver asked for them.
+    changed: Option<BTreeSet<C>>,
 }
 
 impl<C> Default for Watches<C> {
@@ -51,6 +54,7 @@ impl<C> Default for Watches<C> {
             count: 0,
             bytes: 0,
             seen: LastSeen::default(),
+            changed: None,
         }
     }
 }
@@ -96,6 +100,7 @@ impl<C: Clone + Ord> Watches<C> {
             .or_default()
             .insert(key.to_vec());
         if added {
+            self.mark(client);
             self.by_key
                 .entry(key.to_vec())
                 .or_default()
@@ -127,6 +132,7 @@ impl<C: Clone + Ord> Watches<C> {
             self.by_client.remove(client);
             self.seen.forget(client);
         }
+        self.mark(client);
         self.unlink_key(client, key);
         self.count -= 1;
         self.bytes -= registration_bytes(key);
@@ -139,6 +145,7 @@ impl<C: Clone + Ord> Watches<C> {
         let Some(keys) = self.by_client.remove(client) else {
             return 0;
         };
+        self.mark(client);
         for key in &keys {
             self.unlink_key(client, key);
             self.bytes -= registration_bytes(key);
@@ -177,6 +184,47 @@ impl<C: Clone + Ord> Watches<C> {
                 event: event.clone(),
                 version: version.clone(),
             })
+    }
+
+    /// From now on, remember which clients' registrations change.
+    pub(crate) fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The clients whose registrations changed since the last call, each
+    /// with every key it watches now (none: it watches nothing any more).
+    pub(crate) fn take_changed(&mut self) -> Vec<(C, Vec<Vec<u8>>)> {
+        let Some(changed) = &mut self.changed else {
+            return Vec::new();
+        };
+        std::mem::take(changed)
+            .into_iter()
+            .map(|client| {
+                let keys = self.keys_of(&client);
+                (client, keys)
+            })
+            .collect()
+    }
+
+    /// Every registration, by client.
+    pub(crate) fn all(&self) -> Vec<(C, Vec<Vec<u8>>)> {
+        self.by_client
+            .iter()
+            .map(|(client, keys)| (client.clone(), keys.iter().cloned().collect()))
+            .collect()
+    }
+
+    fn keys_of(&self, client: &C) -> Vec<Vec<u8>> {
+        self.by_client
+            .get(client)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn mark(&mut self, client: &C) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert(client.clone());
+        }
     }
 
     fn unlink_key(&mut self, client: &C, key: &[u8]) {

@@ -2,7 +2,7 @@
 //! many (a soak).
 
 use clap::Parser;
-use elector_sim::{Options, Sabotage};
+use elector_sim::{Options, RestartPlan, Sabotage};
 
 /// Deterministic fault simulation of the elector.
 #[derive(Parser)]
@@ -27,9 +27,14 @@ struct Args {
     /// Lose every notification.
     #[arg(long)]
     lose_all_notifications: bool,
-    /// Restart the store empty once, mid-run (a volatile store's crash).
-    #[arg(long)]
-    restart_store_empty: bool,
+    /// Restart the store once, mid-run: `empty` (an in-memory store's
+    /// crash), `held` (empty, with a lock-delay of --lock-delay-terms
+    /// times the longest term) or `restored` (the durable store).
+    #[arg(long, value_parser = ["empty", "held", "restored"])]
+    restart_store: Option<String>,
+    /// With `--restart-store held`: the lock-delay, in longest terms.
+    #[arg(long, default_value_t = 1.1)]
+    lock_delay_terms: f64,
 }
 
 /// The switches named, refused (in one line) by a build without the
@@ -69,7 +74,13 @@ fn main() {
         sabotage,
         lose_all_notifications: args.lose_all_notifications,
         understate_lifetime: args.understate_lifetime,
-        restart_store_empty: args.restart_store_empty,
+        restart_store: args.restart_store.as_deref().map(|how| match how {
+            "empty" => RestartPlan::Empty,
+            "held" => RestartPlan::EmptyWithLockDelay {
+                longest_terms: args.lock_delay_terms,
+            },
+            _ => RestartPlan::Restored,
+        }),
     };
     let started = std::time::Instant::now();
     let totals = elector_sim::run_many(args.seed, args.schedules, options, |outcome| {

@@ -18,21 +18,22 @@
 //! given an old answer (`replay.rs`); and a driver queues requests per
 //! client ([`FairQueue`], `queue.rs`).
 
+mod digest;
 mod identity;
 mod queue;
 mod replay;
-
-use std::hash::{BuildHasher, RandomState};
 
 use crate::command::{Command, Reply, Request, Response};
 use crate::error::StoreErrorKind;
 use crate::hlc::Hlc;
 use crate::limits::Limits;
-use crate::machine::StateStore;
+use crate::machine::{Changes, Snapshot, StateStore};
 use crate::notify::Notification;
 use crate::{protocol, resp};
+pub use digest::DigestKey;
 pub use identity::requester;
 pub use queue::{FairQueue, Overflow};
+pub use replay::{Remembered, ReplayChanges};
 use replay::{Replays, Seen};
 
 /// The `-ERR` text for a request whose correlation data its client used for
@@ -153,7 +154,30 @@ pub struct Service {
     recent: Replays<Outgoing>,
     /// Keys the request digests, so nobody can make two requests collide
     /// on purpose.
-    digests: RandomState,
+    digests: DigestKey,
+}
+
+/// Everything the service keeps across a restart: the store, the
+/// requests a re-send must not run twice, and the key their digests were
+/// made with.
+#[derive(Clone, Debug)]
+pub struct ServiceSnapshot {
+    /// The store's keys, registrations and high-water mark.
+    pub store: Snapshot<String>,
+    /// Requests answered within the replay window.
+    pub remembered: Vec<Remembered<Outgoing>>,
+    /// The key of their digests.
+    pub digest_key: DigestKey,
+}
+
+/// What changed since the last [`Service::take_changes`]: what a durable
+/// driver writes down before publishing the messages that came with it.
+#[derive(Clone, Debug)]
+pub struct ServiceChanges {
+    /// Keys, registrations and the high-water mark.
+    pub store: Changes<String>,
+    /// Requests remembered and forgotten.
+    pub replays: ReplayChanges<Outgoing>,
 }
 
 impl Service {
@@ -163,8 +187,64 @@ impl Service {
         Service {
             store: StateStore::new(node_id, limits),
             recent,
-            digests: RandomState::new(),
+            digests: DigestKey::random(),
         }
+    }
+
+    /// The service `snapshot` describes, at `now_ms` (see
+    /// [`StateStore::restore`]): keys that expired meanwhile go at the
+    /// first [`Service::expire`], with their notifications.
+    pub fn restore(
+        node_id: impl Into<String>,
+        limits: Limits,
+        snapshot: ServiceSnapshot,
+        now_ms: u64,
+    ) -> Service {
+        let mut recent = Replays::new(limits.replay_window_ms, limits.max_replay_bytes);
+        let mut remembered = snapshot.remembered;
+        remembered.sort_by_key(|entry| entry.at_ms);
+        for entry in remembered {
+            let kept = entry.answer.map(|answer| {
+                let bytes = answer.bytes();
+                (answer, bytes)
+            });
+            recent.remember(
+                entry.at_ms,
+                &entry.client,
+                &entry.correlation,
+                entry.digest,
+                kept,
+            );
+        }
+        Service {
+            store: StateStore::restore(node_id, limits, snapshot.store, now_ms),
+            recent,
+            digests: snapshot.digest_key,
+        }
+    }
+
+    /// From now on, remember what changes, for [`Service::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.store.track_changes();
+        self.recent.track_changes();
+    }
+
+    /// What changed since the last call.
+    pub fn take_changes(&mut self) -> ServiceChanges {
+        ServiceChanges {
+            store: self.store.take_changes(),
+            replays: self.recent.take_changes(),
+        }
+    }
+
+    /// The key request digests are made with, to keep with the rest.
+    pub fn digest_key(&self) -> DigestKey {
+        self.digests
+    }
+
+    /// See [`StateStore::hold_new_positions_until`].
+    pub fn hold_new_positions_until(&mut self, deadline_ms: u64) {
+        self.store.hold_new_positions_until(deadline_ms);
     }
 
     /// When (ms) the next key expires, so a driver can arm one timer.
@@ -211,11 +291,7 @@ impl Service {
     ) -> Result<Vec<Outgoing>, Dropped> {
         let client = requester(incoming, self.store.limits())?;
         self.store.touch(&client, now_ms);
-        let digest = self.digests.hash_one((
-            incoming.payload,
-            incoming.response_topic,
-            incoming.user_properties,
-        ));
+        let digest = self.digests.digest(incoming);
         let seen = match incoming.correlation {
             Some(correlation) => self.recent.check(now_ms, &client, correlation, digest),
             None => Seen::New,

@@ -11,7 +11,7 @@
 //! `Limits::replay_window_ms`, and the oldest go first once all of them
 //! take more than `Limits::max_replay_bytes`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// What a request is, as far as telling a re-send from another request
 /// goes: a keyed hash of everything it carried.
@@ -35,6 +35,32 @@ struct Entry<T> {
     digest: Digest,
     answer: Option<T>,
     bytes: usize,
+    at_ms: u64,
+}
+
+/// One remembered request, as a durable driver writes it down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remembered<T> {
+    /// The client that sent it.
+    pub client: String,
+    /// Its correlation data.
+    pub correlation: Vec<u8>,
+    /// When it was first handled (ms since the epoch).
+    pub at_ms: u64,
+    /// What it was (see [`Digest`]).
+    pub digest: Digest,
+    /// The answer a re-send gets, if one was kept.
+    pub answer: Option<T>,
+}
+
+/// What changed among the remembered requests since the last
+/// [`Replays::take_changes`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayChanges<T> {
+    /// Requests remembered since.
+    pub remembered: Vec<Remembered<T>>,
+    /// Requests forgotten since, by client and correlation data.
+    pub forgotten: Vec<(String, Vec<u8>)>,
 }
 
 /// What an entry costs besides its key and answer: the digest, the map and
@@ -49,6 +75,8 @@ pub struct Replays<T> {
     bytes: usize,
     window_ms: u64,
     max_bytes: usize,
+    /// Keys remembered or forgotten since the last take, once tracked.
+    changed: Option<BTreeSet<Key>>,
 }
 
 impl<T: Clone> Replays<T> {
@@ -60,7 +88,39 @@ impl<T: Clone> Replays<T> {
             bytes: 0,
             window_ms,
             max_bytes,
+            changed: None,
         }
+    }
+
+    /// From now on, remember what changes, for [`Replays::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The requests remembered and forgotten since the last call.
+    pub fn take_changes(&mut self) -> ReplayChanges<T> {
+        let mut changes = ReplayChanges {
+            remembered: Vec::new(),
+            forgotten: Vec::new(),
+        };
+        for key in self
+            .changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+        {
+            match self.entries.get(&key) {
+                Some(entry) => changes.remembered.push(Remembered {
+                    client: key.0,
+                    correlation: key.1,
+                    at_ms: entry.at_ms,
+                    digest: entry.digest,
+                    answer: entry.answer.clone(),
+                }),
+                None => changes.forgotten.push(key),
+            }
+        }
+        changes
     }
 
     /// Whether `client` sent a request with this correlation data in the
@@ -99,7 +159,11 @@ impl<T: Clone> Replays<T> {
             digest,
             answer,
             bytes,
+            at_ms: now_ms,
         };
+        if let Some(changed) = &mut self.changed {
+            changed.insert(key.clone());
+        }
         if let Some(replaced) = self.entries.insert(key.clone(), entry) {
             self.bytes -= replaced.bytes;
             self.order.retain(|(_, queued)| *queued != key);
@@ -130,6 +194,9 @@ impl<T: Clone> Replays<T> {
             let (_, key) = self.order.pop_front().expect("checked non-empty");
             if let Some(entry) = self.entries.remove(&key) {
                 self.bytes -= entry.bytes;
+            }
+            if let Some(changed) = &mut self.changed {
+                changed.insert(key);
             }
         }
     }
@@ -192,6 +259,30 @@ mod tests {
             0,
             "an answer larger than the budget is not kept"
         );
+    }
+
+    #[test]
+    fn changes_name_what_was_remembered_and_what_was_forgotten() {
+        let mut replays = Replays::new(1_000, usize::MAX);
+        replays.remember(T0, "a", b"1", 1, Some((1, 10)));
+        replays.track_changes();
+        replays.remember(T0 + 10, "a", b"2", 2, None);
+        let changes = replays.take_changes();
+        assert_eq!(
+            changes.remembered,
+            [Remembered {
+                client: "a".into(),
+                correlation: b"2".to_vec(),
+                at_ms: T0 + 10,
+                digest: 2,
+                answer: None,
+            }]
+        );
+        assert!(changes.forgotten.is_empty());
+        assert_eq!(replays.check(T0 + 1_000, "a", b"9", 9), Seen::New);
+        let changes = replays.take_changes();
+        assert_eq!(changes.forgotten, [("a".to_owned(), b"1".to_vec())]);
+        assert!(changes.remembered.is_empty());
     }
 
     #[test]
