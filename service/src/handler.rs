@@ -8,7 +8,7 @@ use elector_statestore as ss;
 use elector_statestore::protocol;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
-use super::ServiceOptions;
+use super::disk::Disk;
 use super::drops::{Drops, EXPIRED_IN_QUEUE};
 use super::received::{Received, incoming};
 use elector_host::clock::StoreClock;
@@ -38,19 +38,53 @@ impl From<ss::service::Outgoing> for Outgoing {
 
 pub struct Handler {
     service: ss::service::Service,
+    /// Where changes go before anything they caused is published (none:
+    /// in memory).
+    disk: Option<Disk>,
     clock: StoreClock,
     drops: Arc<Drops>,
     metrics: Option<Arc<super::metrics::ServiceMetrics>>,
 }
 
 impl Handler {
-    pub fn new(options: &ServiceOptions, clock: StoreClock, drops: Arc<Drops>) -> Self {
+    pub fn new(
+        service: ss::service::Service,
+        disk: Option<Disk>,
+        clock: StoreClock,
+        drops: Arc<Drops>,
+        metrics: Option<Arc<super::metrics::ServiceMetrics>>,
+    ) -> Self {
         Handler {
-            service: ss::service::Service::new(options.node_id.clone(), options.limits.clone()),
+            service,
+            disk,
             clock,
             drops,
-            metrics: options.metrics.clone(),
+            metrics,
         }
+    }
+
+    /// Writes down what the requests and expiries handled since the last
+    /// call changed, and returns once it is on disk: only then may their
+    /// answers and notifications be published. Nothing to do in memory.
+    ///
+    /// # Errors
+    ///
+    /// When the write failed: the store in memory is now ahead of the disk,
+    /// and the service must stop without publishing what it holds.
+    pub async fn write_down(&mut self) -> anyhow::Result<()> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        let changes = self.service.take_changes();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        disk.write(changes).await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.written(started.elapsed());
+        }
+        Ok(())
     }
 
     pub fn time_to_next_expiry(&self) -> Option<Duration> {
@@ -138,11 +172,12 @@ mod tests {
     use elector_host::mqtt::properties::user_property;
 
     fn handler() -> Handler {
-        Handler::new(
-            &ServiceOptions::default(),
-            StoreClock::start(),
-            Arc::default(),
-        )
+        handler_counting(Arc::default())
+    }
+
+    fn handler_counting(drops: Arc<Drops>) -> Handler {
+        let service = ss::service::Service::new("elector-statestore", ss::Limits::default());
+        Handler::new(service, None, StoreClock::start(), drops, None)
     }
 
     fn request(client: &str, payload: &[u8], extra: &[(&str, &str)]) -> Publish {
@@ -368,11 +403,7 @@ mod tests {
     #[test]
     fn requests_dropped_unanswered_are_counted_by_reason() {
         let drops = Arc::new(Drops::default());
-        let mut handler = Handler::new(
-            &ServiceOptions::default(),
-            StoreClock::start(),
-            drops.clone(),
-        );
+        let mut handler = handler_counting(drops.clone());
         let get = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
         let mut expired = request("c", get, &[]);
         expired.properties.as_mut().unwrap().message_expiry_interval = Some(0);

@@ -69,6 +69,11 @@ impl Inbox {
         }
     }
 
+    /// The next request in turn if one is waiting, without waiting.
+    pub fn try_next(&self) -> Option<Received> {
+        self.queue.lock().unwrap().pop()
+    }
+
     /// No more requests will come: [`Inbox::next`] ends once the queues
     /// are empty.
     pub fn close(&self) {

@@ -21,12 +21,22 @@
 //! notifications leave by a connection of their own (`outbox.rs`), so
 //! however many there are, requests are still read as they come.
 //!
+//! Its state is durable by default (`storage.rs`, `disk.rs`): every
+//! change is in a redb database on disk before the answer or notification
+//! it caused is published, requests that arrive together are written in
+//! one transaction, and a restart (a `kill -9` included) restores keys
+//! with their expiry and fencing tokens, registrations, the answers a
+//! re-send must get, and the clock's high-water mark. In memory, a
+//! restart loses everything, so no absent key is granted for a lock-delay
+//! after a start.
+//!
 //! It is a crate of its own, apart from the `elector-host` library (whose
 //! MQTT settings, TLS and session guards it shares) and the `elector` CLI
 //! (which only parses its flags and runs it): an embedder of the library
 //! never needs a state-store service, and the service is about to grow
 //! durable and etcd-backed modes with dependencies of their own.
 
+pub mod disk;
 mod drops;
 mod handler;
 mod inbox;
@@ -34,6 +44,7 @@ pub mod instance;
 pub mod metrics;
 mod outbox;
 mod received;
+pub mod storage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,10 +65,15 @@ use handler::Handler;
 use inbox::Inbox;
 use outbox::Outbox;
 use received::Received;
+pub use storage::{DEFAULT_LOCK_DELAY, Storage};
 
 /// Requests to the request connection: its subscription, and its
 /// disconnect. (Answers leave by the [`Outbox`].)
 const REQUEST_CONNECTION_CAPACITY: usize = 8;
+
+/// Most requests answered between two disk writes: a batch waits for
+/// one fsync, however many requests it holds.
+const MAX_BATCH: usize = 256;
 
 /// How often what was dropped is summed up in the log.
 const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
@@ -76,6 +92,8 @@ pub struct ServiceOptions {
     /// Told when the broker link is up ([`BROKER`]), when a readiness
     /// endpoint is served.
     pub readiness: Option<Arc<elector_ops::Readiness>>,
+    /// Durable in a directory, or in memory with a lock-delay.
+    pub storage: Storage,
 }
 
 /// Readiness names the service's broker link by this.
@@ -88,6 +106,7 @@ impl Default for ServiceOptions {
             limits: ss::Limits::default(),
             metrics: None,
             readiness: None,
+            storage: Storage::default(),
         }
     }
 }
@@ -103,6 +122,11 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
     let client_id = settings.client_id_or("elector-statestore");
     instance::ensure_alone(settings, &client_id).await?;
+    let clock = StoreClock::start();
+    // Opened (and restored) before connecting: a service whose state
+    // cannot be read must not answer anyone.
+    let (service, disk) =
+        storage::open(&options.storage, &options.node_id, &options.limits, &clock)?;
     let status = instance::status(&client_id);
     let mut mqtt = settings.mqtt_options(&client_id);
     instance::clear_on_loss(&mut mqtt);
@@ -114,19 +138,17 @@ pub async fn serve(
         .map(|metrics| -> drops::OnDrop { Box::new(move |reason| metrics.dropped(reason)) });
     let drops = Arc::new(Drops::reporting_to(on_drop));
     let inbox = Arc::new(Inbox::new(&options.limits, drops.clone()));
-    let clock = StoreClock::start();
-    let worker = tokio::spawn(work(
-        Handler::new(&options, clock, drops),
-        inbox.clone(),
-        outbox,
-    ));
+    // Fires when the worker fails (a disk write), and stops the service.
+    let stop = shutdown.child_token();
+    let handler = Handler::new(service, disk, clock, drops, options.metrics.clone());
+    let worker = tokio::spawn(work(handler, inbox.clone(), outbox, stop.clone()));
     tracing::info!(
         broker = %format!("{}:{}", settings.hostname, settings.port),
         %client_id,
         "state-store service starting"
     );
     let mut connected_once = false;
-    while let Some(event) = next_event(&mut event_loop, &shutdown).await {
+    while let Some(event) = next_event(&mut event_loop, &stop).await {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 // Subscribed on every connect: the broker may have lost the
@@ -166,14 +188,14 @@ pub async fn serve(
         }
     }
     inbox.close();
-    let _ = worker.await;
+    let worked = worker.await.context("the service's worker panicked")?;
     instance::withdraw(&client).await;
     let _ = client.disconnect().await;
     // Sends both before the connection is dropped (were they lost, the Will
     // would clear the status all the same).
     let flushed = async { while event_loop.poll().await.is_ok() {} };
     let _ = tokio::time::timeout(Duration::from_millis(500), flushed).await;
-    Ok(())
+    worked
 }
 
 /// The connection's next event, or `None` once `shutdown` fires. Every
@@ -209,15 +231,32 @@ async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &
 /// (dropping those whose message expiry ran out while they waited), sends
 /// expiry notifications on time, and sums up what was dropped now and then.
 /// One task owns the store, so no request sees another half-done.
-async fn work(mut handler: Handler, inbox: Arc<Inbox>, outbox: Outbox) {
+///
+/// Requests waiting together are handled as one batch (up to
+/// [`MAX_BATCH`]), whose changes are written down in one disk write
+/// before any of its answers or notifications is published. A failed
+/// write stops the service (`stop`) with nothing of the batch published.
+async fn work(
+    mut handler: Handler,
+    inbox: Arc<Inbox>,
+    outbox: Outbox,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let mut summary = tokio::time::interval(DROP_SUMMARY_EVERY);
     summary.tick().await;
-    loop {
+    let result = loop {
         let next_expiry = handler.time_to_next_expiry();
         let outgoing = tokio::select! {
             request = inbox.next() => match request {
-                Some(request) => handler.handle_received(&request),
-                None => break,
+                Some(request) => {
+                    let mut outgoing = handler.handle_received(&request);
+                    for _ in 1..MAX_BATCH {
+                        let Some(request) = inbox.try_next() else { break };
+                        outgoing.extend(handler.handle_received(&request));
+                    }
+                    outgoing
+                }
+                None => break Ok(()),
             },
             _ = sleep_or_never(next_expiry) => handler.expire(),
             _ = summary.tick() => {
@@ -225,11 +264,21 @@ async fn work(mut handler: Handler, inbox: Arc<Inbox>, outbox: Outbox) {
                 continue;
             }
         };
+        if let Err(error) = handler.write_down().await {
+            tracing::error!(
+                error = %format!("{error:#}"),
+                "could not write the state store's changes to disk; stopping without \
+                 answering the requests that made them"
+            );
+            stop.cancel();
+            break Err(error.context("writing the state store's changes to disk"));
+        }
         for message in outgoing {
             outbox.send(message).await;
         }
-    }
+    };
     outbox.close().await;
+    result
 }
 
 async fn sleep_or_never(duration: Option<Duration>) {

@@ -44,6 +44,7 @@ pub struct ServiceMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Histogram,
+    disk_writes: Histogram,
     keys: Gauge,
     stored_bytes: Gauge,
     watches: Gauge,
@@ -79,6 +80,14 @@ impl ServiceMetrics {
             Unit::Seconds,
             latency.clone(),
         );
+        // 50 µs to ~1.6 s: an fsync on a fast disk to a stalling one.
+        let disk_writes = Histogram::new(exponential_buckets(50e-6, 2.0, 16));
+        registry.register_with_unit(
+            "disk_write",
+            "Writing one batch of changes to disk, fsync included (durable mode only)",
+            Unit::Seconds,
+            disk_writes.clone(),
+        );
         let keys = registered(registry, "keys", "Keys stored");
         let stored_bytes = registered(
             registry,
@@ -101,6 +110,7 @@ impl ServiceMetrics {
             registry: root,
             requests,
             latency,
+            disk_writes,
             keys,
             stored_bytes,
             watches,
@@ -125,6 +135,11 @@ impl ServiceMetrics {
             })
             .inc();
         self.latency.observe(took.as_secs_f64());
+    }
+
+    /// One batch of changes written to disk, in `took`.
+    pub fn written(&self, took: Duration) {
+        self.disk_writes.observe(took.as_secs_f64());
     }
 
     pub fn dropped(&self, reason: &str) {

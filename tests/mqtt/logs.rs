@@ -53,7 +53,9 @@ fn stderr_until(
 fn the_service_logs_its_state_changes_by_default_without_colours_on_a_pipe() {
     let broker = Broker::start();
     let url = broker.url();
-    let args = ["statestore", "--broker", &url];
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let args = ["statestore", "--broker", &url, "--data-dir", data_dir];
     let lines = stderr_until(&args, None, "state-store service connected", PATIENCE);
     let connected = lines
         .iter()
@@ -76,7 +78,15 @@ fn the_service_logs_its_state_changes_by_default_without_colours_on_a_pipe() {
 
     // --log-format json: one JSON object per line, for log collectors.
     let json = stderr_until(
-        &["--log-format", "json", "statestore", "--broker", &url],
+        &[
+            "--log-format",
+            "json",
+            "statestore",
+            "--broker",
+            &url,
+            "--data-dir",
+            data_dir,
+        ],
         None,
         "state-store service connected",
         PATIENCE,

@@ -17,6 +17,7 @@ mod processes;
 mod raw;
 mod reconnect;
 mod responses;
+mod restart;
 mod service_metrics;
 #[allow(dead_code)] // shared with tests/modules, tests/aio_sdk and tests/chaos
 mod support;

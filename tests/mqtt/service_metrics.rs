@@ -14,6 +14,9 @@ fn service_with_metrics(broker: &Broker) -> (std::process::Child, String) {
     let mut service = Command::new(env!("CARGO_BIN_EXE_elector"))
         .args([
             "statestore",
+            "--in-memory",
+            "--lock-delay",
+            "0s",
             "--metrics-addr",
             "127.0.0.1:0",
             "--broker",

@@ -337,8 +337,12 @@ pub fn broker_with_service() -> (Broker, Service) {
 }
 
 /// `elector statestore` on the broker, ready when it answers.
-/// Stops with the test (the process is killed on drop).
-pub struct Service(Elector);
+/// Stops with the test (the process is killed on drop), and so does its
+/// data directory (a temporary one, unless the test gave its own).
+pub struct Service {
+    process: Elector,
+    _data_dir: Option<tempfile::TempDir>,
+}
 
 impl Service {
     pub fn start(broker: &Broker) -> Service {
@@ -348,20 +352,20 @@ impl Service {
     /// Stops the service's process in its tracks (SIGSTOP): requests reach
     /// the broker and get no answer, as from a hung store.
     pub fn freeze(&self) {
-        self.0.signal("STOP");
+        self.process.signal("STOP");
     }
 
     pub fn thaw(&self) {
-        self.0.signal("CONT");
+        self.process.signal("CONT");
     }
 
     /// Sends the service's process signal `name` (`KILL`: a crash).
     pub fn signal(&self, name: &str) {
-        self.0.signal(name);
+        self.process.signal(name);
     }
 
     pub fn pid(&self) -> u32 {
-        self.0.pid()
+        self.process.pid()
     }
 
     /// The service connected to the broker through `port` (a [`Proxy`] in
@@ -370,19 +374,46 @@ impl Service {
         Service::start_with(broker, port, &[])
     }
 
-    /// The service connecting with these extra flags (`--username`, ...).
+    /// The service connecting with these extra flags (`--username`,
+    /// `--in-memory`, ...); durable in a directory of its own unless told
+    /// `--in-memory`.
     pub fn start_with(broker: &Broker, port: u16, flags: &[&str]) -> Service {
+        let data_dir = (!flags.contains(&"--in-memory")).then(|| tempfile::tempdir().unwrap());
+        let mut service = Service::spawn(broker, port, flags, data_dir.as_ref().map(|d| d.path()));
+        service._data_dir = data_dir;
+        service
+    }
+
+    /// The durable service keeping its state in `data_dir`, which the test
+    /// owns: a restart in the same directory finds the state again.
+    pub fn start_in(broker: &Broker, data_dir: &std::path::Path) -> Service {
+        Service::spawn(broker, broker.port, &[], Some(data_dir))
+    }
+
+    fn spawn(
+        broker: &Broker,
+        port: u16,
+        flags: &[&str],
+        data_dir: Option<&std::path::Path>,
+    ) -> Service {
         let url = format!("mqtt://127.0.0.1:{port}");
         let mut args = vec!["statestore", "--broker", &url];
         args.extend_from_slice(flags);
-        let service = Service(Elector::spawn("statestore", &args));
+        let data_dir = data_dir.map(|dir| dir.to_str().expect("a UTF-8 temporary path"));
+        if let Some(dir) = data_dir {
+            args.extend(["--data-dir", dir]);
+        }
+        let service = Service {
+            process: Elector::spawn("statestore", &args),
+            _data_dir: None,
+        };
         wait_until_served(broker);
         service
     }
 
     /// The most memory the service process has used so far (VmHWM), MiB.
     pub fn peak_rss_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.pid()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
             .expect("the service's /proc status");
         let kib: u64 = status
             .lines()
@@ -431,6 +462,10 @@ impl ServiceInProcess {
             .unwrap();
         let options = elector_service::ServiceOptions {
             limits,
+            // A fresh store, for one test: nobody to wait out.
+            storage: elector_service::Storage::InMemory {
+                lock_delay: Duration::ZERO,
+            },
             ..elector_service::ServiceOptions::default()
         };
         let stop = tokio_util::sync::CancellationToken::new();

@@ -45,8 +45,10 @@ impl LocalBroker {
             .context("starting mosquitto")?;
         broker.children.push(mosquitto);
         wait_for_port(port)?;
+        let data_dir = broker.dir.join("statestore");
         let service = Command::new(std::env::current_exe()?)
-            .args(["statestore", "--broker", &broker.url])
+            .args(["statestore", "--broker", &broker.url, "--data-dir"])
+            .arg(&data_dir)
             // The bench's own output stays a table; the service's
             // state-change lines are not part of it.
             .env("RUST_LOG", "warn")

@@ -139,8 +139,67 @@ pub struct StatestoreArgs {
     /// /readyz here.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Keep the store in a database here (created if missing): every change
+    /// is on disk before it is answered, and a restart, even `kill -9`,
+    /// loses nothing acknowledged. Default: elector/statestore/HOST-PORT
+    /// under the user's state directory (~/.local/state on Linux).
+    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Keep the store in memory only: a restart loses every key, lock and
+    /// registration, so after a start no position is granted for
+    /// --lock-delay.
+    #[arg(long)]
+    pub in_memory: bool,
+    /// With --in-memory: for this long after a start, no SET NX/NEX takes an
+    /// absent key, so nobody wins a position whose previous holder may still
+    /// believe it leads. Make it longer than any client's term.
+    #[arg(long, default_value = "60s", value_parser = values::duration, requires = "in_memory")]
+    pub lock_delay: std::time::Duration,
     #[command(flatten)]
     pub broker: BrokerArgs,
+}
+
+impl StatestoreArgs {
+    /// Where the store keeps its state, as the flags say.
+    pub fn storage(
+        &self,
+        settings: &elector_host::mqtt::ConnectionSettings,
+    ) -> anyhow::Result<elector_service::Storage> {
+        if self.in_memory {
+            return Ok(elector_service::Storage::InMemory {
+                lock_delay: self.lock_delay,
+            });
+        }
+        let data_dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir(&settings.hostname, settings.port)?,
+        };
+        Ok(elector_service::Storage::Durable { data_dir })
+    }
+}
+
+/// `<state dir>/elector/statestore/<host>-<port>`: one directory per
+/// broker, so services for two brokers on one machine never share one.
+fn default_data_dir(host: &str, port: u16) -> anyhow::Result<std::path::PathBuf> {
+    let base = dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no state directory for this user (is HOME set?): give --data-dir DIR, \
+                 or --in-memory"
+            )
+        })?;
+    let broker: String = format!("{host}-{port}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(base.join("elector").join("statestore").join(broker))
 }
 
 #[cfg(test)]

@@ -151,6 +151,7 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             // A persistent session: requests published while the service
             // reconnects wait at the broker instead of being dropped.
             let settings = args.broker.settings_with_clean_start(false)?;
+            let storage = args.storage(&settings)?;
             let readiness = Arc::new(crate::ops::Readiness::default());
             let metrics = match args.metrics_addr {
                 Some(address) => {
@@ -183,6 +184,7 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
                 },
                 metrics,
                 readiness: Some(readiness),
+                storage,
             };
             let shutdown = Shutdown::listen()?;
             until_forced(&shutdown, printer, STOPPED_AT_ONCE, async {

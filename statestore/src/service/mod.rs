@@ -180,6 +180,15 @@ pub struct ServiceChanges {
     pub replays: ReplayChanges<Outgoing>,
 }
 
+impl ServiceChanges {
+    /// True when there is nothing to write down.
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty()
+            && self.replays.remembered.is_empty()
+            && self.replays.forgotten.is_empty()
+    }
+}
+
 impl Service {
     /// An empty store issuing versions as `node_id`.
     pub fn new(node_id: impl Into<String>, limits: Limits) -> Service {

@@ -53,8 +53,8 @@ pub struct Remembered<T> {
     pub answer: Option<T>,
 }
 
-/// What changed among the remembered requests since the last
-/// [`Replays::take_changes`].
+/// What changed among the remembered requests with a kept answer since
+/// the last [`Replays::take_changes`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayChanges<T> {
     /// Requests remembered since.
@@ -161,13 +161,13 @@ impl<T: Clone> Replays<T> {
             bytes,
             at_ms: now_ms,
         };
-        if let Some(changed) = &mut self.changed {
-            changed.insert(key.clone());
-        }
+        let kept = entry.answer.is_some();
         if let Some(replaced) = self.entries.insert(key.clone(), entry) {
             self.bytes -= replaced.bytes;
             self.order.retain(|(_, queued)| *queued != key);
+            self.mark(&key, replaced.answer.is_some());
         }
+        self.mark(&key, kept);
         self.bytes += bytes;
         self.order.push_back((now_ms, key));
         self.prune(now_ms);
@@ -194,10 +194,18 @@ impl<T: Clone> Replays<T> {
             let (_, key) = self.order.pop_front().expect("checked non-empty");
             if let Some(entry) = self.entries.remove(&key) {
                 self.bytes -= entry.bytes;
+                self.mark(&key, entry.answer.is_some());
             }
-            if let Some(changed) = &mut self.changed {
-                changed.insert(key);
-            }
+        }
+    }
+
+    /// Notes a change to `key` worth writing down: one that kept an answer
+    /// or forgot one. (A request remembered without its answer, a GET's,
+    /// only tells a re-send from another request; after a restart it is
+    /// answered afresh, which changes nothing.)
+    fn mark(&mut self, key: &Key, with_answer: bool) {
+        if with_answer && let Some(changed) = &mut self.changed {
+            changed.insert(key.clone());
         }
     }
 }
@@ -266,7 +274,8 @@ mod tests {
         let mut replays = Replays::new(1_000, usize::MAX);
         replays.remember(T0, "a", b"1", 1, Some((1, 10)));
         replays.track_changes();
-        replays.remember(T0 + 10, "a", b"2", 2, None);
+        replays.remember(T0 + 10, "a", b"2", 2, Some((2, 10)));
+        replays.remember(T0 + 10, "a", b"3", 3, None);
         let changes = replays.take_changes();
         assert_eq!(
             changes.remembered,
@@ -275,8 +284,9 @@ mod tests {
                 correlation: b"2".to_vec(),
                 at_ms: T0 + 10,
                 digest: 2,
-                answer: None,
-            }]
+                answer: Some(2),
+            }],
+            "not the one without an answer"
         );
         assert!(changes.forgotten.is_empty());
         assert_eq!(replays.check(T0 + 1_000, "a", b"9", 9), Seen::New);
