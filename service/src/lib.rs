@@ -38,6 +38,7 @@
 
 pub mod disk;
 mod drops;
+pub mod etcd;
 mod handler;
 mod inbox;
 pub mod instance;
