@@ -57,7 +57,11 @@ impl ExpirerRole {
         timeout: Duration,
     ) -> Result<ExpirerRole, EtcdError> {
         let asked = Instant::now();
-        let grant = within(timeout, client.lease_client().grant(TTL_SECONDS, None)).await?;
+        let grant = within(timeout, || {
+            let mut leases = client.lease_client();
+            async move { leases.grant(TTL_SECONDS, None).await }
+        })
+        .await?;
         let ttl = Duration::from_secs(grant.ttl().max(1) as u64);
         let lost = CancellationToken::new();
         let keeper = tokio::spawn(keep_alive(
@@ -102,7 +106,11 @@ impl ExpirerRole {
         }
         // Campaign can answer for a key that its lease took away meanwhile;
         // the role is ours only if the election's leader holds our lease.
-        let leader = within(timeout, election.leader(name)).await?;
+        let leader = within(timeout, || {
+            let (mut election, name) = (role.client.election_client(), name.clone());
+            async move { election.leader(name).await }
+        })
+        .await?;
         match leader.kv() {
             Some(kv) if kv.lease() == role.lease && !role.lost.is_cancelled() => Ok(role),
             _ => Err(EtcdError::Unavailable(
@@ -126,7 +134,7 @@ impl ExpirerRole {
     pub async fn resign(mut self) -> Result<(), EtcdError> {
         self.lost.cancel();
         self.keeper.abort();
-        within(self.timeout, self.client.lease_client().revoke(self.lease)).await?;
+        revoke(&self.client, self.lease, self.timeout).await?;
         self.revoke_on_drop = false;
         Ok(())
     }
@@ -151,13 +159,22 @@ impl Drop for ExpirerRole {
         // Best effort (the lease lapses by itself within its TTL anyway),
         // and only inside a runtime, where a drop can start a request.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut leases = self.client.lease_client();
-            let (lease, timeout) = (self.lease, self.timeout);
+            let (client, lease, timeout) = (self.client.clone(), self.lease, self.timeout);
             runtime.spawn(async move {
-                let _ = within(timeout, leases.revoke(lease)).await;
+                let _ = revoke(&client, lease, timeout).await;
             });
         }
     }
+}
+
+/// Revokes `lease`: its keys (the campaign's) are deleted at once.
+async fn revoke(client: &Client, lease: i64, timeout: Duration) -> Result<(), EtcdError> {
+    within(timeout, || {
+        let mut leases = client.lease_client();
+        async move { leases.revoke(lease).await }
+    })
+    .await?;
+    Ok(())
 }
 
 /// Keeps `lease` alive until it is gone or could be, then fires `lost`.
@@ -173,11 +190,14 @@ async fn keep_alive(
     lost: CancellationToken,
     timeout: Duration,
 ) {
-    let mut leases = client.lease_client();
     'open: loop {
         let sent = Instant::now();
+        let keep_alive = within(timeout, || {
+            let mut leases = client.lease_client();
+            async move { leases.keep_alive(lease).await }
+        });
         let opened = tokio::select! {
-            opened = within(timeout, leases.keep_alive(lease)) => opened,
+            opened = keep_alive => opened,
             () = sleep_until(valid_until) => break 'open,
         };
         // Opening sends the first keep-alive and reads its answer.

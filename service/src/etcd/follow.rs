@@ -64,9 +64,13 @@ async fn watch(client: Client, key: String, after: i64, timeout: Duration, sende
     let mut retry = RETRY_FIRST;
     loop {
         let options = WatchOptions::new().with_start_revision(next);
-        let mut watch_client = client.watch_client();
         let opened_at = tokio::time::Instant::now();
-        match within(timeout, watch_client.watch(key.clone(), Some(options))).await {
+        let opened = within(timeout, || {
+            let (mut watches, key) = (client.watch_client(), key.clone());
+            let options = options.clone();
+            async move { watches.watch(key, Some(options)).await }
+        });
+        match opened.await {
             Ok(mut stream) => loop {
                 match stream.message().await {
                     Ok(Some(response)) => {

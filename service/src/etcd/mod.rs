@@ -138,10 +138,12 @@ impl EtcdLog {
         };
         // The client connects lazily; one read tells a wrong address or a
         // cluster without quorum now rather than at the first append.
-        let mut kv = log.client.kv_client();
         let key = log.log_key();
-        log.bounded(kv.get(key, Some(GetOptions::new().with_count_only())))
-            .await?;
+        log.within(|| {
+            let (mut kv, key) = (log.client.kv_client(), key.clone());
+            async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
+        })
+        .await?;
         Ok(log)
     }
 
@@ -155,8 +157,13 @@ impl EtcdLog {
     /// show up in [`EtcdLog::follow`] (entries must be safe to apply however
     /// their append ended, e.g. carry an id that makes a retry a no-op).
     pub async fn append(&self, entry: &[u8]) -> Result<i64, EtcdError> {
-        let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.put(self.log_key(), entry, None)).await?;
+        let key = self.log_key();
+        let response = self
+            .within(|| {
+                let (mut kv, key) = (self.client.kv_client(), key.clone());
+                async move { kv.put(key, entry, None).await }
+            })
+            .await?;
         revision_of(response.header())
     }
 
@@ -176,9 +183,12 @@ impl EtcdLog {
     /// including it is applied in it) and its bytes, or `None` when no
     /// snapshot was stored. One linearizable read of both keys.
     pub async fn load_snapshot(&self) -> Result<Option<(i64, Vec<u8>)>, EtcdError> {
-        let mut kv = self.client.kv_client();
+        let dir = self.snapshot_dir();
         let response = self
-            .bounded(kv.get(self.snapshot_dir(), Some(GetOptions::new().with_prefix())))
+            .within(|| {
+                let (mut kv, dir) = (self.client.kv_client(), dir.clone());
+                async move { kv.get(dir, Some(GetOptions::new().with_prefix())).await }
+            })
             .await?;
         let (mut revision, mut data) = (None, None);
         for kv in response.kvs() {
@@ -234,8 +244,12 @@ impl EtcdLog {
                     )])
                     .and_then(puts()),
             )]);
-        let mut kv = self.client.kv_client();
-        let response = self.bounded(kv.txn(txn)).await?;
+        let response = self
+            .within(|| {
+                let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await?;
         if response.succeeded() {
             return Ok(true);
         }
@@ -252,8 +266,11 @@ impl EtcdLog {
     /// [`EtcdError::Compacted`]; so call it only with the revision of a
     /// stored snapshot, some time after storing it.
     pub async fn compact(&self, revision: i64) -> Result<(), EtcdError> {
-        let mut kv = self.client.kv_client();
-        self.bounded(kv.compact(revision, None)).await?;
+        self.within(|| {
+            let mut kv = self.client.kv_client();
+            async move { kv.compact(revision, None).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -286,26 +303,63 @@ impl EtcdLog {
         format!("{}snapshot/data", self.prefix)
     }
 
-    /// `request` within the timeout; a timeout is [`EtcdError::Unavailable`].
-    async fn bounded<T>(
-        &self,
-        request: impl Future<Output = Result<T, etcd_client::Error>>,
-    ) -> Result<T, EtcdError> {
+    /// `request()` within the timeout (see [`within`]).
+    async fn within<T, F, Fut>(&self, request: F) -> Result<T, EtcdError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
         within(self.timeout, request).await
     }
 }
 
-/// `request` within `timeout`; a timeout is [`EtcdError::Unavailable`].
-async fn within<T>(
-    timeout: Duration,
-    request: impl Future<Output = Result<T, etcd_client::Error>>,
-) -> Result<T, EtcdError> {
-    match tokio::time::timeout(timeout, request).await {
-        Ok(result) => result.map_err(EtcdError::from),
-        Err(_) => Err(EtcdError::Unavailable(format!(
-            "no answer within {timeout:?}"
-        ))),
+/// `request()` within `timeout`; a timeout is [`EtcdError::Unavailable`].
+///
+/// A request that failed because its member refused the connection was
+/// never sent, so it is sent again (the client balances requests over all
+/// endpoints and keeps picking a dead member's now and then; without this,
+/// one member down would fail some requests of a cluster with quorum).
+/// Any other failure is returned: whether it took effect is unknown.
+async fn within<T, F, Fut>(timeout: Duration, mut request: F) -> Result<T, EtcdError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, request()).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(error)) if never_sent(&error) => {
+                tracing::trace!(%error, "etcd member refused the connection; resending");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => {
+                return Err(EtcdError::Unavailable(format!(
+                    "no answer within {timeout:?}"
+                )));
+            }
+        }
     }
+}
+
+/// Whether `error` is a refused connection, so the request never left.
+fn never_sent(error: &etcd_client::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = match error {
+        etcd_client::Error::GRpcStatus(status) => Some(status),
+        etcd_client::Error::TransportError(error) => Some(error),
+        etcd_client::Error::IoError(error) => Some(error),
+        _ => None,
+    };
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> Result<i64, EtcdError> {
