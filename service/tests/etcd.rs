@@ -385,6 +385,23 @@ async fn an_expirer_cut_off_from_etcd_loses_the_role_before_the_next_has_it() {
         lost_at - won_at
     );
     assert!(won_at - killed < Duration::from_secs(10));
+
+    // The old holder, back in touch, cannot append as the expirer any
+    // more; the new one can.
+    cluster.restart(0).await;
+    let started = Instant::now();
+    let stale = loop {
+        match holder_log.append_as(&holder, b"stale expiry").await {
+            Err(EtcdError::Unavailable(_)) if started.elapsed() < PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(stale, None);
+    let current = connect(&endpoints).await;
+    let revision = current.append_as(&role, b"expiry").await.unwrap();
+    assert!(revision.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,8 @@ const MARGIN: Duration = Duration::from_millis(100);
 pub struct ExpirerRole {
     lost: CancellationToken,
     lease: i64,
+    /// The election key this campaign won with (deleted with the lease).
+    key: Vec<u8>,
     client: Client,
     timeout: Duration,
     keeper: JoinHandle<()>,
@@ -77,11 +79,13 @@ impl ExpirerRole {
         let role = ExpirerRole {
             lost,
             lease: grant.id(),
+            key: Vec::new(),
             client,
             timeout,
             keeper,
             revoke_on_drop: true,
         };
+        let mut role = role;
         let mut election = role.client.election_client();
         loop {
             tokio::select! {
@@ -112,11 +116,20 @@ impl ExpirerRole {
         })
         .await?;
         match leader.kv() {
-            Some(kv) if kv.lease() == role.lease && !role.lost.is_cancelled() => Ok(role),
+            Some(kv) if kv.lease() == role.lease && !role.lost.is_cancelled() => {
+                role.key = kv.key().to_vec();
+                Ok(role)
+            }
             _ => Err(EtcdError::Unavailable(
                 "the lease lapsed while campaigning".into(),
             )),
         }
+    }
+
+    /// The lease and the election key that hold the role in etcd, for a
+    /// Txn that must only succeed while the role is held.
+    pub(super) fn fence(&self) -> (i64, &[u8]) {
+        (self.lease, &self.key)
     }
 
     /// Whether the role is still held (see [`ExpirerRole`]).

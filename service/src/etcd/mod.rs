@@ -167,6 +167,32 @@ impl EtcdLog {
         revision_of(response.header())
     }
 
+    /// Appends `entry` only if `role` still holds the expirer role in etcd:
+    /// one Txn that puts the entry if the role's election key still has the
+    /// role's lease. So an expirer that lost the role without noticing yet
+    /// (a long pause, a partition) cannot append: `Ok(None)`. Otherwise as
+    /// [`EtcdLog::append`], timeouts that may still commit included.
+    pub async fn append_as(
+        &self,
+        role: &ExpirerRole,
+        entry: &[u8],
+    ) -> Result<Option<i64>, EtcdError> {
+        let (lease, key) = role.fence();
+        let txn = Txn::new()
+            .when([Compare::lease(key, CompareOp::Equal, lease)])
+            .and_then([TxnOp::put(self.log_key(), entry, None)]);
+        let response = self
+            .within(|| {
+                let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await?;
+        if !response.succeeded() {
+            return Ok(None);
+        }
+        revision_of(response.header()).map(Some)
+    }
+
     /// Every entry with a revision above `after`, in revision order, as
     /// they commit, without end: a watch on the log key from `after + 1`.
     /// A broken watch (member down, no leader, connection lost) is resumed
@@ -174,7 +200,8 @@ impl EtcdLog {
     /// The stream yields `Err` only for [`EtcdError::Compacted`] (then it
     /// ends): the revisions after `after` are gone, load a snapshot. While
     /// the cluster is unreachable it just yields nothing. Dropping the
-    /// stream ends the watch.
+    /// stream ends the watch. Call it inside a Tokio runtime (the watch
+    /// runs in a task of its own).
     pub fn follow(&self, after: i64) -> Follow {
         Follow::start(self.client.clone(), self.log_key(), after, self.timeout)
     }
