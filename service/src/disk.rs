@@ -56,7 +56,7 @@ impl Disk {
     /// `elector statestore` holds it: the message says so), or it was
     /// written by an incompatible version.
     pub fn open(dir: &Path) -> anyhow::Result<Disk> {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .with_context(|| format!("creating the data directory {}", dir.display()))?;
         let path = dir.join(FILE_NAME);
         let db = Database::create(&path).map_err(|error| match error {
@@ -197,6 +197,16 @@ impl Disk {
     }
 }
 
+/// `dir` and any missing parent, readable by this user only (the values
+/// are whatever clients stored); an existing directory is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 fn write_changes(db: &Database, changes: &ServiceChanges) -> anyhow::Result<()> {
     let write = db.begin_write()?;
     {
@@ -264,4 +274,91 @@ fn answer_version(answer: &Outgoing) -> String {
         .find(|(name, _)| name == ss::protocol::TIMESTAMP)
         .map(|(_, value)| value.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ss::service::{Incoming, Service};
+
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn properties(client: &str) -> Vec<(String, String)> {
+        vec![
+            ("__srcId".to_owned(), client.to_owned()),
+            ("__ts".to_owned(), format!("{NOW:015}:00000:{client}")),
+        ]
+    }
+
+    fn send(service: &mut Service, client: &str, correlation: &[u8], payload: &[u8]) -> Vec<u8> {
+        let topic = ss::protocol::response_topic(client);
+        let properties = properties(client);
+        let incoming = Incoming {
+            response_topic: Some(&topic),
+            correlation: Some(correlation),
+            user_properties: &properties,
+            payload,
+        };
+        let out = service.handle(NOW, &incoming).expect("answered");
+        out.last().unwrap().payload.clone()
+    }
+
+    const SET_NX: &[u8] = b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\na\r\n$2\r\nNX\r\n$2\r\nPX\r\n$5\r\n10000\r\n";
+    const WATCH: &[u8] = b"*2\r\n$9\r\nKEYNOTIFY\r\n$4\r\nlock\r\n";
+
+    #[tokio::test]
+    async fn what_is_written_comes_back_whole_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Disk::open(dir.path()).unwrap();
+        assert!(disk.load().unwrap().is_none(), "a new database");
+        let mut service = Service::new("s", ss::Limits::default());
+        disk.begin(service.digest_key()).unwrap();
+        service.track_changes();
+        send(&mut service, "w", b"1", WATCH);
+        assert_eq!(send(&mut service, "a", b"2", SET_NX), b"+OK\r\n");
+        disk.write(service.take_changes()).await.unwrap();
+        let before = service.usage();
+        drop(disk);
+
+        let disk = Disk::open(dir.path()).unwrap();
+        let snapshot = disk.load().unwrap().expect("state on disk");
+        let mut restored = Service::restore("s", ss::Limits::default(), snapshot, NOW);
+        let after = restored.usage();
+        assert_eq!(
+            (after.keys, after.stored_bytes, after.watches),
+            (before.keys, before.stored_bytes, before.watches)
+        );
+        assert_eq!(
+            (before.remembered, after.remembered),
+            (2, 1),
+            "the SET's kept answer, not the KEYNOTIFY (answered afresh)"
+        );
+        // The re-sent SET gets its first answer; another client finds the
+        // position taken.
+        assert_eq!(send(&mut restored, "a", b"2", SET_NX), b"+OK\r\n");
+        assert_eq!(send(&mut restored, "b", b"1", SET_NX), b":-1\r\n");
+        // The watcher's registration came back.
+        let expired = restored.expire(NOW + 10_000);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].topic, ss::protocol::notification_topic("w", b"lock"));
+    }
+
+    #[test]
+    fn a_second_service_on_the_same_directory_is_told_who_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Disk::open(dir.path()).unwrap();
+        let error = Disk::open(dir.path()).err().expect("refused").to_string();
+        assert!(error.contains("in use by another elector statestore"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("store");
+        Disk::open(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }

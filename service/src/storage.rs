@@ -24,6 +24,10 @@ pub enum Storage {
     Durable {
         /// Created if missing; one service per directory.
         data_dir: PathBuf,
+        /// The lock-delay of a start whose database is new (a replacement
+        /// for a store whose disk was lost may have granted leases nobody
+        /// can know of); a restored store needs none.
+        lock_delay_if_new: Duration,
     },
     /// In memory only: a restart loses everything, so for `lock_delay`
     /// after a start no conditional SET takes an absent key (nobody wins a
@@ -55,10 +59,7 @@ pub fn open(
     match storage {
         Storage::InMemory { lock_delay } => {
             let mut service = ss::service::Service::new(node_id, limits.clone());
-            let delay_ms = u64::try_from(lock_delay.as_millis()).unwrap_or(u64::MAX);
-            if delay_ms > 0 {
-                service.hold_new_positions_until(clock.now_ms().saturating_add(delay_ms));
-            }
+            hold_new_positions(&mut service, *lock_delay, clock);
             tracing::warn!(
                 lock_delay = %humantime::format_duration(*lock_delay),
                 "in-memory state store: a restart loses every key; no new position is \
@@ -66,7 +67,10 @@ pub fn open(
             );
             Ok((service, None))
         }
-        Storage::Durable { data_dir } => {
+        Storage::Durable {
+            data_dir,
+            lock_delay_if_new,
+        } => {
             let disk = Disk::open(data_dir)?;
             let mut service = match disk.load()? {
                 Some(snapshot) => {
@@ -89,14 +93,27 @@ pub fn open(
                     service
                 }
                 None => {
-                    let service = ss::service::Service::new(node_id, limits.clone());
+                    let mut service = ss::service::Service::new(node_id, limits.clone());
                     disk.begin(service.digest_key())?;
-                    tracing::info!(path = %disk.path().display(), "durable state store created");
+                    hold_new_positions(&mut service, *lock_delay_if_new, clock);
+                    tracing::info!(
+                        path = %disk.path().display(),
+                        lock_delay = %humantime::format_duration(*lock_delay_if_new),
+                        "durable state store created"
+                    );
                     service
                 }
             };
             service.track_changes();
             Ok((service, Some(disk)))
         }
+    }
+}
+
+/// No conditional SET takes an absent key for `lock_delay` from now.
+fn hold_new_positions(service: &mut ss::service::Service, lock_delay: Duration, clock: &StoreClock) {
+    let delay_ms = u64::try_from(lock_delay.as_millis()).unwrap_or(u64::MAX);
+    if delay_ms > 0 {
+        service.hold_new_positions_until(clock.now_ms().saturating_add(delay_ms));
     }
 }

@@ -144,8 +144,14 @@ fn mqtt_scenarios_run_against_a_local_broker() {
         "200ms",
     ]);
     rows.iter().for_each(assert_well_formed);
-    let over_mqtt: Vec<_> = rows.iter().filter(|row| row["store"] == "mqtt").collect();
-    assert!(over_mqtt.len() >= 4, "too few MQTT rows: {rows:?}");
+    for mode in ["mqtt durable", "mqtt in-memory"] {
+        let rows_of_mode = rows.iter().filter(|row| row["store"] == mode).count();
+        assert!(rows_of_mode >= 4, "too few {mode} rows: {rows:?}");
+    }
+    let over_mqtt: Vec<_> = rows
+        .iter()
+        .filter(|row| row["store"].as_str().unwrap().starts_with("mqtt"))
+        .collect();
     assert!(
         over_mqtt.iter().any(|row| row["scenario"]
             .as_str()

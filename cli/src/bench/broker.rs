@@ -12,6 +12,26 @@ use anyhow::Context as _;
 
 use crate::cli::BrokerArgs;
 
+/// How the local state-store service keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreMode {
+    /// In a database in the broker's temporary directory (the default
+    /// of `elector statestore`).
+    Durable,
+    /// In memory (`--in-memory`), with no lock-delay: the store is new.
+    InMemory,
+}
+
+impl StoreMode {
+    /// What the rows call a target with this service.
+    pub fn label(self) -> &'static str {
+        match self {
+            StoreMode::Durable => "mqtt durable",
+            StoreMode::InMemory => "mqtt in-memory",
+        }
+    }
+}
+
 pub struct LocalBroker {
     url: String,
     dir: PathBuf,
@@ -19,7 +39,7 @@ pub struct LocalBroker {
 }
 
 impl LocalBroker {
-    pub fn start() -> anyhow::Result<LocalBroker> {
+    pub fn start(mode: StoreMode) -> anyhow::Result<LocalBroker> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("elector-bench-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -45,10 +65,13 @@ impl LocalBroker {
             .context("starting mosquitto")?;
         broker.children.push(mosquitto);
         wait_for_port(port)?;
-        let data_dir = broker.dir.join("statestore");
-        let service = Command::new(std::env::current_exe()?)
-            .args(["statestore", "--broker", &broker.url, "--data-dir"])
-            .arg(&data_dir)
+        let mut service = Command::new(std::env::current_exe()?);
+        service.args(["statestore", "--broker", &broker.url]);
+        match mode {
+            StoreMode::Durable => service.arg("--data-dir").arg(broker.dir.join("statestore")),
+            StoreMode::InMemory => service.args(["--in-memory", "--lock-delay", "0s"]),
+        };
+        let service = service
             // The bench's own output stays a table; the service's
             // state-change lines are not part of it.
             .env("RUST_LOG", "warn")

@@ -19,7 +19,7 @@ mod stats;
 mod target;
 mod throughput;
 
-pub use broker::LocalBroker;
+pub use broker::{LocalBroker, StoreMode};
 pub use crash::failover_after_crash;
 pub use density::{DensityOptions, density};
 pub use failover::{FailoverRun, failover_after_resign};
@@ -54,19 +54,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn run_scenarios(args: &BenchArgs) -> anyhow::Result<()> {
-    let local = if args.local_broker {
-        progress("starting mosquitto and the state-store service");
-        Some(LocalBroker::start()?)
-    } else {
-        None
-    };
-    let mut targets = vec![Target::embedded()];
-    match &local {
-        Some(local) => targets.push(Target::mqtt(&local.args(), false)?),
-        None if args.broker.names_a_broker() => {
-            targets.push(Target::mqtt(&args.broker, args.with_service)?);
+    let mut local = Vec::new();
+    if args.local_broker {
+        for &mode in &args.store_modes {
+            progress(&format!("starting mosquitto and the {} service", mode.label()));
+            local.push((mode, LocalBroker::start(mode)?));
         }
-        None => {}
+    }
+    let mut targets = vec![Target::embedded()];
+    for (mode, broker) in &local {
+        targets.push(Target::mqtt(&broker.args(), false, mode.label())?);
+    }
+    if !args.local_broker && args.broker.names_a_broker() {
+        targets.push(Target::mqtt(&args.broker, args.with_service, "mqtt")?);
     }
     let runtime = ElectorRuntime::new(RuntimeConfig::default())?;
     let mut results = Results::default();

@@ -213,7 +213,17 @@ pub fn print(rows: &[Row], json: bool) -> std::io::Result<()> {
         .map(|r| r.scenario.chars().count())
         .max()
         .unwrap_or(8);
-    writeln!(out, "{:<width$}  {:<8}  result", "scenario", "store")?;
+    let store_width = rows
+        .iter()
+        .map(|r| r.store.chars().count())
+        .chain([5])
+        .max()
+        .unwrap_or(5);
+    writeln!(
+        out,
+        "{:<width$}  {:<store_width$}  result",
+        "scenario", "store"
+    )?;
     for row in rows {
         let goal = match &row.goal {
             Some(goal) if goal.met => format!("   [goal {}: met]", goal.wanted),
@@ -222,7 +232,7 @@ pub fn print(rows: &[Row], json: bool) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "{:<width$}  {:<8}  {}{goal}",
+            "{:<width$}  {:<store_width$}  {}{goal}",
             row.scenario,
             row.store,
             row.result_text()

@@ -13,6 +13,8 @@ use elector_host::store::{EmbeddedStore, StateStoreBackend};
 /// One store to measure against.
 pub struct Target {
     broker: Option<BrokerArgs>,
+    /// What the rows call it.
+    label: &'static str,
     embedded: EmbeddedStore,
     /// The in-process service, stopped when the target is dropped.
     service: Option<CancellationToken>,
@@ -23,22 +25,33 @@ impl Target {
     pub fn embedded() -> Target {
         Target {
             broker: None,
+            label: "embedded",
             embedded: EmbeddedStore::new(),
             service: None,
         }
     }
 
-    /// The broker the flags name, with the state-store service started in
-    /// this process when `with_service` (it stops with the target).
-    pub fn mqtt(broker: &BrokerArgs, with_service: bool) -> anyhow::Result<Target> {
+    /// The broker the flags name, called `label` in the rows, with the
+    /// state-store service started in this process when `with_service` (it
+    /// stops with the target; in memory, and with no lock-delay: it is new,
+    /// so nobody holds a lease it could have forgotten).
+    pub fn mqtt(
+        broker: &BrokerArgs,
+        with_service: bool,
+        label: &'static str,
+    ) -> anyhow::Result<Target> {
         let service = if with_service {
             let settings = broker.settings_with_clean_start(false)?;
             let stop = CancellationToken::new();
             let token = stop.clone();
+            let options = elector_service::ServiceOptions {
+                storage: elector_service::Storage::InMemory {
+                    lock_delay: Duration::ZERO,
+                },
+                ..Default::default()
+            };
             tokio::spawn(async move {
-                if let Err(error) =
-                    elector_service::serve(&settings, Default::default(), token).await
-                {
+                if let Err(error) = elector_service::serve(&settings, options, token).await {
                     tracing::error!(%error, "benchmark state-store service failed");
                 }
             });
@@ -48,17 +61,14 @@ impl Target {
         };
         Ok(Target {
             broker: Some(broker.clone()),
+            label,
             embedded: EmbeddedStore::new(),
             service,
         })
     }
 
     pub fn name(&self) -> &'static str {
-        if self.broker.is_some() {
-            "mqtt"
-        } else {
-            "embedded"
-        }
+        self.label
     }
 
     pub fn is_mqtt(&self) -> bool {

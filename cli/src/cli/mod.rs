@@ -150,11 +150,13 @@ pub struct StatestoreArgs {
     /// --lock-delay.
     #[arg(long)]
     pub in_memory: bool,
-    /// With --in-memory: for this long after a start, no SET NX/NEX takes an
+    /// For this long after a start without state, no SET NX/NEX takes an
     /// absent key, so nobody wins a position whose previous holder may still
-    /// believe it leads. Make it longer than any client's term.
-    #[arg(long, default_value = "60s", value_parser = values::duration, requires = "in_memory")]
-    pub lock_delay: std::time::Duration,
+    /// believe it leads; make it longer than any client's term. Default: 60s
+    /// with --in-memory; 0s for a new --data-dir (give it when replacing a
+    /// store whose disk was lost). A restored store needs none.
+    #[arg(long, value_parser = values::duration)]
+    pub lock_delay: Option<std::time::Duration>,
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
@@ -167,14 +169,17 @@ impl StatestoreArgs {
     ) -> anyhow::Result<elector_service::Storage> {
         if self.in_memory {
             return Ok(elector_service::Storage::InMemory {
-                lock_delay: self.lock_delay,
+                lock_delay: self.lock_delay.unwrap_or(elector_service::DEFAULT_LOCK_DELAY),
             });
         }
         let data_dir = match &self.data_dir {
             Some(dir) => dir.clone(),
             None => default_data_dir(&settings.hostname, settings.port)?,
         };
-        Ok(elector_service::Storage::Durable { data_dir })
+        Ok(elector_service::Storage::Durable {
+            data_dir,
+            lock_delay_if_new: self.lock_delay.unwrap_or_default(),
+        })
     }
 }
 
