@@ -38,7 +38,10 @@
 
 pub mod disk;
 mod drops;
+#[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "etcd")]
+pub mod ha;
 mod handler;
 mod inbox;
 pub mod instance;
@@ -121,6 +124,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     ss::validate_node_id(&options.node_id)
         .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
+    if let Storage::Etcd {
+        endpoints,
+        lock_delay_if_new,
+    } = &options.storage
+    {
+        return serve_on_etcd(settings, &options, endpoints, *lock_delay_if_new, shutdown).await;
+    }
     let client_id = settings.client_id_or("elector-statestore");
     instance::ensure_alone(settings, &client_id).await?;
     let clock = StoreClock::start();
@@ -197,6 +207,37 @@ pub async fn serve(
     let flushed = async { while event_loop.poll().await.is_ok() {} };
     let _ = tokio::time::timeout(Duration::from_millis(500), flushed).await;
     worked
+}
+
+/// One frontend of the etcd-backed store (`ha/`).
+#[cfg(feature = "etcd")]
+async fn serve_on_etcd(
+    settings: &ConnectionSettings,
+    options: &ServiceOptions,
+    endpoints: &[String],
+    lock_delay_if_new: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let etcd = ha::EtcdOptions {
+        endpoints: endpoints.to_vec(),
+        timeout: Duration::from_secs(2),
+        lock_delay_if_new,
+    };
+    ha::serve(settings, options.clone(), etcd, shutdown).await
+}
+
+#[cfg(not(feature = "etcd"))]
+async fn serve_on_etcd(
+    _: &ConnectionSettings,
+    _: &ServiceOptions,
+    _: &[String],
+    _: Duration,
+    _: CancellationToken,
+) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this elector was built without etcd support; build it with `cargo build --release \
+         --features etcd` (needs protoc: apt-get install -y protobuf-compiler)"
+    )
 }
 
 /// The connection's next event, or `None` once `shutdown` fires. Every

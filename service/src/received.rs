@@ -39,6 +39,11 @@ impl Received {
 
     /// True once its expiry has run out: at `now_ms` its requester has
     /// given up on it. (An interval of 0, nothing left, is expired at once.)
+    /// When its message expiry runs out (store clock), if it has one.
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        self.expires_at_ms
+    }
+
     pub fn has_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|at| now_ms >= at)
     }

@@ -29,6 +29,14 @@ pub enum Storage {
         /// can know of); a restored store needs none.
         lock_delay_if_new: Duration,
     },
+    /// In an etcd cluster, by any number of frontends (`--etcd`): see
+    /// `ha/`. Needs the `etcd` feature.
+    Etcd {
+        /// `http://HOST:PORT` of any members.
+        endpoints: Vec<String>,
+        /// The lock-delay of a cluster whose log is new.
+        lock_delay_if_new: Duration,
+    },
     /// In memory only: a restart loses everything, so for `lock_delay`
     /// after a start no conditional SET takes an absent key (nobody wins a
     /// position whose previous holder may still believe it leads).
@@ -57,6 +65,9 @@ pub fn open(
     clock: &StoreClock,
 ) -> anyhow::Result<(ss::service::Service, Option<Disk>)> {
     match storage {
+        Storage::Etcd { .. } => {
+            anyhow::bail!("the etcd-backed store is served by its own frontend, not opened here")
+        }
         Storage::InMemory { lock_delay } => {
             let mut service = ss::service::Service::new(node_id, limits.clone());
             hold_new_positions(&mut service, *lock_delay, clock);

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 /// Pending expiries as `(deadline_ms, key)`, ordered by deadline, then key.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct ExpiryIndex {
     due: BTreeSet<(u64, Vec<u8>)>,
 }

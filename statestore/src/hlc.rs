@@ -24,6 +24,7 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// an `Ord` impl would disagree with `Eq`. Compare versions with
 /// [`Hlc::cmp_version`] and its helpers instead.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Hlc {
     /// Milliseconds since the Unix epoch on the issuing clock.
     pub wall_clock_ms: u64,
@@ -181,6 +182,7 @@ pub enum HlcParseError {
 /// still or go backwards). The wall clock is always a parameter: the clock
 /// never reads the system time.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HlcClock {
     /// The greatest version issued or merged so far, with this node's id.
     last: Hlc,

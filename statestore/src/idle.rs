@@ -9,6 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The last request time (ms) of each tracked client.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(deserialize = "C: serde::Deserialize<'de> + Ord"))
+)]
 pub(crate) struct LastSeen<C> {
     at: BTreeMap<C, u64>,
     order: BTreeSet<(u64, C)>,

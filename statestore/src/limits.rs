@@ -25,6 +25,7 @@
 /// all of it may take at a few tens of MiB (`docs/security.md` lists each
 /// bound and why).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Limits {
     /// Most keys the store holds at once.
     pub max_keys: usize,

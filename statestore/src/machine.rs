@@ -74,6 +74,7 @@ mod tests;
 
 /// One stored key: what a durable driver writes down and restores.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StoredEntry {
     /// The value.
     pub value: Vec<u8>,
@@ -90,6 +91,11 @@ pub struct StoredEntry {
 /// the client id). `C: Clone + Ord` keeps registrations in ordered maps, so
 /// notifications fan out in client order, deterministically.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(deserialize = "C: serde::Deserialize<'de> + Ord"))
+)]
 pub struct StateStore<C> {
     clock: HlcClock,
     limits: Limits,

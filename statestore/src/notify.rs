@@ -35,6 +35,11 @@ pub struct Notification<C> {
 /// bytes they take and when each watching client last sent a request, so
 /// the registrations of a client gone silent lapse.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(bound(deserialize = "C: serde::Deserialize<'de> + Ord"))
+)]
 pub(crate) struct Watches<C> {
     by_key: BTreeMap<Vec<u8>, BTreeSet<C>>,
     by_client: BTreeMap<C, BTreeSet<Vec<u8>>>,

@@ -8,6 +8,7 @@ mod campaign;
 mod command;
 mod errors;
 mod fairness;
+mod ha;
 mod hostile;
 mod instance;
 mod lapse;

@@ -143,8 +143,15 @@ pub struct StatestoreArgs {
     /// is on disk before it is answered, and a restart, even `kill -9`,
     /// loses nothing acknowledged. Default: elector/statestore/HOST-PORT
     /// under the user's state directory (~/.local/state on Linux).
-    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["in_memory", "etcd"])]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Serve as one of any number of frontends of a store kept in this etcd
+    /// cluster (members' `http://HOST:PORT`, comma-separated): no frontend
+    /// holds state of its own, and the store survives the loss of any
+    /// frontend and of a minority of etcd members (docs/statestore.md).
+    /// Needs a build with `--features etcd`.
+    #[arg(long, value_name = "URL", value_delimiter = ',', conflicts_with = "in_memory")]
+    pub etcd: Vec<String>,
     /// Keep the store in memory only: a restart loses every key, lock and
     /// registration, so after a start no position is granted for
     /// --lock-delay.
@@ -167,6 +174,12 @@ impl StatestoreArgs {
         &self,
         settings: &elector_host::mqtt::ConnectionSettings,
     ) -> anyhow::Result<elector_service::Storage> {
+        if !self.etcd.is_empty() {
+            return Ok(elector_service::Storage::Etcd {
+                endpoints: self.etcd.clone(),
+                lock_delay_if_new: self.lock_delay.unwrap_or_default(),
+            });
+        }
         if self.in_memory {
             return Ok(elector_service::Storage::InMemory {
                 lock_delay: self.lock_delay.unwrap_or(elector_service::DEFAULT_LOCK_DELAY),

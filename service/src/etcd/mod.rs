@@ -147,6 +147,19 @@ impl EtcdLog {
         Ok(log)
     }
 
+    /// The revision of the log's newest entry (0: none yet): following
+    /// until this revision is applied is catching up.
+    pub async fn head(&self) -> Result<i64, EtcdError> {
+        let key = self.log_key();
+        let response = self
+            .within(|| {
+                let (mut kv, key) = (self.client.kv_client(), key.clone());
+                async move { kv.get(key, None).await }
+            })
+            .await?;
+        Ok(response.kvs().first().map_or(0, |kv| kv.mod_revision()))
+    }
+
     /// Appends `entry` to the log and returns the revision it got: one Put
     /// on the log key, committed by a quorum before it returns. Followers
     /// see it at that revision, after every entry with a lower one.

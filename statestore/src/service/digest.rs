@@ -13,6 +13,7 @@ use super::replay::Digest;
 
 /// The secret key of request digests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DigestKey(pub [u8; 16]);
 
 impl DigestKey {

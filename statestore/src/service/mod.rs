@@ -66,6 +66,7 @@ impl Incoming<'_> {
 
 /// A message to publish (QoS 1, content type `application/octet-stream`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Outgoing {
     /// A response topic or a KEYNOTIFY topic.
     pub topic: String,
@@ -149,6 +150,7 @@ pub struct Usage {
 }
 
 /// The service's whole state: the store and the recent requests.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Service {
     store: StateStore<String>,
     recent: Replays<Outgoing>,
@@ -197,6 +199,15 @@ impl Service {
             store: StateStore::new(node_id, limits),
             recent,
             digests: DigestKey::random(),
+        }
+    }
+
+    /// An empty store whose request digests use `digest_key`: replicas of
+    /// one store must all use the same key.
+    pub fn with_digest_key(node_id: impl Into<String>, limits: Limits, digest_key: DigestKey) -> Service {
+        Service {
+            digests: digest_key,
+            ..Service::new(node_id, limits)
         }
     }
 

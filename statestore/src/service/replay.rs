@@ -31,6 +31,7 @@ pub enum Seen<T> {
 
 type Key = (String, Vec<u8>);
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Entry<T> {
     digest: Digest,
     answer: Option<T>,
@@ -68,6 +69,7 @@ pub struct ReplayChanges<T> {
 const ENTRY_OVERHEAD_BYTES: usize = 96;
 
 /// Recent requests and the answers worth keeping.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Replays<T> {
     entries: HashMap<Key, Entry<T>>,
     /// Keys in the order they were remembered, with when.
