@@ -169,7 +169,9 @@ impl StatestoreArgs {
     ) -> anyhow::Result<elector_service::Storage> {
         if self.in_memory {
             return Ok(elector_service::Storage::InMemory {
-                lock_delay: self.lock_delay.unwrap_or(elector_service::DEFAULT_LOCK_DELAY),
+                lock_delay: self
+                    .lock_delay
+                    .unwrap_or(elector_service::DEFAULT_LOCK_DELAY),
             });
         }
         let data_dir = match &self.data_dir {
