@@ -303,7 +303,8 @@ mod tests {
         out.last().unwrap().payload.clone()
     }
 
-    const SET_NX: &[u8] = b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\na\r\n$2\r\nNX\r\n$2\r\nPX\r\n$5\r\n10000\r\n";
+    const SET_NX: &[u8] =
+        b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\na\r\n$2\r\nNX\r\n$2\r\nPX\r\n$5\r\n10000\r\n";
     const WATCH: &[u8] = b"*2\r\n$9\r\nKEYNOTIFY\r\n$4\r\nlock\r\n";
 
     #[tokio::test]
@@ -340,7 +341,10 @@ mod tests {
         // The watcher's registration came back.
         let expired = restored.expire(NOW + 10_000);
         assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].topic, ss::protocol::notification_topic("w", b"lock"));
+        assert_eq!(
+            expired[0].topic,
+            ss::protocol::notification_topic("w", b"lock")
+        );
     }
 
     #[test]
@@ -348,7 +352,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _first = Disk::open(dir.path()).unwrap();
         let error = Disk::open(dir.path()).err().expect("refused").to_string();
-        assert!(error.contains("in use by another elector statestore"), "{error}");
+        assert!(
+            error.contains("in use by another elector statestore"),
+            "{error}"
+        );
     }
 
     #[cfg(unix)]

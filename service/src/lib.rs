@@ -79,6 +79,12 @@ const REQUEST_CONNECTION_CAPACITY: usize = 8;
 /// one fsync, however many requests it holds.
 const MAX_BATCH: usize = 256;
 
+/// A batch takes no more requests once it has this many messages to
+/// publish: every answer in a batch waits for all of the batch's
+/// messages, so a client whose writes each fan out to many watchers must
+/// not make another client's answer wait behind hundreds of them.
+const MAX_BATCH_MESSAGES: usize = 512;
+
 /// How often what was dropped is summed up in the log.
 const DROP_SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
@@ -275,7 +281,7 @@ async fn recover(event_loop: &mut EventLoop, token_file: Option<&Path>, error: &
 /// One task owns the store, so no request sees another half-done.
 ///
 /// Requests waiting together are handled as one batch (up to
-/// [`MAX_BATCH`]), whose changes are written down in one disk write
+/// [`MAX_BATCH`] requests, or until [`MAX_BATCH_MESSAGES`]), whose changes are written down in one disk write
 /// before any of its answers or notifications is published. A failed
 /// write stops the service (`stop`) with nothing of the batch published.
 async fn work(
@@ -293,6 +299,9 @@ async fn work(
                 Some(request) => {
                     let mut outgoing = handler.handle_received(&request);
                     for _ in 1..MAX_BATCH {
+                        if outgoing.len() >= MAX_BATCH_MESSAGES {
+                            break;
+                        }
                         let Some(request) = inbox.try_next() else { break };
                         outgoing.extend(handler.handle_received(&request));
                     }

@@ -122,7 +122,11 @@ pub fn open(
 }
 
 /// No conditional SET takes an absent key for `lock_delay` from now.
-fn hold_new_positions(service: &mut ss::service::Service, lock_delay: Duration, clock: &StoreClock) {
+fn hold_new_positions(
+    service: &mut ss::service::Service,
+    lock_delay: Duration,
+    clock: &StoreClock,
+) {
     let delay_ms = u64::try_from(lock_delay.as_millis()).unwrap_or(u64::MAX);
     if delay_ms > 0 {
         service.hold_new_positions_until(clock.now_ms().saturating_add(delay_ms));

@@ -57,7 +57,10 @@ async fn run_scenarios(args: &BenchArgs) -> anyhow::Result<()> {
     let mut local = Vec::new();
     if args.local_broker {
         for &mode in &args.store_modes {
-            progress(&format!("starting mosquitto and the {} service", mode.label()));
+            progress(&format!(
+                "starting mosquitto and the {} service",
+                mode.label()
+            ));
             local.push((mode, LocalBroker::start(mode)?));
         }
     }

@@ -38,7 +38,12 @@ pub struct BenchArgs {
     pub local_broker: bool,
     /// With --local-broker: how the state-store services keep their state,
     /// one broker and service each.
-    #[arg(long, value_delimiter = ',', value_enum, default_value = "durable,in-memory")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_enum,
+        default_value = "durable,in-memory"
+    )]
     pub store_modes: Vec<crate::bench::StoreMode>,
     /// Run the state-store service inside this process (with --broker).
     #[arg(long)]

@@ -182,7 +182,9 @@ impl StatestoreArgs {
         }
         if self.in_memory {
             return Ok(elector_service::Storage::InMemory {
-                lock_delay: self.lock_delay.unwrap_or(elector_service::DEFAULT_LOCK_DELAY),
+                lock_delay: self
+                    .lock_delay
+                    .unwrap_or(elector_service::DEFAULT_LOCK_DELAY),
             });
         }
         let data_dir = match &self.data_dir {
