@@ -40,9 +40,9 @@ async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills()
     let mut frontends: Vec<Elector> = (0..3).map(|_| frontend(&broker, &endpoints)).collect();
     tokio::task::block_in_place(|| wait_until_answered(&broker));
 
-    let a = Elector::campaign(&broker, "job", "a", "2s");
+    let a = Elector::campaign(&broker, "job", "a", "6s");
     a.expect("elected", PATIENCE);
-    let b = Elector::campaign(&broker, "job", "b", "2s");
+    let b = Elector::campaign(&broker, "job", "b", "6s");
     assert!(!b.sees("elected", Duration::from_secs(3)), "b elected beside a");
 
     // Two frontends die; the third serves; a keeps renewing.

@@ -132,7 +132,11 @@ pub async fn serve(
     let expirer = tokio::spawn(expire(log.clone(), shared.clone(), clock, stop.clone()));
 
     let mut mqtt = settings.mqtt_options(&client_id);
-    mqtt.set_clean_start(false);
+    // A session that ends with the connection: a frontend that is gone
+    // must leave the share group at once, or the broker would go on
+    // queueing a share of the requests for it.
+    mqtt.set_clean_start(true);
+    mqtt.set_session_expiry_interval(None);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let subscription = format!("$share/{SHARE_GROUP}/{}", ss::protocol::REQUEST_TOPIC);
     let mut connected_once = false;
@@ -337,12 +341,37 @@ async fn append_all(
             return;
         };
         let log = log.clone();
+        let give_up_at = request
+            .expires_at_ms()
+            .unwrap_or(now_ms + NO_EXPIRY_RETRY_MS);
         tokio::spawn(async move {
-            if let Err(error) = log.append(&entry.encode()).await {
-                tracing::warn!(%error, "request not appended to the etcd log; its client will retry");
-            }
+            append_until(&log, &entry.encode(), give_up_at, clock).await;
             drop(permit);
         });
+    }
+}
+
+/// How long the append of a request without a message expiry is retried.
+const NO_EXPIRY_RETRY_MS: u64 = 5_000;
+
+/// Appends `bytes`, again and again while etcd is unavailable (a leader
+/// election, a member down) until `give_up_at` (ms): the client waits that
+/// long anyway. An entry appended twice (a try that timed out but
+/// committed) is a re-send to every replica, answered from the replay
+/// cache, so it is applied once.
+async fn append_until(log: &EtcdLog, bytes: &[u8], give_up_at: u64, clock: StoreClock) {
+    loop {
+        match log.append(bytes).await {
+            Ok(_) => return,
+            Err(EtcdError::Unavailable(error)) if clock.now_ms() < give_up_at => {
+                tracing::debug!(%error, "etcd unavailable; appending again");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "request not appended to the etcd log; its client will retry");
+                return;
+            }
+        }
     }
 }
 

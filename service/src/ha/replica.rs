@@ -181,8 +181,12 @@ mod tests {
             request("f1", "a", b"1", SET_A, T0 + 1),
             // f2's clock is behind: applied at f1's time, never earlier.
             request("f2", "b", b"1", SET_B, T0 - 50),
-            // A re-send of a's request through f2: the first answer again.
-            request("f2", "a", b"1", SET_A, T0 + 2),
+            // A re-send of a's request (the same message) through f2: the
+            // first answer again.
+            LogEntry {
+                now_ms: T0 + 2,
+                ..request("f2", "a", b"1", SET_A, T0 + 1)
+            },
             LogEntry {
                 origin: "f1".into(),
                 now_ms: T0 + 1_001,

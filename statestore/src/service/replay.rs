@@ -11,7 +11,7 @@
 //! `Limits::replay_window_ms`, and the oldest go first once all of them
 //! take more than `Limits::max_replay_bytes`.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What a request is, as far as telling a re-send from another request
 /// goes: a keyed hash of everything it carried.
@@ -71,7 +71,7 @@ const ENTRY_OVERHEAD_BYTES: usize = 96;
 /// Recent requests and the answers worth keeping.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Replays<T> {
-    entries: HashMap<Key, Entry<T>>,
+    entries: BTreeMap<Key, Entry<T>>,
     /// Keys in the order they were remembered, with when.
     order: VecDeque<(u64, Key)>,
     bytes: usize,
@@ -85,7 +85,7 @@ impl<T: Clone> Replays<T> {
     /// Keeps entries for `window_ms`, in at most `max_bytes`.
     pub fn new(window_ms: u64, max_bytes: usize) -> Self {
         Replays {
-            entries: HashMap::new(),
+            entries: BTreeMap::new(),
             order: VecDeque::new(),
             bytes: 0,
             window_ms,
