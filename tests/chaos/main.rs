@@ -13,6 +13,7 @@
 //! `ELECTOR_CHAOS_CYCLES=N` runs N cycles; `ELECTOR_CHAOS_SEED=S` replays.
 
 mod audit;
+mod ha;
 mod restarts;
 #[path = "../mqtt/support.rs"]
 #[allow(dead_code)]

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::*;
 
-const CANDIDATES: [&str; 3] = ["a", "b", "c"];
+pub(super) const CANDIDATES: [&str; 3] = ["a", "b", "c"];
 const TERM: &str = "2s";
 
 /// One candidate's leadership: from its `elected` line (read at `since`,
@@ -32,11 +32,11 @@ struct Leadership {
 
 /// Every candidate's leaderships, from the lines it printed.
 #[derive(Default)]
-struct Leaderships {
+pub(super) struct Leaderships {
     /// Open ones, by candidate.
     open: BTreeMap<String, Leadership>,
     closed: Vec<Leadership>,
-    elections: u64,
+    pub(super) elections: u64,
 }
 
 fn ms(at: SystemTime) -> u64 {
@@ -45,7 +45,7 @@ fn ms(at: SystemTime) -> u64 {
 
 impl Leaderships {
     /// Takes in every line the candidates printed since the last call.
-    fn collect(&mut self, candidates: &[Elector]) {
+    pub(super) fn collect(&mut self, candidates: &[Elector]) {
         for candidate in candidates {
             while let Some(read) = candidate.next_read(Duration::ZERO) {
                 let Ok(line) = serde_json::from_str::<Value>(&read.text) else {
@@ -89,14 +89,14 @@ impl Leaderships {
     }
 
     /// A candidate killed with `kill -9` leads no longer than its lease.
-    fn killed(&mut self, candidate: &str) {
+    pub(super) fn killed(&mut self, candidate: &str) {
         if let Some(open) = self.open.remove(candidate) {
             self.closed.push(open);
         }
     }
 
     /// Every pair of leaderships of two candidates that overlap.
-    fn overlaps(&self) -> Vec<String> {
+    pub(super) fn overlaps(&self) -> Vec<String> {
         let mut all: Vec<&Leadership> = self.closed.iter().chain(self.open.values()).collect();
         all.sort_by_key(|l| l.since);
         let mut found = Vec::new();
