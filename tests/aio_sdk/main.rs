@@ -3,6 +3,9 @@
 //! client share the store and a position with elector's candidates. This
 //! is the proof that the service is faithful enough for third-party clients.
 
+#[path = "../mqtt/etcd_store.rs"]
+#[allow(dead_code)]
+mod etcd_store;
 #[path = "../mqtt/support.rs"]
 #[allow(dead_code)]
 mod support;
@@ -85,6 +88,17 @@ fn options(condition: SetCondition, expires: Option<Duration>) -> SetOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_state_store_client_works_against_the_service() {
     let (broker, _service) = broker_with_service();
+    state_store_client_scenario(&broker).await;
+}
+
+/// The same, through three frontends of the etcd-backed store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_state_store_client_works_through_etcd_frontends() {
+    let store = etcd_store::EtcdStore::start(3).await;
+    state_store_client_scenario(&store.broker).await;
+}
+
+async fn state_store_client_scenario(broker: &Broker) {
     let sdk = SdkClient::connect(broker.port, "sdk-store-client").await;
     let store = &sdk.client;
 
@@ -205,6 +219,17 @@ async fn microsofts_state_store_client_works_against_the_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microsofts_lease_client_and_elector_share_a_position() {
     let (broker, _service) = broker_with_service();
+    lease_client_scenario(&broker).await;
+}
+
+/// The same, through three frontends of the etcd-backed store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_lease_client_and_elector_share_a_position_through_etcd_frontends() {
+    let store = etcd_store::EtcdStore::start(3).await;
+    lease_client_scenario(&store.broker).await;
+}
+
+async fn lease_client_scenario(broker: &Broker) {
     let url = broker.url();
     let sdk = SdkClient::connect(broker.port, "ms-sdk").await;
     let lease =
@@ -222,7 +247,7 @@ async fn microsofts_lease_client_and_elector_share_a_position() {
 
     // An elector candidate waits for the position; when the SDK releases
     // it, the candidate hears the DELETE and takes over at once.
-    let elector = Elector::campaign(&broker, "job", "elector", "30s");
+    let elector = Elector::campaign(broker, "job", "elector", "30s");
     assert!(!elector.sees("elected", Duration::from_millis(500)));
     let released_at = Instant::now();
     lease.release(TIMEOUT).await.unwrap();

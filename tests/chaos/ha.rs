@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 use super::restarts::{CANDIDATES, Leaderships};
 use super::*;
 
-#[path = "../../service/tests/etcd_cluster/mod.rs"]
-#[allow(dead_code)]
-mod etcd_cluster;
+use super::etcd_store::{etcd_cluster, wait_until_answered};
 
 const FRONTENDS: usize = 3;
 const MEMBERS: usize = 3;
@@ -186,21 +184,12 @@ async fn thirty_faults_of_frontends_and_etcd_members_lose_nothing_and_grant_once
         leaderships.elections,
         overlaps.len(),
     );
-    assert!(overlaps.is_empty(), "two leaders (seed {seed}): {overlaps:#?}");
+    assert!(
+        overlaps.is_empty(),
+        "two leaders (seed {seed}): {overlaps:#?}"
+    );
     assert!(
         slowest_recovery < RECOVERY_BOUND,
         "writing resumed only {slowest_recovery:?} after a fault ended (seed {seed})"
     );
-}
-
-/// Waits until some frontend answers a request.
-fn wait_until_answered(broker: &Broker) {
-    let started = Instant::now();
-    let url = broker.url();
-    while !run_elector(&["leader", "ready", "--broker", &url, "--request-timeout", "1s"])
-        .0
-        .success()
-    {
-        assert!(started.elapsed() < PATIENCE, "no frontend ever answered");
-    }
 }

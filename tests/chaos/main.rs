@@ -13,6 +13,9 @@
 //! `ELECTOR_CHAOS_CYCLES=N` runs N cycles; `ELECTOR_CHAOS_SEED=S` replays.
 
 mod audit;
+#[path = "../mqtt/etcd_store.rs"]
+#[allow(dead_code)]
+mod etcd_store;
 mod ha;
 mod restarts;
 #[path = "../mqtt/support.rs"]

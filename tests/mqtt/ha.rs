@@ -7,43 +7,32 @@ use std::time::Duration;
 
 use crate::support::*;
 
-#[path = "../../service/tests/etcd_cluster/mod.rs"]
-#[allow(dead_code)]
-mod etcd_cluster;
-
-/// An `elector statestore --etcd` frontend on `broker`.
-fn frontend(broker: &Broker, endpoints: &[String]) -> Elector {
-    let url = broker.url();
-    let etcd = endpoints.join(",");
-    Elector::spawn("frontend", &["statestore", "--broker", &url, "--etcd", &etcd])
-}
+use crate::etcd_store::{EtcdStore, frontend};
 
 fn leader_of(broker: &Broker) -> Option<String> {
     let url = broker.url();
-    let (status, lines) = run_elector(&[
-        "leader",
-        "job",
-        "--broker",
-        &url,
-        "--request-timeout",
-        "3s",
-    ]);
+    let (status, lines) =
+        run_elector(&["leader", "job", "--broker", &url, "--request-timeout", "3s"]);
     assert!(status.success(), "leader failed: {lines:?}");
     lines[0]["leader"]["name"].as_str().map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills() {
-    let mut cluster = etcd_cluster::Cluster::start().await;
+    let EtcdStore {
+        mut frontends,
+        broker,
+        mut cluster,
+    } = EtcdStore::start(3).await;
     let endpoints = cluster.endpoints();
-    let broker = Broker::start();
-    let mut frontends: Vec<Elector> = (0..3).map(|_| frontend(&broker, &endpoints)).collect();
-    tokio::task::block_in_place(|| wait_until_answered(&broker));
 
     let a = Elector::campaign(&broker, "job", "a", "6s");
     a.expect("elected", PATIENCE);
     let b = Elector::campaign(&broker, "job", "b", "6s");
-    assert!(!b.sees("elected", Duration::from_secs(3)), "b elected beside a");
+    assert!(
+        !b.sees("elected", Duration::from_secs(3)),
+        "b elected beside a"
+    );
 
     // Two frontends die; the third serves; a keeps renewing.
     frontends[0].kill();
@@ -72,14 +61,37 @@ async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills()
     );
 }
 
-/// Waits until some frontend answers a request.
-fn wait_until_answered(broker: &Broker) {
+/// Without etcd quorum nothing is applied: a request gets no answer (the
+/// client's retryable timeout), and once quorum is back the store answers
+/// again with what it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_etcd_quorum_requests_time_out_and_resume_with_quorum() {
+    use elector_host::StateStoreBackend;
+    use elector_statestore::{SetOptions, StoreError};
+
+    let mut store = EtcdStore::start(1).await;
+    let client = connect(store.broker.port, Duration::from_secs(2)).await;
+    client
+        .set(b"kept", b"1", &SetOptions::default())
+        .await
+        .unwrap();
+    store.cluster.kill(0);
+    store.cluster.kill(1);
+    let refused = client.set(b"lost", b"1", &SetOptions::default()).await;
+    assert!(
+        matches!(refused, Err(StoreError::Timeout)),
+        "without quorum: {refused:?}"
+    );
+    store.cluster.restart(0).await;
     let started = std::time::Instant::now();
-    let url = broker.url();
-    while !run_elector(&["leader", "ready", "--broker", &url, "--request-timeout", "1s"])
-        .0
-        .success()
-    {
-        assert!(started.elapsed() < PATIENCE, "no frontend ever answered");
-    }
+    let kept = loop {
+        match client.get(b"kept").await {
+            Ok(found) => break found,
+            Err(_) => assert!(
+                started.elapsed() < PATIENCE,
+                "no answer after quorum came back"
+            ),
+        }
+    };
+    assert_eq!(kept.expect("kept").value, b"1");
 }

@@ -7,6 +7,7 @@ mod bounds;
 mod campaign;
 mod command;
 mod errors;
+mod etcd_store;
 mod fairness;
 mod ha;
 mod hostile;

@@ -20,6 +20,9 @@ pub enum StoreMode {
     Durable,
     /// In memory (`--in-memory`), with no lock-delay: the store is new.
     InMemory,
+    /// Three frontends of the etcd-backed store (`--etcd`) over the
+    /// cluster bench's `--etcd` names (a build with `--features etcd`).
+    Etcd,
 }
 
 impl StoreMode {
@@ -28,6 +31,7 @@ impl StoreMode {
         match self {
             StoreMode::Durable => "mqtt durable",
             StoreMode::InMemory => "mqtt in-memory",
+            StoreMode::Etcd => "mqtt etcd (3 frontends)",
         }
     }
 }
@@ -39,7 +43,8 @@ pub struct LocalBroker {
 }
 
 impl LocalBroker {
-    pub fn start(mode: StoreMode) -> anyhow::Result<LocalBroker> {
+    /// `etcd`: the cluster's endpoints, for [`StoreMode::Etcd`].
+    pub fn start(mode: StoreMode, etcd: &[String]) -> anyhow::Result<LocalBroker> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("elector-bench-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -65,20 +70,36 @@ impl LocalBroker {
             .context("starting mosquitto")?;
         broker.children.push(mosquitto);
         wait_for_port(port)?;
-        let mut service = Command::new(std::env::current_exe()?);
-        service.args(["statestore", "--broker", &broker.url]);
-        match mode {
-            StoreMode::Durable => service.arg("--data-dir").arg(broker.dir.join("statestore")),
-            StoreMode::InMemory => service.args(["--in-memory", "--lock-delay", "0s"]),
+        let services = match mode {
+            StoreMode::Durable => vec![vec![
+                "--data-dir".to_owned(),
+                broker.dir.join("statestore").display().to_string(),
+            ]],
+            StoreMode::InMemory => vec![vec![
+                "--in-memory".to_owned(),
+                "--lock-delay".to_owned(),
+                "0s".to_owned(),
+            ]],
+            StoreMode::Etcd => {
+                anyhow::ensure!(
+                    !etcd.is_empty(),
+                    "--store-modes etcd needs the cluster: --etcd http://HOST:PORT,..."
+                );
+                vec![vec!["--etcd".to_owned(), etcd.join(",")]; 3]
+            }
         };
-        let service = service
-            // The bench's own output stays a table; the service's
-            // state-change lines are not part of it.
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the state-store service")?;
-        broker.children.push(service);
+        for flags in services {
+            let service = Command::new(std::env::current_exe()?)
+                .args(["statestore", "--broker", &broker.url])
+                .args(&flags)
+                // The bench's own output stays a table; the service's
+                // state-change lines are not part of it.
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .spawn()
+                .context("starting the state-store service")?;
+            broker.children.push(service);
+        }
         Ok(broker)
     }
 

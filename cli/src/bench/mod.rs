@@ -61,7 +61,7 @@ async fn run_scenarios(args: &BenchArgs) -> anyhow::Result<()> {
                 "starting mosquitto and the {} service",
                 mode.label()
             ));
-            local.push((mode, LocalBroker::start(mode)?));
+            local.push((mode, LocalBroker::start(mode, &args.etcd)?));
         }
     }
     let mut targets = vec![Target::embedded()];

@@ -45,6 +45,10 @@ pub struct BenchArgs {
         default_value = "durable,in-memory"
     )]
     pub store_modes: Vec<crate::bench::StoreMode>,
+    /// With `--store-modes etcd`: the etcd cluster the frontends use
+    /// (members' `http://HOST:PORT`, comma-separated).
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    pub etcd: Vec<String>,
     /// Run the state-store service inside this process (with --broker).
     #[arg(long)]
     pub with_service: bool,

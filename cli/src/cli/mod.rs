@@ -150,7 +150,12 @@ pub struct StatestoreArgs {
     /// holds state of its own, and the store survives the loss of any
     /// frontend and of a minority of etcd members (docs/statestore.md).
     /// Needs a build with `--features etcd`.
-    #[arg(long, value_name = "URL", value_delimiter = ',', conflicts_with = "in_memory")]
+    #[arg(
+        long,
+        value_name = "URL",
+        value_delimiter = ',',
+        conflicts_with = "in_memory"
+    )]
     pub etcd: Vec<String>,
     /// Keep the store in memory only: a restart loses every key, lock and
     /// registration, so after a start no position is granted for

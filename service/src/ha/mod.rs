@@ -168,7 +168,10 @@ pub async fn serve(
                     anyhow::bail!("could not connect to the broker: {error}");
                 }
                 if let Some(readiness) = &options.readiness {
-                    readiness.set(super::BROKER, Err("broker connection lost; reconnecting".into()));
+                    readiness.set(
+                        super::BROKER,
+                        Err("broker connection lost; reconnecting".into()),
+                    );
                 }
                 super::recover(&mut event_loop, settings.token_file(), &error).await;
             }
@@ -270,7 +273,10 @@ async fn follow(
                     }
                 }
                 Some(Err(EtcdError::Compacted(at))) => {
-                    tracing::warn!(at, "the log was compacted past this replica; reloading the snapshot");
+                    tracing::warn!(
+                        at,
+                        "the log was compacted past this replica; reloading the snapshot"
+                    );
                     reload(&log, &shared).await;
                     break;
                 }

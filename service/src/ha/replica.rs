@@ -61,7 +61,10 @@ impl Replica {
 
     /// What the store holds.
     pub fn usage(&self) -> ss::service::Usage {
-        self.service.as_ref().map(Service::usage).unwrap_or_default()
+        self.service
+            .as_ref()
+            .map(Service::usage)
+            .unwrap_or_default()
     }
 
     /// Applies the entry at `revision` (entries come in revision order; an
@@ -84,8 +87,11 @@ impl Replica {
                 },
                 None,
             ) => {
-                let mut service =
-                    Service::with_digest_key(node_id.clone(), limits.clone(), DigestKey(*digest_key));
+                let mut service = Service::with_digest_key(
+                    node_id.clone(),
+                    limits.clone(),
+                    DigestKey(*digest_key),
+                );
                 service.hold_new_positions_until(*hold_until_ms);
                 self.service = Some(service);
                 Applied::default()
@@ -154,7 +160,13 @@ mod tests {
         }
     }
 
-    fn request(origin: &str, client: &str, correlation: &[u8], payload: &[u8], at: u64) -> LogEntry {
+    fn request(
+        origin: &str,
+        client: &str,
+        correlation: &[u8],
+        payload: &[u8],
+        at: u64,
+    ) -> LogEntry {
         LogEntry {
             origin: origin.into(),
             now_ms: at,
@@ -171,8 +183,10 @@ mod tests {
         }
     }
 
-    const SET_A: &[u8] = b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\na\r\n$2\r\nNX\r\n$2\r\nPX\r\n$4\r\n1000\r\n";
-    const SET_B: &[u8] = b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\nb\r\n$2\r\nNX\r\n$2\r\nPX\r\n$4\r\n1000\r\n";
+    const SET_A: &[u8] =
+        b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\na\r\n$2\r\nNX\r\n$2\r\nPX\r\n$4\r\n1000\r\n";
+    const SET_B: &[u8] =
+        b"*6\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\nb\r\n$2\r\nNX\r\n$2\r\nPX\r\n$4\r\n1000\r\n";
 
     fn log() -> Vec<LogEntry> {
         vec![
@@ -212,12 +226,7 @@ mod tests {
         assert_eq!(first, answers(&mut two));
         assert_eq!(
             first,
-            [
-                &b"+OK\r\n"[..],
-                b":-1\r\n",
-                b"+OK\r\n",
-                b"+OK\r\n"
-            ],
+            [&b"+OK\r\n"[..], b":-1\r\n", b"+OK\r\n", b"+OK\r\n"],
             "a wins, b waits, a's re-send gets its answer, b wins after the expiry"
         );
         assert_eq!(one.encode(), two.encode(), "the same state, byte for byte");
@@ -247,6 +256,9 @@ mod tests {
         let late = request("f2", "b", b"1", SET_B, T0);
         let applied = replica.apply(3, &late);
         assert!(applied.expired_in_log && applied.outgoing.is_empty());
-        assert!(replica.apply(3, &late).outgoing.is_empty(), "already applied");
+        assert!(
+            replica.apply(3, &late).outgoing.is_empty(),
+            "already applied"
+        );
     }
 }

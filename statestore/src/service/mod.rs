@@ -204,7 +204,11 @@ impl Service {
 
     /// An empty store whose request digests use `digest_key`: replicas of
     /// one store must all use the same key.
-    pub fn with_digest_key(node_id: impl Into<String>, limits: Limits, digest_key: DigestKey) -> Service {
+    pub fn with_digest_key(
+        node_id: impl Into<String>,
+        limits: Limits,
+        digest_key: DigestKey,
+    ) -> Service {
         Service {
             digests: digest_key,
             ..Service::new(node_id, limits)

@@ -1,0 +1,63 @@
+//! The etcd-backed store for a test: a real 3-member etcd cluster, a
+//! mosquitto, and `elector statestore --etcd` frontends on it, answering
+//! by the time [`EtcdStore::start`] returns. Everything stops on drop.
+
+use std::time::Instant;
+
+use crate::support::*;
+
+#[path = "../../service/tests/etcd_cluster/mod.rs"]
+#[allow(dead_code)]
+pub mod etcd_cluster;
+
+pub struct EtcdStore {
+    pub frontends: Vec<Elector>,
+    pub broker: Broker,
+    pub cluster: etcd_cluster::Cluster,
+}
+
+impl EtcdStore {
+    pub async fn start(frontends: usize) -> EtcdStore {
+        let cluster = etcd_cluster::Cluster::start().await;
+        let broker = Broker::start();
+        let endpoints = cluster.endpoints();
+        let frontends = (0..frontends)
+            .map(|_| frontend(&broker, &endpoints))
+            .collect();
+        tokio::task::block_in_place(|| wait_until_answered(&broker));
+        EtcdStore {
+            frontends,
+            broker,
+            cluster,
+        }
+    }
+}
+
+/// An `elector statestore --etcd ENDPOINTS` frontend on `broker`.
+pub fn frontend(broker: &Broker, endpoints: &[String]) -> Elector {
+    let url = broker.url();
+    let etcd = endpoints.join(",");
+    Elector::spawn(
+        "frontend",
+        &["statestore", "--broker", &url, "--etcd", &etcd],
+    )
+}
+
+/// Waits until some frontend answers a request.
+pub fn wait_until_answered(broker: &Broker) {
+    let started = Instant::now();
+    let url = broker.url();
+    while !run_elector(&[
+        "leader",
+        "ready",
+        "--broker",
+        &url,
+        "--request-timeout",
+        "1s",
+    ])
+    .0
+    .success()
+    {
+        assert!(started.elapsed() < PATIENCE, "no frontend ever answered");
+    }
+}
