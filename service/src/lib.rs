@@ -48,6 +48,7 @@ pub mod instance;
 pub mod metrics;
 mod outbox;
 mod received;
+mod requests;
 pub mod storage;
 
 use std::path::Path;
@@ -57,7 +58,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use elector_statestore as ss;
-use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,6 @@ use elector_host::mqtt::ConnectionSettings;
 use handler::Handler;
 use inbox::Inbox;
 use outbox::Outbox;
-use received::Received;
 pub use storage::{DEFAULT_LOCK_DELAY, Storage};
 
 /// Requests to the request connection: its subscription, and its
@@ -164,48 +163,20 @@ pub async fn serve(
         %client_id,
         "state-store service starting"
     );
-    let mut connected_once = false;
-    while let Some(event) = next_event(&mut event_loop, &stop).await {
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                // Subscribed on every connect: the broker may have lost the
-                // session.
-                client
-                    .subscribe(ss::protocol::REQUEST_TOPIC, QoS::AtLeastOnce)
-                    .await
-                    .context("subscribing to the request topic")?;
-                // Again on every connect: a lost connection's Will cleared it.
-                instance::announce(&client, &status).await?;
-                if !connected_once {
-                    tracing::info!("state-store service connected");
-                }
-                connected_once = true;
-            }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                // Requests reach the service from now on.
-                if let Some(readiness) = &options.readiness {
-                    readiness.set(BROKER, Ok(()));
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
-                    inbox.admit(Received::new(publish, clock.now_ms()));
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                if !connected_once {
-                    anyhow::bail!("could not connect to the broker: {error}");
-                }
-                if let Some(readiness) = &options.readiness {
-                    readiness.set(BROKER, Err("broker connection lost; reconnecting".into()));
-                }
-                recover(&mut event_loop, settings.token_file(), &error).await;
-            }
-        }
-    }
+    let connection = requests::RequestConnection {
+        client: &client,
+        subscription: ss::protocol::REQUEST_TOPIC,
+        inbox: &inbox,
+        clock,
+        readiness: options.readiness.as_ref(),
+        token_file: settings.token_file(),
+        what: "state-store service",
+        status: Some(&status),
+    };
+    let connected = connection.run(&mut event_loop, &stop).await;
     inbox.close();
     let worked = worker.await.context("the service's worker panicked")?;
+    connected?;
     instance::withdraw(&client).await;
     let _ = client.disconnect().await;
     // Sends both before the connection is dropped (were they lost, the Will

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::restarts::{CANDIDATES, Leaderships};
+use super::restarts::{CANDIDATES, Leaderships, campaigners};
 use super::*;
 
 use super::etcd_store::{etcd_cluster, wait_until_answered};
@@ -86,17 +86,9 @@ async fn thirty_faults_of_frontends_and_etcd_members_lose_nothing_and_grant_once
             .map(|i| Some(spawn_replica(&format!("r{i}"), broker.port)))
             .collect(),
     );
-    let mut candidates: Vec<Elector> = CANDIDATES
-        .iter()
-        .map(|name| Elector::campaign(&broker, "job", name, "3s"))
-        .collect();
+    let mut candidates = campaigners(&broker, "3s");
     let store = connect(broker.port, Duration::from_secs(2)).await;
-    checked(
-        counter_passes(&store, 5, PATIENCE)
-            .await
-            .map_err(|e| format!("the log never started: {e}")),
-        seed,
-    );
+    log_started(&store, seed).await;
 
     let mut audit = LogAudit::default();
     let mut leaderships = Leaderships::default();

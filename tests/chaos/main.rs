@@ -292,6 +292,16 @@ async fn faults(
     })
 }
 
+/// Waits until the replicas have written a few entries; fails the test
+/// (with the seed) if they never do.
+async fn log_started(store: &MqttStore, seed: u64) {
+    let started = counter_passes(store, 5, PATIENCE).await;
+    checked(
+        started.map_err(|e| format!("the log never started: {e}")),
+        seed,
+    );
+}
+
 /// Waits for the counter to pass `at_least`, for at most `patience`.
 async fn counter_passes(
     store: &MqttStore,
@@ -317,11 +327,7 @@ async fn fifty_cycles_of_faults_leave_a_whole_log_in_token_order() {
     let mut rng = Rng(seed);
     let mut world = World::start().await;
     let store = connect(world.broker.port, Duration::from_secs(2)).await;
-    let started = counter_passes(&store, 5, PATIENCE).await;
-    checked(
-        started.map_err(|e| format!("the log never started: {e}")),
-        seed,
-    );
+    log_started(&store, seed).await;
 
     let mut audit = LogAudit::default();
     let run = checked(faults(&mut world, &mut rng, cycles, &mut audit).await, seed);

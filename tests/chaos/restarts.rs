@@ -111,6 +111,14 @@ impl Leaderships {
     }
 }
 
+/// A candidate of each name in [`CANDIDATES`] campaigning for `job`.
+pub(super) fn campaigners(broker: &Broker, term: &str) -> Vec<Elector> {
+    CANDIDATES
+        .iter()
+        .map(|name| Elector::campaign(broker, "job", name, term))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_kill_9_restarts_of_the_durable_service_lose_nothing_and_grant_once() {
     let cycles = env_u64("ELECTOR_RESTART_CYCLES", 20);
@@ -124,17 +132,9 @@ async fn twenty_kill_9_restarts_of_the_durable_service_lose_nothing_and_grant_on
             .map(|i| Some(spawn_replica(&format!("r{i}"), broker.port)))
             .collect(),
     );
-    let mut candidates: Vec<Elector> = CANDIDATES
-        .iter()
-        .map(|name| Elector::campaign(&broker, "job", name, TERM))
-        .collect();
+    let mut candidates = campaigners(&broker, TERM);
     let store = connect(broker.port, Duration::from_secs(2)).await;
-    checked(
-        counter_passes(&store, 5, PATIENCE)
-            .await
-            .map_err(|e| format!("the log never started: {e}")),
-        seed,
-    );
+    log_started(&store, seed).await;
 
     let mut audit = LogAudit::default();
     let mut leaderships = Leaderships::default();

@@ -33,6 +33,35 @@ impl EtcdStore {
     }
 }
 
+/// `store`'s broker, with a frontend killed 100 ms from now and an etcd
+/// member 400 ms from now (both `kill -9`), while the caller goes on using
+/// it.
+pub fn kill_one_of_each_meanwhile(store: EtcdStore) -> UnderKills {
+    let EtcdStore {
+        mut frontends,
+        broker,
+        mut cluster,
+    } = store;
+    let kept = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        frontends[0].kill();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cluster.kill(0);
+        (frontends, cluster)
+    });
+    UnderKills {
+        broker,
+        _kept: kept,
+    }
+}
+
+/// The broker of [`kill_one_of_each_meanwhile`]; the frontends and the
+/// cluster live (in the killing task's result) as long as this does.
+pub struct UnderKills {
+    pub broker: Broker,
+    _kept: tokio::task::JoinHandle<(Vec<Elector>, etcd_cluster::Cluster)>,
+}
+
 /// An `elector statestore --etcd ENDPOINTS` frontend on `broker`.
 pub fn frontend(broker: &Broker, endpoints: &[String]) -> Elector {
     let url = broker.url();

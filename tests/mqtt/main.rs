@@ -7,6 +7,7 @@ mod bounds;
 mod campaign;
 mod command;
 mod errors;
+#[allow(dead_code)] // each test binary uses part of it
 mod etcd_store;
 mod fairness;
 mod ha;

@@ -30,9 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use elector_statestore as ss;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{AsyncClient, Event};
+use rumqttc::v5::AsyncClient;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +39,6 @@ use super::etcd::{EtcdError, EtcdLog, ExpirerRole};
 use super::handler::Outgoing;
 use super::inbox::Inbox;
 use super::outbox::Outbox;
-use super::received::Received;
 use super::{REQUEST_CONNECTION_CAPACITY, ServiceOptions};
 use elector_host::clock::StoreClock;
 use elector_host::mqtt::ConnectionSettings;
@@ -139,44 +136,17 @@ pub async fn serve(
     mqtt.set_session_expiry_interval(None);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let subscription = format!("$share/{SHARE_GROUP}/{}", ss::protocol::REQUEST_TOPIC);
-    let mut connected_once = false;
-    while let Some(event) = super::next_event(&mut event_loop, &stop).await {
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                client
-                    .subscribe(&subscription, QoS::AtLeastOnce)
-                    .await
-                    .context("subscribing to the request topic")?;
-                if !connected_once {
-                    tracing::info!(%client_id, "state-store frontend connected");
-                }
-                connected_once = true;
-            }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                if let Some(readiness) = &options.readiness {
-                    readiness.set(super::BROKER, Ok(()));
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(publish))) => {
-                if publish.topic.as_ref() == ss::protocol::REQUEST_TOPIC.as_bytes() {
-                    inbox.admit(Received::new(publish, clock.now_ms()));
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                if !connected_once {
-                    anyhow::bail!("could not connect to the broker: {error}");
-                }
-                if let Some(readiness) = &options.readiness {
-                    readiness.set(
-                        super::BROKER,
-                        Err("broker connection lost; reconnecting".into()),
-                    );
-                }
-                super::recover(&mut event_loop, settings.token_file(), &error).await;
-            }
-        }
-    }
+    let connection = super::requests::RequestConnection {
+        client: &client,
+        subscription: &subscription,
+        inbox: &inbox,
+        clock,
+        readiness: options.readiness.as_ref(),
+        token_file: settings.token_file(),
+        what: "state-store frontend",
+        status: None,
+    };
+    let connected = connection.run(&mut event_loop, &stop).await;
     stop.cancel();
     inbox.close();
     let _ = appender.await;
@@ -184,7 +154,7 @@ pub async fn serve(
     let _ = follower.await;
     let _ = publisher.await;
     let _ = client.disconnect().await;
-    Ok(())
+    connected
 }
 
 /// A client id no other frontend has: frontends share the broker.
