@@ -111,6 +111,34 @@ impl Leaderships {
     }
 }
 
+/// The end of a run: the rest of the log read and every entry read again
+/// (none may differ), and no two candidates' leaderships overlapping.
+/// Returns what was seen, for the run's summary line.
+pub(super) async fn judge(
+    store: &MqttStore,
+    audit: &mut LogAudit,
+    leaderships: &mut Leaderships,
+    candidates: &[Elector],
+    seed: u64,
+) -> String {
+    checked(catch_up(store, audit).await, seed);
+    checked(reread_all(store, audit).await, seed);
+    leaderships.collect(candidates);
+    let overlaps = leaderships.overlaps();
+    assert!(
+        overlaps.is_empty(),
+        "two leaders (seed {seed}): {overlaps:#?}"
+    );
+    format!(
+        "log: {} entries, {} hand-overs, {} tokens; candidates: {} elections, no overlapping \
+         leaderships",
+        audit.written(),
+        audit.hand_overs(),
+        audit.tokens(),
+        leaderships.elections,
+    )
+}
+
 /// A candidate of each name in [`CANDIDATES`] campaigning for `job`.
 pub(super) fn campaigners(broker: &Broker, term: &str) -> Vec<Elector> {
     CANDIDATES
@@ -175,23 +203,10 @@ async fn twenty_kill_9_restarts_of_the_durable_service_lose_nothing_and_grant_on
             .status();
         let _ = child.wait();
     }
-    checked(catch_up(&store, &mut audit).await, seed);
-    checked(reread_all(&store, &audit).await, seed);
-    leaderships.collect(&candidates);
-    let overlaps = leaderships.overlaps();
+    let summary = judge(&store, &mut audit, &mut leaderships, &candidates, seed).await;
     eprintln!(
         "restarts (seed {seed}): {cycles} kill -9 restarts of the service, {candidates_killed} \
-         candidates killed; log: {} entries, {} hand-overs, {} tokens; candidates: {} \
-         elections, {} overlapping leaderships",
-        audit.written(),
-        audit.hand_overs(),
-        audit.tokens(),
-        leaderships.elections,
-        overlaps.len(),
-    );
-    assert!(
-        overlaps.is_empty(),
-        "two leaders (seed {seed}): {overlaps:#?}"
+         candidates killed; {summary}"
     );
     assert!(
         leaderships.elections > 1,
