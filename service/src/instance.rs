@@ -14,6 +14,12 @@
 //! behind, for example, by a broker that kept it across its own restart
 //! while the service was gone).
 //!
+//! Frontends of the etcd-backed store share a broker by design: each
+//! keeps a status of its own under [`FRONTENDS_TOPIC`], cleared by its own
+//! Will. A single-node service refuses to start beside them (or beside
+//! another single-node one); a frontend refuses to start beside a
+//! single-node service, not beside other frontends.
+//!
 //! Two services started within the same instant can both find no status;
 //! the window is the broker's round trip, and the ACL in
 //! `docs/security.md` keeps other clients from writing the topic.
@@ -28,8 +34,39 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use elector_host::mqtt::ConnectionSettings;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 
-/// Where the running service's status is retained.
+/// Where the running single-node service's status is retained.
 pub const STATUS_TOPIC: &str = "elector/statestore/v1/instance";
+
+/// Under which each frontend of the etcd-backed store retains its status
+/// (`…/frontends/<client id>`).
+pub const FRONTENDS_TOPIC: &str = "elector/statestore/v1/instance/frontends";
+
+/// What a starting service must not run beside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A single-node service: alone on its broker.
+    SingleNode,
+    /// A frontend of the etcd-backed store: beside other frontends only.
+    Frontend,
+}
+
+impl Kind {
+    /// Where a service of this kind with `client_id` keeps its status.
+    pub fn status_topic(self, client_id: &str) -> String {
+        match self {
+            Kind::SingleNode => STATUS_TOPIC.to_owned(),
+            Kind::Frontend => format!("{FRONTENDS_TOPIC}/{client_id}"),
+        }
+    }
+
+    /// The statuses a starting service of this kind looks for.
+    fn watched(self) -> Vec<String> {
+        match self {
+            Kind::SingleNode => vec![STATUS_TOPIC.to_owned(), format!("{FRONTENDS_TOPIC}/+")],
+            Kind::Frontend => vec![STATUS_TOPIC.to_owned()],
+        }
+    }
+}
 
 /// How long after the broker confirms the probe's subscription a retained
 /// status may still arrive (brokers send it right after the SUBACK).
@@ -55,10 +92,11 @@ pub fn status(client_id: &str) -> String {
     )
 }
 
-/// The main connection's Will: clear the status when the connection is lost.
-pub fn clear_on_loss(options: &mut MqttOptions) {
+/// The main connection's Will: clear the status at `topic` when the
+/// connection is lost.
+pub fn clear_on_loss(options: &mut MqttOptions, topic: &str) {
     options.set_last_will(LastWill::new(
-        STATUS_TOPIC,
+        topic,
         Vec::new(),
         QoS::AtLeastOnce,
         true,
@@ -66,29 +104,29 @@ pub fn clear_on_loss(options: &mut MqttOptions) {
     ));
 }
 
-/// Announces this service (once connected; retained).
-pub async fn announce(client: &AsyncClient, status: &str) -> anyhow::Result<()> {
+/// Announces this service at `topic` (once connected; retained).
+pub async fn announce(client: &AsyncClient, topic: &str, status: &str) -> anyhow::Result<()> {
     client
-        .publish(
-            STATUS_TOPIC,
-            QoS::AtLeastOnce,
-            true,
-            status.as_bytes().to_vec(),
-        )
+        .publish(topic, QoS::AtLeastOnce, true, status.as_bytes().to_vec())
         .await?;
     Ok(())
 }
 
 /// Takes the status down on a clean stop (a normal DISCONNECT discards the
 /// Will).
-pub async fn withdraw(client: &AsyncClient) {
+pub async fn withdraw(client: &AsyncClient, topic: &str) {
     let _ = client
-        .publish(STATUS_TOPIC, QoS::AtLeastOnce, true, Vec::<u8>::new())
+        .publish(topic, QoS::AtLeastOnce, true, Vec::<u8>::new())
         .await;
 }
 
-/// Refuses to go on while another service's status stands on the broker.
-pub async fn ensure_alone(settings: &ConnectionSettings, client_id: &str) -> anyhow::Result<()> {
+/// Refuses to go on while the status of a service this `kind` must not
+/// run beside stands on the broker and its state store answers.
+pub async fn ensure_alone(
+    settings: &ConnectionSettings,
+    client_id: &str,
+    kind: Kind,
+) -> anyhow::Result<()> {
     let probe_id = format!("{client_id}-probe-{}", std::process::id());
     let mut options = settings.mqtt_options(&probe_id);
     options
@@ -109,16 +147,20 @@ pub async fn ensure_alone(settings: &ConnectionSettings, client_id: &str) -> any
         };
         match event {
             Event::Incoming(Packet::ConnAck(_)) => {
-                client.subscribe(STATUS_TOPIC, QoS::AtLeastOnce).await?;
+                for topic in kind.watched() {
+                    client.subscribe(topic, QoS::AtLeastOnce).await?;
+                }
             }
             Event::Incoming(Packet::SubAck(_)) => {
-                deadline = Some(tokio::time::Instant::now() + RETAINED_WAIT);
+                deadline.get_or_insert(tokio::time::Instant::now() + RETAINED_WAIT);
             }
-            Event::Incoming(Packet::Publish(publish))
-                if publish.topic.as_ref() == STATUS_TOPIC.as_bytes() =>
-            {
+            Event::Incoming(Packet::Publish(publish)) => {
                 if publish.payload.is_empty() {
-                    break None; // cleared: its service is gone
+                    // Cleared: its service is gone (another may stand).
+                    if standing.is_some() && publish.topic.as_ref() == STATUS_TOPIC.as_bytes() {
+                        break None;
+                    }
+                    continue;
                 }
                 standing = Some(String::from_utf8_lossy(&publish.payload).into_owned());
                 deadline = Some(tokio::time::Instant::now() + CLEAR_WAIT);

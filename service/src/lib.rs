@@ -137,7 +137,7 @@ pub async fn serve(
         return serve_on_etcd(settings, &options, endpoints, *lock_delay_if_new, shutdown).await;
     }
     let client_id = settings.client_id_or("elector-statestore");
-    instance::ensure_alone(settings, &client_id).await?;
+    instance::ensure_alone(settings, &client_id, instance::Kind::SingleNode).await?;
     let clock = StoreClock::start();
     // Opened (and restored) before connecting: a service whose state
     // cannot be read must not answer anyone.
@@ -145,7 +145,7 @@ pub async fn serve(
         storage::open(&options.storage, &options.node_id, &options.limits, &clock)?;
     let status = instance::status(&client_id);
     let mut mqtt = settings.mqtt_options(&client_id);
-    instance::clear_on_loss(&mut mqtt);
+    instance::clear_on_loss(&mut mqtt, instance::STATUS_TOPIC);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let outbox = Outbox::connect(settings, &format!("{client_id}-out"), shutdown.clone());
     let on_drop = options
@@ -171,13 +171,13 @@ pub async fn serve(
         readiness: options.readiness.as_ref(),
         token_file: settings.token_file(),
         what: "state-store service",
-        status: Some(&status),
+        status: (instance::STATUS_TOPIC, &status),
     };
     let connected = connection.run(&mut event_loop, &stop).await;
     inbox.close();
     let worked = worker.await.context("the service's worker panicked")?;
     connected?;
-    instance::withdraw(&client).await;
+    instance::withdraw(&client, instance::STATUS_TOPIC).await;
     let _ = client.disconnect().await;
     // Sends both before the connection is dropped (were they lost, the Will
     // would clear the status all the same).

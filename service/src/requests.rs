@@ -29,9 +29,9 @@ pub struct RequestConnection<'a> {
     pub token_file: Option<&'a Path>,
     /// What the log calls the service ("state-store service", ...).
     pub what: &'static str,
-    /// The single-node service's status (`instance.rs`), announced again
-    /// on every connect: a lost connection's Will cleared it.
-    pub status: Option<&'a str>,
+    /// The service's status and its topic (`instance.rs`), announced
+    /// again on every connect: a lost connection's Will cleared it.
+    pub status: (&'a str, &'a str),
 }
 
 impl RequestConnection<'_> {
@@ -50,9 +50,8 @@ impl RequestConnection<'_> {
                         .subscribe(self.subscription, QoS::AtLeastOnce)
                         .await
                         .context("subscribing to the request topic")?;
-                    if let Some(status) = self.status {
-                        super::instance::announce(self.client, status).await?;
-                    }
+                    let (topic, status) = self.status;
+                    super::instance::announce(self.client, topic, status).await?;
                     if !connected_once {
                         tracing::info!("{} connected", self.what);
                     }

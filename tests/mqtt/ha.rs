@@ -95,3 +95,28 @@ async fn without_etcd_quorum_requests_time_out_and_resume_with_quorum() {
     };
     assert_eq!(kept.expect("kept").value, b"1");
 }
+
+/// A single-node service started beside the frontends would hold a store of
+/// its own on their broker: it refuses, naming one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_service_beside_the_frontends_is_refused() {
+    let store = EtcdStore::start(2).await;
+    let url = store.broker.url();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_elector"))
+            .args(["statestore", "--broker", &url, "--in-memory"])
+            .output()
+            .expect("elector runs")
+    });
+    let output = tokio::time::timeout(PATIENCE, output)
+        .await
+        .expect("the single-node service kept running beside the frontends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another elector statestore is serving this broker")
+            && stderr.contains("elector-statestore-"),
+        "{stderr}"
+    );
+}

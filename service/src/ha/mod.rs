@@ -86,6 +86,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let client_id = settings.client_id_or(&default_client_id());
+    let kind = super::instance::Kind::Frontend;
+    super::instance::ensure_alone(settings, &client_id, kind).await?;
+    let status_topic = kind.status_topic(&client_id);
+    let status = super::instance::status(&client_id);
     let log = EtcdLog::connect(&etcd.endpoints, PREFIX, etcd.timeout)
         .await
         .with_context(|| format!("connecting to etcd at {}", etcd.endpoints.join(",")))?;
@@ -134,6 +138,7 @@ pub async fn serve(
     // queueing a share of the requests for it.
     mqtt.set_clean_start(true);
     mqtt.set_session_expiry_interval(None);
+    super::instance::clear_on_loss(&mut mqtt, &status_topic);
     let (client, mut event_loop) = AsyncClient::new(mqtt, REQUEST_CONNECTION_CAPACITY);
     let subscription = format!("$share/{SHARE_GROUP}/{}", ss::protocol::REQUEST_TOPIC);
     let connection = super::requests::RequestConnection {
@@ -144,7 +149,7 @@ pub async fn serve(
         readiness: options.readiness.as_ref(),
         token_file: settings.token_file(),
         what: "state-store frontend",
-        status: None,
+        status: (&status_topic, &status),
     };
     let connected = connection.run(&mut event_loop, &stop).await;
     stop.cancel();
@@ -153,6 +158,7 @@ pub async fn serve(
     let _ = expirer.await;
     let _ = follower.await;
     let _ = publisher.await;
+    super::instance::withdraw(&client, &status_topic).await;
     let _ = client.disconnect().await;
     connected
 }
