@@ -90,11 +90,15 @@ pub async fn serve(
     super::instance::ensure_alone(settings, &client_id, kind).await?;
     let status_topic = kind.status_topic(&client_id);
     let status = super::instance::status(&client_id);
-    let log = EtcdLog::connect(&etcd.endpoints, PREFIX, etcd.timeout)
-        .await
-        .with_context(|| format!("connecting to etcd at {}", etcd.endpoints.join(",")))?;
+    let stop = shutdown.child_token();
+    let endpoints = etcd.endpoints.join(",");
+    let log = while_unavailable(&stop, &format!("connecting to etcd at {endpoints}"), || {
+        EtcdLog::connect(&etcd.endpoints, PREFIX, etcd.timeout)
+    })
+    .await?;
     let clock = StoreClock::start();
-    let replica = match log.load_snapshot().await? {
+    let snapshot = while_unavailable(&stop, "loading the snapshot", || log.load_snapshot()).await?;
+    let replica = match snapshot {
         Some((revision, bytes)) => {
             let replica = Replica::decode(&bytes).context("reading the etcd snapshot")?;
             tracing::info!(revision, "state-store replica loaded from the snapshot");
@@ -108,11 +112,17 @@ pub async fn serve(
         applied,
         origin: client_id.clone(),
     });
-    let stop = shutdown.child_token();
     let (publish, published) = mpsc::unbounded_channel();
     let follower = tokio::spawn(follow(log.clone(), shared.clone(), publish, stop.clone()));
-    catch_up(&log, &shared).await?;
-    begin_if_new(&log, &shared, &options, &etcd, &clock).await?;
+    let head = while_unavailable(&stop, "reading the log's head", || log.head()).await?;
+    wait_applied(&shared, head).await;
+    while !shared.replica.lock().unwrap().has_begun() {
+        let began = begin_if_new(&log, &shared, &options, &etcd, &clock).await;
+        if let Err(error) = began {
+            tracing::warn!(error = %format!("{error:#}"), "beginning the store; trying again");
+            pause_or_stop(&stop).await?;
+        }
+    }
     tracing::info!(
         %client_id,
         applied = *shared.applied.borrow(),
@@ -170,11 +180,36 @@ fn default_client_id() -> String {
     format!("elector-statestore-{salt:06x}")
 }
 
-/// Waits until the replica has applied everything committed before now.
-async fn catch_up(log: &EtcdLog, shared: &Shared) -> anyhow::Result<()> {
-    let head = log.head().await?;
-    wait_applied(shared, head).await;
-    Ok(())
+/// Runs `attempt` until it does not fail with [`EtcdError::Unavailable`]
+/// (a frontend starting while etcd elects a leader, or while a member or
+/// the link to it is down, waits for it instead of exiting), or until
+/// `stop` fires. Other errors end it.
+async fn while_unavailable<T, F>(
+    stop: &CancellationToken,
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> anyhow::Result<T>
+where
+    F: Future<Output = Result<T, EtcdError>>,
+{
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(EtcdError::Unavailable(error)) => {
+                tracing::warn!(%error, "{what}: etcd unavailable; trying again");
+                pause_or_stop(stop).await?;
+            }
+            Err(error) => return Err(anyhow::Error::new(error).context(what.to_owned())),
+        }
+    }
+}
+
+/// A pause before trying again, or an error once `stop` fires.
+async fn pause_or_stop(stop: &CancellationToken) -> anyhow::Result<()> {
+    tokio::select! {
+        () = stop.cancelled() => anyhow::bail!("stopped before etcd was reachable"),
+        () = tokio::time::sleep(Duration::from_millis(500)) => Ok(()),
+    }
 }
 
 async fn wait_applied(shared: &Shared, revision: i64) {
@@ -182,8 +217,8 @@ async fn wait_applied(shared: &Shared, revision: i64) {
     let _ = applied.wait_for(|applied| *applied >= revision).await;
 }
 
-/// Appends the genesis entry when the log has none yet (a new cluster),
-/// and waits until one (this or another frontend's) is applied.
+/// Appends the genesis entry (the log has none yet: a new cluster) and
+/// waits until one (this or another frontend's) is applied.
 async fn begin_if_new(
     log: &EtcdLog,
     shared: &Shared,
@@ -191,11 +226,7 @@ async fn begin_if_new(
     etcd: &EtcdOptions,
     clock: &StoreClock,
 ) -> anyhow::Result<()> {
-    if shared.replica.lock().unwrap().has_begun() {
-        return Ok(());
-    }
-    ss::validate_node_id(&options.node_id)
-        .map_err(|e| anyhow::anyhow!("invalid --node-id {:?}: {e}", options.node_id))?;
+    // (`serve` checked the node id before choosing this mode.)
     let now_ms = clock.now_ms();
     let lock_delay_ms = u64::try_from(etcd.lock_delay_if_new.as_millis()).unwrap_or(u64::MAX);
     let genesis = LogEntry {
