@@ -92,12 +92,10 @@ impl Disk {
                 .try_into()
                 .context("a digest key of the wrong length")?,
         );
-        let high_water = match meta.get(HIGH_WATER)? {
-            Some(text) => ss::Hlc::parse_bytes(text.value()).context("the high-water mark")?,
-            None => ss::Hlc::new(0, 0, "-"),
-        };
         let mut store = ss::Snapshot::empty();
-        store.high_water = high_water;
+        if let Some(text) = meta.get(HIGH_WATER)? {
+            store.high_water = ss::Hlc::parse_bytes(text.value()).context("the high-water mark")?;
+        }
         for row in read.open_table(KEYS)?.iter()? {
             let (key, entry) = row?;
             let (value, version, token, expires_at_ms) = entry.value();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::restarts::{CANDIDATES, Leaderships, campaigners, judge};
 use super::*;
 
-use super::etcd_store::{etcd_cluster, wait_until_answered};
+use super::etcd_store::etcd_cluster;
 
 const FRONTENDS: usize = 3;
 const MEMBERS: usize = 3;
@@ -81,7 +81,7 @@ async fn thirty_faults_of_frontends_and_etcd_members_lose_nothing_and_grant_once
     let mut cluster = etcd_cluster::Cluster::start().await;
     let broker = Broker::start();
     let mut frontends = Frontends::start(&broker, &cluster).await;
-    tokio::task::block_in_place(|| wait_until_answered(&broker));
+    tokio::task::block_in_place(|| wait_until_served(&broker));
     let _replicas = Replicas(
         (1..=REPLICAS)
             .map(|i| Some(spawn_replica(&format!("r{i}"), broker.port)))

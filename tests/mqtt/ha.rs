@@ -9,14 +9,6 @@ use crate::support::*;
 
 use crate::etcd_store::{EtcdStore, frontend};
 
-fn leader_of(broker: &Broker) -> Option<String> {
-    let url = broker.url();
-    let (status, lines) =
-        run_elector(&["leader", "job", "--broker", &url, "--request-timeout", "3s"]);
-    assert!(status.success(), "leader failed: {lines:?}");
-    lines[0]["leader"]["name"].as_str().map(str::to_owned)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills() {
     let EtcdStore {
@@ -44,7 +36,7 @@ async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills()
     );
     assert!(!a.sees("lost", Duration::from_millis(10)));
     assert_eq!(
-        tokio::task::block_in_place(|| leader_of(&broker)).as_deref(),
+        tokio::task::block_in_place(|| leader_of(&broker, "job")).as_deref(),
         Some("a")
     );
 
@@ -56,7 +48,7 @@ async fn frontends_over_etcd_keep_one_leader_through_frontend_and_member_kills()
     frontends[2].kill();
     assert!(!b.sees("lost", Duration::from_secs(4)), "b lost its lease");
     assert_eq!(
-        tokio::task::block_in_place(|| leader_of(&broker)).as_deref(),
+        tokio::task::block_in_place(|| leader_of(&broker, "job")).as_deref(),
         Some("b")
     );
 }

@@ -4,13 +4,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-fn leader_of(broker: &Broker, position: &str) -> Option<String> {
-    let url = broker.url();
-    let (status, lines) = run_elector(&["leader", position, "--broker", &url]);
-    assert!(status.success());
-    lines[0]["leader"]["name"].as_str().map(str::to_owned)
-}
-
 /// Which of `candidates` prints `elected` first, within `wait`.
 fn first_elected(candidates: &[Elector], wait: Duration) -> usize {
     let deadline = Instant::now() + wait;

@@ -424,8 +424,17 @@ impl Service {
     }
 }
 
-/// Waits until the state-store service on `broker` answers a request.
-fn wait_until_served(broker: &Broker) {
+/// Who leads `position` on `broker`, as `elector leader` says.
+pub fn leader_of(broker: &Broker, position: &str) -> Option<String> {
+    let url = broker.url();
+    let (status, lines) = run_elector(&["leader", position, "--broker", &url]);
+    assert!(status.success());
+    lines[0]["leader"]["name"].as_str().map(str::to_owned)
+}
+
+/// Waits until the state-store service on `broker` (or a frontend of the
+/// etcd-backed store) answers a request.
+pub fn wait_until_served(broker: &Broker) {
     let url = broker.url();
     let started = Instant::now();
     loop {
