@@ -30,6 +30,7 @@ use elector_host::client::{ClientOptions, LeaderElectionClient};
 use elector_host::mqtt::SettingsError;
 use elector_host::runtime::{ElectorRuntime, RuntimeConfig};
 use elector_host::store::StateStoreBackend;
+use elector_host::store::mqtt::release::ReleaseOnDisconnect;
 
 /// Runs one command; returns the process's exit code. Every argument is
 /// checked, and the store chosen, before anything connects.
@@ -43,8 +44,23 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             Ok(Exit::Done.code())
         }
         Command::Campaign(args) => {
-            let choice = args.connection.store.choice()?;
+            let mut choice = args.connection.store.choice()?;
             let session_id = args.session_id.unwrap_or_else(new_session_id);
+            if let (
+                crate::cli::StoreChoice::Broker {
+                    release_on_disconnect,
+                    ..
+                },
+                Some(delay),
+            ) = (&mut choice, args.release_on_disconnect.0)
+            {
+                let lock_value = format!("{}:{session_id}", args.name);
+                *release_on_disconnect = Some(ReleaseOnDisconnect::new(
+                    &args.position,
+                    &lock_value,
+                    delay,
+                )?);
+            }
             let monitor = match args.metrics_addr {
                 Some(address) => {
                     let labels = crate::ops::ReplicaLabels {
