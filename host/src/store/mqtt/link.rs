@@ -62,6 +62,7 @@ pub async fn run(
     client: AsyncClient,
     shared: Weak<Shared>,
     closing: CancellationToken,
+    severed: CancellationToken,
     token_file: Option<PathBuf>,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -71,6 +72,10 @@ pub async fn run(
     loop {
         let event = tokio::select! {
             biased;
+            () = severed.cancelled() => {
+                connected = false;
+                break;
+            }
             () = closing.cancelled() => break,
             event = event_loop.poll() => event,
         };

@@ -96,6 +96,8 @@ pub(crate) struct Shared {
     /// Ends the connection: on `disconnect()`, or when the last clone of
     /// the client is dropped.
     closing: CancellationToken,
+    /// Ends the connection without a DISCONNECT (see [`MqttStore::sever`]).
+    severed: CancellationToken,
     /// `host:port`, for messages.
     address: String,
     /// Why the link is not up, in words, as last seen.
@@ -178,6 +180,7 @@ impl MqttStore {
             watches: Watches::default(),
             link,
             closing: CancellationToken::new(),
+            severed: CancellationToken::new(),
         });
         let token_file = settings.token_file().map(std::path::Path::to_path_buf);
         tokio::spawn(link::run(
@@ -185,6 +188,7 @@ impl MqttStore {
             shared.client.clone(),
             Arc::downgrade(&shared),
             shared.closing.clone(),
+            shared.severed.clone(),
             token_file,
         ));
         tokio::spawn(watches::refresh(
@@ -271,6 +275,14 @@ impl MqttStore {
             LinkState::Up { generation } => *generation,
             _ => 0,
         }
+    }
+
+    /// Drops the connection as a crash would: the socket closes without a
+    /// DISCONNECT, so the broker publishes the connection's Will (after
+    /// its delay), and the client does not connect again. For benchmarks
+    /// and tests that crash a candidate without ending their process.
+    pub fn sever(&self) {
+        self.shared.severed.cancel();
     }
 
     /// Closes the connection (with a DISCONNECT if the link is up, waiting
