@@ -30,7 +30,6 @@ use elector_host::client::{ClientOptions, LeaderElectionClient};
 use elector_host::mqtt::SettingsError;
 use elector_host::runtime::{ElectorRuntime, RuntimeConfig};
 use elector_host::store::StateStoreBackend;
-use elector_host::store::mqtt::release::ReleaseOnDisconnect;
 
 /// Runs one command; returns the process's exit code. Every argument is
 /// checked, and the store chosen, before anything connects.
@@ -46,21 +45,13 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
         Command::Campaign(args) => {
             let mut choice = args.connection.store.choice()?;
             let session_id = args.session_id.unwrap_or_else(new_session_id);
-            if let (
-                crate::cli::StoreChoice::Broker {
-                    release_on_disconnect,
-                    ..
-                },
-                Some(delay),
-            ) = (&mut choice, args.release_on_disconnect.0)
-            {
-                let lock_value = format!("{}:{session_id}", args.name);
-                *release_on_disconnect = Some(ReleaseOnDisconnect::new(
-                    &args.position,
-                    &lock_value,
-                    delay,
-                )?);
-            }
+            let lock_value = format!("{}:{session_id}", args.name);
+            store::release_on_disconnect(
+                &mut choice,
+                &args.position,
+                &lock_value,
+                args.release_on_disconnect.0,
+            )?;
             let monitor = match args.metrics_addr {
                 Some(address) => {
                     let labels = crate::ops::ReplicaLabels {
@@ -149,7 +140,15 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Run(args) => {
             let (request, store) = args.into_request();
-            let choice = store.choice()?;
+            let mut choice = store.choice()?;
+            if request.replicas == 1 {
+                store::release_on_disconnect(
+                    &mut choice,
+                    &request.position,
+                    &request.name,
+                    request.release_on_disconnect,
+                )?;
+            }
             let shutdown = Shutdown::listen()?;
             let stopped = "stopped at once by a second signal, without resigning: held \
                            positions end by themselves at the end of their terms";

@@ -33,6 +33,28 @@ pub async fn open(
     })
 }
 
+/// Gives a broker connection the Will that releases `position` held with
+/// `lock_value` when the broker loses the connection for `delay`; nothing
+/// for the embedded store or without a delay.
+pub fn release_on_disconnect(
+    choice: &mut StoreChoice,
+    position: &str,
+    lock_value: &str,
+    delay: Option<Duration>,
+) -> anyhow::Result<()> {
+    if let (
+        StoreChoice::Broker {
+            release_on_disconnect,
+            ..
+        },
+        Some(delay),
+    ) = (choice, delay)
+    {
+        *release_on_disconnect = Some(ReleaseOnDisconnect::new(position, lock_value, delay)?);
+    }
+    Ok(())
+}
+
 /// Readiness names the store link by this.
 const STORE: &str = "state store";
 
