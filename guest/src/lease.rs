@@ -43,9 +43,12 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
             self.clock.sleep_until(until).await;
         }
         // Likewise a Will of an earlier connection that may have been
-        // published.
-        if let Some(until) = self.release_guard().and_then(|g| g.may_land_until)
-            && until > self.clock.now()
+        // published. Read the guard again after each wait: a reconnect
+        // during it may have let a later Will out, which lands later.
+        while let Some(until) = self
+            .release_guard()
+            .and_then(|g| g.may_land_until)
+            .filter(|until| *until > self.clock.now())
         {
             self.clock.sleep_until(until).await;
         }
