@@ -125,3 +125,6 @@ fn build(workspace: &Path, target_dir: &Path, package: &str) {
         );
     }
 }
+
+#[cfg(feature = "compose")]
+pub mod compose;

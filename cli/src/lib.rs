@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod dataflow;
 pub mod demo;
 pub mod exit;
 pub mod logging;

@@ -58,7 +58,7 @@ pub mod types;
 pub mod update;
 pub mod wait;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod component;
 
 pub use candidate::Candidate;

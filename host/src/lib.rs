@@ -19,6 +19,7 @@
 //! - [`artifacts`]: the embedded elector component; [`errors`]: how
 //!   failures read.
 
+pub mod aio;
 pub mod artifacts;
 pub mod bindings;
 pub mod budget;

@@ -5,6 +5,7 @@
 mod bench;
 mod broker;
 mod campaign;
+mod dataflow;
 mod demo;
 mod position;
 mod run;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 pub use bench::{BenchArgs, BenchScenario};
 pub use broker::{BROKER_HEADING, BrokerArgs};
 pub use campaign::CampaignArgs;
+pub use dataflow::DataflowArgs;
 pub use demo::DemoArgs;
 pub use position::{GetArgs, PositionArgs, ResignArgs};
 pub use run::RunArgs;
@@ -84,6 +86,11 @@ pub enum Command {
     /// Prints a table with the goal of each number (or JSON lines). Runs on
     /// the embedded store, and over MQTT with --broker or --local-broker.
     Bench(BenchArgs),
+    /// Run instances of an Azure IoT Operations map operator (a component
+    /// of AIO's map-impl world) over a message stream, in a host with AIO's
+    /// interfaces; print each instance's outcome. Embedded store unless a
+    /// broker is given.
+    Dataflow(DataflowArgs),
 }
 
 impl Command {
@@ -96,6 +103,7 @@ impl Command {
             Command::Resign(args) => args.connection.json,
             Command::Get(args) => args.connection.json,
             Command::Bench(args) => args.json,
+            Command::Dataflow(args) => args.json,
             Command::Statestore(_) | Command::Run(_) => false,
         }
     }

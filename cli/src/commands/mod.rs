@@ -158,6 +158,10 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             })
             .await
         }
+        Command::Dataflow(args) => {
+            crate::dataflow::run(args).await?;
+            Ok(Exit::Done.code())
+        }
         Command::Bench(args) => {
             crate::bench::run(args).await?;
             Ok(Exit::Done.code())
