@@ -5,6 +5,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use elector_host::StateStoreBackend;
+use elector_host::mqtt::BrokerOptions;
+use elector_host::store::mqtt::release::ReleaseOnDisconnect;
+use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
+
 use crate::support::*;
 
 /// `elector campaign` with a 30 s term, whose connection goes to `url`.
@@ -122,4 +127,59 @@ fn a_blip_shorter_than_the_wills_delay_keeps_the_leader() {
         "a 0.5 s blip cost a its leadership"
     );
     assert!(!link.b.sees("elected", Duration::from_millis(100)));
+}
+
+/// A connection with a Will, idle for 3 s behind a broker with `acl`
+/// (user `node1`): how long its trust still runs past now. Without probes
+/// that come back, it would have ended 0.9 s after the connect.
+async fn idle_trust_left(acl: &str) -> Option<Duration> {
+    let broker = Broker::start_prepared(|dir| {
+        let file = dir.join("acl");
+        std::fs::write(&file, format!("{acl}\nuser node1\n")).unwrap();
+        format!("acl_file {}", file.display())
+    });
+    let _service = Service::start_with(&broker, broker.port, &["--username", "elector-statestore"]);
+    wait_until_served(&broker);
+    let settings = BrokerOptions {
+        broker: Some(broker.url()),
+        username: Some("node1".into()),
+        client_id: Some("node1".into()),
+        ..BrokerOptions::default()
+    }
+    .settings()
+    .unwrap();
+    let options = MqttStoreOptions {
+        release_on_disconnect: Some(
+            ReleaseOnDisconnect::new("job", "node1", Duration::from_secs(1)).unwrap(),
+        ),
+        ..MqttStoreOptions::default()
+    };
+    let store = MqttStore::connect(&settings, options).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let trust = store
+        .release_trust()
+        .expect("a connection with a Will has a trust");
+    let now = elector_host::clock::now_ns();
+    trust
+        .trusted_until
+        .checked_sub(now)
+        .map(Duration::from_nanos)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_stays_trusted_under_the_documented_acl() {
+    let acl = crate::acl::documented_acl();
+    let left = idle_trust_left(&acl).await;
+    assert!(left.is_some(), "the probes did not keep the link trusted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_forbids_the_probe_topic_gets_state_store_probes_instead() {
+    let acl = crate::acl::documented_acl().replace("pattern write clients/%c/elector/probe\n", "");
+    assert!(!acl.contains("elector/probe"));
+    let left = idle_trust_left(&acl).await;
+    assert!(
+        left.is_some(),
+        "without echoes the link was not kept trusted"
+    );
 }

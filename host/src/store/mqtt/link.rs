@@ -133,7 +133,7 @@ pub async fn run(
                 } else if let Some(release) = &shared.release
                     && topic == super::release::probe_topic(&shared.client_id)
                 {
-                    release.probe_returned(&publish.payload);
+                    release.probe_returned(shared.link.borrow().generation(), &publish.payload);
                 } else {
                     shared.notified(&topic, &publish);
                 }

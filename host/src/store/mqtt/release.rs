@@ -128,6 +128,10 @@ pub(crate) struct Release {
     lost_at: Mutex<u64>,
     /// Probes in flight: sequence number → send time.
     probes: Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// The connection generation on which a probe last came back.
+    echoed_on: std::sync::atomic::AtomicU64,
+    /// Whether falling back to state-store probes was logged.
+    fallback_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Release {
@@ -142,6 +146,8 @@ impl Release {
             config,
             lost_at: Mutex::new(now),
             probes: Mutex::default(),
+            echoed_on: std::sync::atomic::AtomicU64::new(0),
+            fallback_logged: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -179,8 +185,11 @@ impl Release {
         self.config.delay / 5
     }
 
-    /// A probe came back: `payload` is its sequence number.
-    pub fn probe_returned(&self, payload: &[u8]) {
+    /// A probe came back on the connection of `generation`: `payload` is
+    /// its sequence number.
+    pub fn probe_returned(&self, generation: u64, payload: &[u8]) {
+        self.echoed_on
+            .store(generation, std::sync::atomic::Ordering::Relaxed);
         let Ok(bytes) = <[u8; 8]>::try_from(payload) else {
             return;
         };
@@ -204,16 +213,52 @@ pub fn probe_topic(client_id: &str) -> String {
     format!("clients/{client_id}/elector/probe")
 }
 
+/// How long a connection may be up before a probe that never came back
+/// means the broker does not echo them.
+const ECHO_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Sends a probe every [`Release::probe_period`] while the link is up, so
 /// an idle connection keeps confirming it is alive at the broker. QoS 0:
 /// a probe that is lost is simply not confirmed.
+///
+/// A broker whose ACL forbids the probe topic never echoes a probe; the
+/// lease would then end a delay after every renewal. Such a connection
+/// probes with a state-store request instead (a read of the empty key,
+/// which every store refuses at once: its answer confirms like any other).
 pub(crate) async fn probe(shared: Weak<Shared>) {
     let mut sequence = 0u64;
     loop {
         let Some(this) = shared.upgrade() else { return };
         let Some(release) = &this.release else { return };
         let period = release.probe_period();
-        if matches!(*this.link.borrow(), LinkState::Up { .. }) {
+        let up = match *this.link.borrow() {
+            LinkState::Up { generation } => Some(generation),
+            _ => None,
+        };
+        let echoes = up.is_some_and(|generation| {
+            release.echoed_on.load(std::sync::atomic::Ordering::Relaxed) == generation
+        });
+        let up_for = this
+            .up_since
+            .lock()
+            .unwrap()
+            .map_or(Duration::ZERO, |since| since.elapsed());
+        if up.is_some() && !echoes && up_for > ECHO_PATIENCE {
+            if !release
+                .fallback_logged
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    topic = %probe_topic(&this.client_id),
+                    "the broker does not echo this client's probes (an ACL?): probing with \
+                     state-store requests instead"
+                );
+            }
+            // Bounded by the period, so a silent store does not hold the
+            // connection open after its last user is gone.
+            let read = this.request(ss::client::get_command(b""), None);
+            let _ = tokio::time::timeout(period, read).await;
+        } else if up.is_some() {
             sequence += 1;
             release
                 .probes
