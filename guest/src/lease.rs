@@ -228,8 +228,11 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
 
     /// When the connection stops being trusted, while a lease is held.
     pub(crate) fn link_deadline(&self) -> Option<Instant> {
+        // A lease that never ends (sabotage) has no deadline to wake for:
+        // one already past would wake the host at once, forever.
         self.held
             .as_ref()
+            .filter(|_| !self.sabotaged(|s| s.lease_never_ends))
             .and(self.release_guard())
             .map(|guard| guard.trusted_until)
     }

@@ -120,6 +120,7 @@ fn draw_params(
     base_term_ms: u64,
     sabotage: Sabotage,
     release: Option<(ReleaseConfig, ReleaseFlaw)>,
+    keep_alive: KeepAlive,
 ) -> Params {
     let term_ms = match rng.between(0, 9) {
         0 => base_term_ms / 2,
@@ -142,6 +143,7 @@ fn draw_params(
         sabotage,
         // Most candidates of a schedule with Wills carry one.
         release: release.filter(|_| rng.chance(0.8)),
+        keep_alive,
     }
 }
 
@@ -198,7 +200,15 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         interval: rng.between(200, 1_000) * MS,
     };
     let params: Vec<Params> = (0..candidates)
-        .map(|_| draw_params(&mut rng, base_term_ms, options.sabotage, release))
+        .map(|_| {
+            draw_params(
+                &mut rng,
+                base_term_ms,
+                options.sabotage,
+                release,
+                keep_alive,
+            )
+        })
         .collect();
     plan_faults(&world, &mut rng, candidates, keep_alive);
     if let Some(plan) = options.restart_store {
@@ -247,7 +257,6 @@ pub fn run(seed: u64, options: Options) -> Outcome {
             params[index],
             crashes,
             campaigning.clone(),
-            keep_alive,
             rng.fork(),
         ))));
     }
@@ -400,7 +409,6 @@ async fn supervise(
     params: Params,
     crashes: Vec<(Nanos, Nanos)>,
     campaigning: Campaigning,
-    keep_alive: KeepAlive,
     mut rng: Rng,
 ) {
     let mut life = 0;
@@ -425,7 +433,7 @@ async fn supervise(
         let detect = if rng.chance(0.5) {
             0
         } else {
-            keep_alive.broker_detects()
+            params.keep_alive.broker_detects()
         };
         world.process_died(client.id, detect);
         campaigning.borrow_mut()[client.id as usize] = None;

@@ -24,6 +24,7 @@ use crate::connection::{ReleaseConfig, ReleaseFlaw};
 use crate::driver::{drive, first_of};
 use crate::history::{COUNTER, Claim, POSITION, SHARED};
 use crate::mirror::Mirror;
+use crate::plan::KeepAlive;
 use crate::rng::Rng;
 use crate::world::{MS, World};
 
@@ -37,6 +38,8 @@ pub struct Params {
     /// Whether its connection releases the position on disconnect, how,
     /// and with which defect of the client's side of the rule.
     pub release: Option<(ReleaseConfig, ReleaseFlaw)>,
+    /// Its connection's keep-alive (how soon the broker notices a crash).
+    pub keep_alive: KeepAlive,
 }
 
 /// Which candidate campaigns now, with which lock value: what property

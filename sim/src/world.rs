@@ -41,6 +41,8 @@ pub struct World {
     /// Wills published so far (their request ids count down from the top,
     /// clear of the clients' own).
     wills: Cell<u64>,
+    /// How long a Will takes to land on a scripted world's instant links.
+    pub scripted_will_transit: Cell<Nanos>,
     pub mailboxes: RefCell<Vec<Mailbox>>,
     pub history: RefCell<History>,
     pub(crate) events: RefCell<BinaryHeap<Scheduled>>,
@@ -77,6 +79,7 @@ impl World {
             links: RefCell::new(vec![link; clients]),
             connections: RefCell::new(vec![Connection::default(); clients]),
             wills: Cell::new(0),
+            scripted_will_transit: Cell::new(0),
             mailboxes: RefCell::new((0..clients).map(|_| Mailbox::default()).collect()),
             history: RefCell::new(History::default()),
             events: RefCell::new(BinaryHeap::new()),
@@ -413,8 +416,13 @@ impl World {
             answer: AnswerRoute::Lost,
         };
         if link.delay_max == 0 {
-            self.apply_will(envelope);
-            self.bump();
+            let transit = self.scripted_will_transit.get();
+            if transit == 0 {
+                self.apply_will(envelope);
+                self.bump();
+            } else {
+                self.schedule(self.now.get() + transit, Event::Request(envelope));
+            }
             return;
         }
         let lifetime = self.connections.borrow()[client as usize]
