@@ -210,6 +210,7 @@ impl Connection {
     pub fn client_lost(&mut self, now: Nanos) {
         if let Some(client) = &mut self.client {
             client.lost_at = client.clock.local(now);
+            client.trust.dropped(client.lost_at);
             client.probes.clear();
         }
     }
@@ -222,7 +223,7 @@ impl Connection {
         let (effects, present) = self.connect(client, now, true);
         if let Some(client) = &mut self.client {
             let local = client.clock.local(now);
-            client.trust.reconnected(local, client.lost_at, present);
+            client.trust.reconnected(local, client.lost_at);
             if crate::history::trace_enabled() {
                 eprintln!(
                     "{:>9.3} ms client{id}: reconnected (session present: {present}): {:?}",

@@ -12,6 +12,15 @@
 //! as missing answers): this asymmetry is why the bound counts from what was
 //! confirmed, never from what the client has noticed.
 //!
+//! A connection the client *sees* drop is another matter: the broker may
+//! have published the Will at once rather than after its delay, because the
+//! session ended early (mosquitto, shutting down, publishes the Will of
+//! every connected client at once, persistent sessions included). So a
+//! drop the client notices voids every lease at that instant, and after
+//! the reconnect no write may win until the old Will can no longer land,
+//! whether or not the broker resumed the session. Only *silent* trouble,
+//! which the client cannot see, is covered by the delay.
+//!
 //! [`LinkTrust`] keeps that bound for one client across its connections. The
 //! MQTT client and the simulator both drive it, so they cannot disagree
 //! about the rule. Times are nanoseconds on the client's monotonic clock.
@@ -85,19 +94,23 @@ impl LinkTrust {
         self.confirmed_at = self.confirmed_at.max(sent_at);
     }
 
+    /// The client saw its connection drop at `now`: the broker may have
+    /// published the Will already, so every lease won before is void.
+    pub fn dropped(&mut self, now: u64) {
+        self.trusted_since = self.trusted_since.max(now);
+    }
+
     /// A new connection is up (its CONNACK arrived at `now`); the previous
     /// one was seen lost at `lost_at`, before the new one was asked for.
     ///
-    /// The previous connection's Will was cancelled if the broker resumed
-    /// the session before the Will could have been published; otherwise it
-    /// may have been, and it may land until `now` plus the Will's lifetime.
-    pub fn reconnected(&mut self, now: u64, lost_at: u64, session_present: bool) {
-        let may_have_fired = !session_present || now >= self.trusted_until();
-        if may_have_fired {
-            self.trusted_since = now;
-            let lifetime = u64::try_from(self.will_lifetime.as_nanos()).unwrap_or(u64::MAX);
-            self.may_land_until = Some(now.saturating_add(lifetime));
-        }
+    /// The previous connection's Will may have been published (at once, if
+    /// the broker ended the session early): it may land until `now` plus
+    /// the Will's lifetime, and a write sent before `now` (one waiting for
+    /// the link) may go out before it.
+    pub fn reconnected(&mut self, now: u64, lost_at: u64) {
+        self.trusted_since = self.trusted_since.max(now);
+        let lifetime = u64::try_from(self.will_lifetime.as_nanos()).unwrap_or(u64::MAX);
+        self.may_land_until = Some(now.saturating_add(lifetime));
         // The new connection was asked for after the old one was seen lost,
         // so the broker had it no earlier than that.
         self.confirmed_at = self.confirmed_at.max(lost_at);
@@ -133,25 +146,25 @@ mod tests {
     }
 
     #[test]
-    fn a_session_resumed_in_time_cancels_the_old_will() {
+    fn a_drop_the_client_sees_voids_earlier_leases_at_once() {
         let mut link = trust();
         link.confirmed(500 * MS);
-        link.reconnected(1_200 * MS, 1_100 * MS, true);
+        link.dropped(600 * MS);
         let trust = link.trust();
-        assert_eq!(trust.trusted_since, 0);
+        assert_eq!(trust.trusted_since, 600 * MS);
         assert_eq!(trust.may_land_until, None);
-        assert_eq!(trust.trusted_until, 2_000 * MS);
     }
 
     #[test]
-    fn a_late_or_lost_session_voids_earlier_leases_until_the_will_can_no_longer_land() {
-        for (now, session_present) in [(1_400 * MS, true), (600 * MS, false)] {
-            let mut link = trust();
-            link.confirmed(500 * MS);
-            link.reconnected(now, now - MS, session_present);
-            let trust = link.trust();
-            assert_eq!(trust.trusted_since, now);
-            assert_eq!(trust.may_land_until, Some(now + 7_000 * MS));
-        }
+    fn every_reconnect_waits_until_the_old_will_can_no_longer_land() {
+        let mut link = trust();
+        link.confirmed(500 * MS);
+        link.dropped(600 * MS);
+        link.reconnected(700 * MS, 600 * MS);
+        let trust = link.trust();
+        assert_eq!(trust.trusted_since, 700 * MS);
+        assert_eq!(trust.may_land_until, Some(7_700 * MS));
+        // The new connection was asked for after the drop was seen.
+        assert_eq!(trust.trusted_until, 1_500 * MS);
     }
 }

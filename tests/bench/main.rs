@@ -129,7 +129,11 @@ fn mqtt_scenarios_run_against_a_local_broker() {
     let rows = bench(&[
         "--local-broker",
         "--only",
-        "rtt,overhead,failover,throughput",
+        "rtt,overhead,failover,throughput,release",
+        "--release-terms",
+        "30s",
+        "--release-rounds",
+        "2",
         "--requests",
         "20",
         "--operations",
@@ -159,4 +163,17 @@ fn mqtt_scenarios_run_against_a_local_broker() {
             .starts_with("state-store service")),
         "no throughput row: {rows:?}"
     );
+    // Crash failover with release on disconnect: two crashes with a 30 s
+    // term, each replaced long before the term's end (else the scenario
+    // times out and the bench fails).
+    let released = over_mqtt
+        .iter()
+        .filter(|row| {
+            row["scenario"]
+                .as_str()
+                .unwrap()
+                .contains("release on disconnect")
+        })
+        .count();
+    assert_eq!(released, 2, "one release row per mode: {rows:?}");
 }

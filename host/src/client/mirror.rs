@@ -29,6 +29,10 @@ use crate::bindings::{CampaignResponse, CandidateEvent, Hlc, Lease, LostReason};
 use crate::clock;
 use crate::store::StateStoreBackend;
 
+/// How often a lease over a connection with a release trust is looked at:
+/// the longest a dropped link's loss goes unreported.
+const LINK_POLL_NS: u64 = 20_000_000;
+
 #[derive(Default)]
 pub struct Mirror {
     state: Mutex<State>,
@@ -197,9 +201,15 @@ impl Mirror {
         self.state.lock().unwrap().failure.clone()
     }
 
-    /// The deadline of the lease held now, if any.
+    /// When to look at the lease again: its deadline, or sooner on a
+    /// connection with a release trust, which a dropped link voids at any
+    /// moment without a deadline to sleep until.
     fn deadline(&self) -> Option<u64> {
-        self.end_of(&self.state.lock().unwrap()).map(|(at, _)| at)
+        let end = self.end_of(&self.state.lock().unwrap()).map(|(at, _)| at)?;
+        Some(match self.trust() {
+            Some(_) => end.min(clock::now_ns().saturating_add(LINK_POLL_NS)),
+            None => end,
+        })
     }
 
     /// Reports the lease lost if its deadline has passed.

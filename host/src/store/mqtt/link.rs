@@ -90,7 +90,7 @@ pub async fn run(
                     && ack.code == ConnectReturnCode::Success
                 {
                     if shared.link.borrow().generation() > 0 {
-                        release.reconnected(ack.session_present);
+                        release.reconnected();
                     }
                     // Later connects resume the session, so a blip shorter
                     // than the Will's delay does not publish it (a clean
@@ -185,13 +185,10 @@ pub async fn run(
                     shared.link_down(reason);
                 }
                 if let Some(release) = &shared.release {
-                    release.link_lost();
                     let stamp = shared.clock.lock().unwrap().now(super::wall_clock_ms());
-                    event_loop.options.set_last_will(release.config.will(
-                        &shared.client_id,
-                        &stamp,
-                        shared.request_timeout,
-                    ));
+                    event_loop
+                        .options
+                        .set_last_will(release.config.will(&shared.client_id, &stamp));
                 }
                 drop(shared);
                 if let Some(file) = &token_file {
@@ -319,6 +316,9 @@ impl Shared {
     }
 
     fn link_down(&self, reason: String) {
+        if let Some(release) = &self.release {
+            release.link_lost();
+        }
         *self.last_failure.lock().unwrap() = Some(reason.clone());
         let generation = self.link.borrow().generation();
         let was_up = matches!(

@@ -139,19 +139,13 @@ impl MqttStore {
         // (and written to the socket) or not sent at all. With a queue, a
         // request could wait in it while the link is down and go out after
         // the reconnect, after its caller was told it failed.
-        let release = options
-            .release_on_disconnect
-            .map(|config| release::Release::new(config, options.request_timeout));
+        let release = options.release_on_disconnect.map(release::Release::new);
         let mut clock = ss::HlcClock::new(hlc_node_id(&client_id));
         let mut mqtt_options = settings.mqtt_options(&client_id);
         if let Some(release) = &release {
             let stamp = clock.now(wall_clock_ms());
             mqtt_options
-                .set_last_will(
-                    release
-                        .config
-                        .will(&client_id, &stamp, options.request_timeout),
-                )
+                .set_last_will(release.config.will(&client_id, &stamp))
                 .set_session_expiry_interval(Some(
                     u32::try_from(
                         release

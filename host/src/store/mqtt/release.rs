@@ -43,6 +43,9 @@ pub struct ReleaseOnDisconnect {
 /// The default Will Delay Interval.
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
 
+/// The Will's Message Expiry Interval: the least MQTT can say.
+pub const WILL_EXPIRY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReleaseError {
     #[error(
@@ -73,19 +76,15 @@ impl ReleaseOnDisconnect {
     }
 
     /// How long a published Will can take to land: its message expiry
-    /// (the request timeout's) plus the protocol's transit bound.
-    pub fn will_lifetime(request_timeout: Duration) -> Duration {
-        ss::protocol::request_lifetime(request_timeout, ss::protocol::TRANSIT_BOUND)
+    /// ([`WILL_EXPIRY`]) plus the protocol's rounding and transit bounds.
+    /// Short, because after every reconnect a candidate waits it out.
+    pub fn will_lifetime() -> Duration {
+        ss::protocol::request_lifetime(WILL_EXPIRY, ss::protocol::TRANSIT_BOUND)
     }
 
     /// The Will for the next connect: a state-store request like any
     /// other, answered (to nobody, usually) on the client's response topic.
-    pub fn will(
-        &self,
-        client_id: &str,
-        timestamp: &ss::Hlc,
-        request_timeout: Duration,
-    ) -> LastWill {
+    pub fn will(&self, client_id: &str, timestamp: &ss::Hlc) -> LastWill {
         let command = ss::client::vdel_command(&self.position, &self.lock_value);
         let request = properties::request(
             client_id,
@@ -93,7 +92,7 @@ impl ReleaseOnDisconnect {
             rand::random(),
             timestamp,
             None,
-            ss::protocol::message_expiry_secs(request_timeout),
+            ss::protocol::message_expiry_secs(WILL_EXPIRY),
         );
         LastWill {
             topic: ss::protocol::REQUEST_TOPIC.into(),
@@ -135,12 +134,12 @@ pub(crate) struct Release {
 }
 
 impl Release {
-    pub fn new(config: ReleaseOnDisconnect, request_timeout: Duration) -> Self {
+    pub fn new(config: ReleaseOnDisconnect) -> Self {
         let now = clock::now_ns();
         Release {
             trust: Mutex::new(LinkTrust::new(
                 config.delay,
-                ReleaseOnDisconnect::will_lifetime(request_timeout),
+                ReleaseOnDisconnect::will_lifetime(),
                 now,
             )),
             config,
@@ -160,23 +159,25 @@ impl Release {
         self.trust.lock().unwrap().confirmed(sent_at);
     }
 
+    /// The connection dropped: see [`LinkTrust::dropped`].
     pub fn link_lost(&self) {
-        *self.lost_at.lock().unwrap() = clock::now_ns();
+        let now = clock::now_ns();
+        *self.lost_at.lock().unwrap() = now;
+        self.trust.lock().unwrap().dropped(now);
         self.probes.lock().unwrap().clear();
     }
 
     /// A CONNACK after the first: see [`LinkTrust::reconnected`].
-    pub fn reconnected(&self, session_present: bool) {
+    pub fn reconnected(&self) {
         let lost_at = *self.lost_at.lock().unwrap();
-        let mut trust = self.trust.lock().unwrap();
-        trust.reconnected(clock::now_ns(), lost_at, session_present);
-        let guard = trust.trust();
-        if guard.may_land_until.is_some() {
-            tracing::warn!(
-                "the broker may have published this connection's release-on-disconnect Will: \
-                 no campaign wins until it can no longer land"
-            );
-        }
+        self.trust
+            .lock()
+            .unwrap()
+            .reconnected(clock::now_ns(), lost_at);
+        tracing::info!(
+            "reconnected: the lost connection's release-on-disconnect Will may have been \
+             published, so no campaign wins until it can no longer land"
+        );
     }
 
     /// How often an idle connection is confirmed: a fifth of the delay, so
@@ -302,14 +303,14 @@ mod tests {
     fn the_will_is_the_vdel_of_the_position_as_a_request() {
         let release = ReleaseOnDisconnect::new("job", "a:1", Duration::from_secs(3)).unwrap();
         let stamp = ss::Hlc::new(1, 0, "n");
-        let first = release.will("c1", &stamp, Duration::from_secs(5));
-        let second = release.will("c1", &stamp, Duration::from_secs(5));
+        let first = release.will("c1", &stamp);
+        let second = release.will("c1", &stamp);
         assert_eq!(first.topic, ss::protocol::REQUEST_TOPIC.as_bytes());
         let request = ss::resp::decode_request(&first.message).unwrap();
         assert_eq!(request, ss::client::vdel_command(b"job", b"a:1"));
         let properties = first.properties.unwrap();
         assert_eq!(properties.delay_interval, Some(3));
-        assert_eq!(properties.message_expiry_interval, Some(5));
+        assert_eq!(properties.message_expiry_interval, Some(1));
         assert_ne!(
             properties.correlation_data,
             second.properties.unwrap().correlation_data,
