@@ -36,7 +36,7 @@ const UPDATE_TERM_MS: u64 = 2_000;
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(20);
 
 enum Counter {
-    Elector(AioCandidate),
+    Elector(Box<AioCandidate>),
     HandRolled,
 }
 
@@ -68,7 +68,7 @@ impl Guest for Operator {
             "elector" => {
                 let name = instance_name();
                 match AioCandidate::new(AioOptions::new("aio-counter/position", name)) {
-                    Ok(candidate) => Counter::Elector(candidate),
+                    Ok(candidate) => Counter::Elector(Box::new(candidate)),
                     Err(error) => {
                         logger::log(Level::Error, CONTEXT, &format!("elector: {error}"));
                         return false;

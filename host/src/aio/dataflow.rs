@@ -115,7 +115,7 @@ fn now_timestamp(sequence: u64) -> Timestamp {
 /// The `sequence`-th message for `instance`, and whether it is
 /// over-temperature.
 fn reading(instance: usize, sequence: usize, over_every: usize) -> (DataModel, bool) {
-    let over = over_every > 0 && (sequence + instance) % over_every == 0;
+    let over = over_every > 0 && (sequence + instance).is_multiple_of(over_every);
     let temperature = if over {
         104.5
     } else {
