@@ -82,3 +82,37 @@ async fn over_mqtt_the_hand_rolled_lock_loses_counts() {
         failed(&report)
     );
 }
+
+/// No `process` call stalls the graph: with the position held by someone
+/// else for a minute, each call gives up after its update timeout and
+/// fails the message, and the run goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_call_waits_no_longer_than_its_timeout() {
+    let store: Arc<dyn StateStoreBackend> = Arc::new(EmbeddedStore::new());
+    let held = elector_statestore::SetOptions {
+        expiry_ms: Some(60_000),
+        ..Default::default()
+    };
+    store
+        .set(b"aio-counter/position", b"someone-else", &held)
+        .await
+        .unwrap();
+    let mut options = options(
+        1,
+        3,
+        Duration::from_millis(1),
+        &[("lock", "elector"), ("update-timeout-ms", "300")],
+    );
+    options.over_every = 1;
+    let started = std::time::Instant::now();
+    let report = run(COUNTER, store.clone(), options).await;
+    let elapsed = started.elapsed();
+    println!("3 blocked process calls took {elapsed:?}");
+    assert_eq!(failed(&report), 3, "{report:?}");
+    assert!(
+        report.instances[0].errors[0].contains("timed out"),
+        "{report:?}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(count(&*store).await, 0);
+}
