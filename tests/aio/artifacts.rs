@@ -14,6 +14,8 @@ pub const ELECTOR_AIO: &str = env!("ELECTOR_COMPONENT_ELECTOR_AIO_COMPONENT");
 pub const COUNTER: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_AIO_COUNTER");
 /// The singleton operator before composition (imports leader-election).
 pub const SINGLETON_SOCKET: &str = env!("ELECTOR_COMPONENT_ELECTOR_EXAMPLE_AIO_SINGLETON");
+/// The counter written against elector-aio.wasm, composed with it.
+pub const COUNTER_COMPOSED: &str = env!("ELECTOR_COMPONENT_AIO_COUNTER_COMPOSED");
 /// The singleton operator composed with elector-aio.wasm.
 pub const SINGLETON: &str = env!("ELECTOR_COMPONENT_AIO_SINGLETON_COMPOSED");
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use elector_host::aio::dataflow::DataflowReport;
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
 
-use crate::artifacts::{COUNTER, options, run};
+use crate::artifacts::{COUNTER, COUNTER_COMPOSED, options, run};
 use crate::support::{Broker, ServiceInProcess, connect};
 
 const KEY: &[u8] = b"aio-counter/overtemp-count";
@@ -31,7 +31,13 @@ fn failed(report: &DataflowReport) -> u64 {
 /// key; returns (readings sent, final count).
 async fn run_counter(store: Arc<dyn StateStoreBackend>, lock: &str) -> (u64, u64, DataflowReport) {
     let options = options(4, 500, Duration::from_millis(5), &[("lock", lock)]);
-    let report = run(COUNTER, store.clone(), options).await;
+    // `composed`: the counter written against elector-aio.wasm (form (b)).
+    let operator = if lock == "composed" {
+        COUNTER_COMPOSED
+    } else {
+        COUNTER
+    };
+    let report = run(operator, store.clone(), options).await;
     let counted = count(&*store).await;
     println!(
         "aio-counter, lock={lock}: {} over-temperature readings, count {counted}, lost {}, failed process calls {}, {} ms",
@@ -65,6 +71,16 @@ async fn mqtt_store() -> (Broker, ServiceInProcess, Arc<dyn StateStoreBackend>) 
 async fn over_mqtt_with_the_elector_the_count_is_exact() {
     let (_broker, _service, store) = mqtt_store().await;
     let (sent, counted, report) = run_counter(store, "elector").await;
+    assert_eq!(failed(&report), 0, "{report:?}");
+    assert_eq!(counted, sent);
+}
+
+/// Form (b): the same count through elector-aio.wasm's
+/// campaign-and-replace-value, over MQTT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_mqtt_the_composed_counter_is_exact() {
+    let (_broker, _service, store) = mqtt_store().await;
+    let (sent, counted, report) = run_counter(store, "composed").await;
     assert_eq!(failed(&report), 0, "{report:?}");
     assert_eq!(counted, sent);
 }

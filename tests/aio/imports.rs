@@ -7,7 +7,7 @@ use elector_host::aio::instance::AioOperator;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use crate::artifacts::{COUNTER, ELECTOR_AIO, SINGLETON, SINGLETON_SOCKET, read};
+use crate::artifacts::{COUNTER, COUNTER_COMPOSED, ELECTOR_AIO, SINGLETON, SINGLETON_SOCKET, read};
 
 /// Interfaces of AIO's operator world (`wasm-graph:processor@1.1.0`).
 const AIO: &[&str] = &[
@@ -79,18 +79,21 @@ fn an_operator_with_the_elector_crate_imports_only_aio_interfaces_and_wasi_clock
     assert_eq!(exports, vec!["wasm-graph:processor/map@1.1.0".to_owned()]);
 }
 
+/// Form (b) composed: the singleton and the composed counter.
 #[test]
-fn the_composed_operator_is_a_plain_aio_map_operator() {
+fn the_composed_operators_are_plain_aio_map_operators() {
     let (socket_imports, _) = imports_and_exports(&read(SINGLETON_SOCKET));
     assert!(socket_imports.contains(&"elector:aio/leader-election@0.1.0".to_owned()));
-    let (imports, exports) = imports_and_exports(&read(SINGLETON));
-    assert_eq!(
-        foreign(&imports, &[]),
-        Vec::<String>::new(),
-        "imports: {imports:?}"
-    );
-    assert_eq!(exports, vec!["wasm-graph:processor/map@1.1.0".to_owned()]);
-    AioOperator::load(&read(SINGLETON)).expect("the composed operator loads in the AIO host");
+    for composed in [SINGLETON, COUNTER_COMPOSED] {
+        let (imports, exports) = imports_and_exports(&read(composed));
+        assert_eq!(
+            foreign(&imports, &[]),
+            Vec::<String>::new(),
+            "{composed}: {imports:?}"
+        );
+        assert_eq!(exports, vec!["wasm-graph:processor/map@1.1.0".to_owned()]);
+        AioOperator::load(&read(composed)).expect("the composed operator loads in the AIO host");
+    }
 }
 
 /// The check can fail: `elector.wasm` (built with the standard library's
