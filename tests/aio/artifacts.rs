@@ -51,8 +51,18 @@ pub async fn run(
     store: Arc<dyn StateStoreBackend>,
     options: DataflowOptions,
 ) -> DataflowReport {
+    run_with_metrics(operator, store, options, AioMetrics::default()).await
+}
+
+/// [`run`], recording the operator's metrics into `metrics`.
+pub async fn run_with_metrics(
+    operator: &str,
+    store: Arc<dyn StateStoreBackend>,
+    options: DataflowOptions,
+    metrics: AioMetrics,
+) -> DataflowReport {
     let operator = Arc::new(AioOperator::load(&read(operator)).expect("the operator loads"));
-    let report = dataflow::run(operator, store, options, AioMetrics::default())
+    let report = dataflow::run(operator, store, options, metrics)
         .await
         .expect("the data flow runs");
     for instance in &report.instances {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use elector_host::aio::dataflow::DataflowReport;
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
 
-use crate::artifacts::{COUNTER, COUNTER_COMPOSED, options, run};
+use elector_host::aio::metrics::AioMetrics;
+
+use crate::artifacts::{COUNTER, COUNTER_COMPOSED, options, run, run_with_metrics};
 use crate::support::{Broker, ServiceInProcess, connect};
 
 const KEY: &[u8] = b"aio-counter/overtemp-count";
@@ -56,6 +58,24 @@ async fn with_the_elector_the_count_is_exact_on_the_embedded_store() {
     assert_eq!(failed(&report), 0, "{report:?}");
     assert!(sent > 600, "the stream holds over-temperature readings");
     assert_eq!(counted, sent);
+}
+
+/// The operator's `metrics` calls reach the Prometheus registry, one
+/// series per instance, adding up to what was counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operators_metrics_reach_the_prometheus_registry() {
+    let store: Arc<dyn StateStoreBackend> = Arc::new(EmbeddedStore::new());
+    let metrics = AioMetrics::default();
+    let options = options(2, 30, Duration::from_millis(1), &[]);
+    run_with_metrics(COUNTER, store.clone(), options, metrics.clone()).await;
+    let text = metrics.text();
+    let total: u64 = text
+        .lines()
+        .filter(|line| line.starts_with("aio_overtemp_counted_total{"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(text.contains(r#"instance="1""#), "{text}");
+    assert_eq!(total, count(&*store).await, "{text}");
 }
 
 /// A broker with `elector statestore` on it, and a client of that store;

@@ -10,12 +10,16 @@ use elector_host::aio::dataflow::DataflowReport;
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
 
 use crate::artifacts::{SINGLETON, options, run};
+use crate::support::{Broker, ServiceInProcess, connect};
 
 const TERM_MS: u64 = 500;
 const INTERVAL: Duration = Duration::from_millis(20);
 
 async fn run_singleton(election: &str) -> DataflowReport {
-    let store: Arc<dyn StateStoreBackend> = Arc::new(EmbeddedStore::new());
+    run_singleton_on(Arc::new(EmbeddedStore::new()), election).await
+}
+
+async fn run_singleton_on(store: Arc<dyn StateStoreBackend>, election: &str) -> DataflowReport {
     let term = TERM_MS.to_string();
     let mut options = options(
         4,
@@ -58,7 +62,18 @@ fn exactly_one_per_window(windows: &BTreeMap<u64, usize>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_summary_per_window_and_a_stopped_leader_hands_over() {
-    let report = run_singleton("on").await;
+    check_singleton(run_singleton("on").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_mqtt_one_summary_per_window_and_a_stopped_leader_hands_over() {
+    let broker = Broker::start();
+    let _service = ServiceInProcess::start(&broker, elector_statestore::Limits::default());
+    let store = Arc::new(connect(broker.port, Duration::from_secs(5)).await);
+    check_singleton(run_singleton_on(store, "on").await);
+}
+
+fn check_singleton(report: DataflowReport) {
     let windows = summaries(&report);
     println!(
         "aio-singleton: summaries per window {windows:?}; hand-over {:?}",
