@@ -25,6 +25,7 @@ pub async fn run(args: DataflowArgs) -> anyhow::Result<()> {
                 &settings,
                 args.request_timeout,
                 Duration::from_secs(10),
+                None,
             )
             .await?,
         )

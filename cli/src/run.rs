@@ -30,6 +30,9 @@ pub struct RunRequest {
     pub grants: Grants,
     pub metrics_addr: Option<SocketAddr>,
     pub request_timeout: Duration,
+    /// The Will's delay, when the replica's connection releases its
+    /// position if lost (one replica only).
+    pub release_on_disconnect: Option<Duration>,
 }
 
 /// The default key prefix of a module: its own namespace, apart from the

@@ -310,6 +310,9 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
 pub(crate) struct Held {
     pub(crate) lease: Lease,
     pub(crate) term_ms: u64,
+    /// When the write that won or last renewed it was sent: a lease whose
+    /// write went out before the connection's trust was reset is void.
+    pub(crate) sent_at: Instant,
 }
 
 /// Whether a failed request may still have been (or still be) applied: all

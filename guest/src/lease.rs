@@ -11,7 +11,12 @@
 //! - every entry point ends a lease that ran out before doing anything
 //!   else, so a late `tick` reports the loss before it renews;
 //! - a leader watches its position, so a release or takeover by anyone
-//!   else ends the lease as soon as the store says so.
+//!   else ends the lease as soon as the store says so;
+//! - on a connection whose Will releases the position when the broker
+//!   loses it, the lease also ends where the host's [`ReleaseGuard`] stops
+//!   trusting the connection, a write waits until a Will that may have been
+//!   published can no longer land, and a win whose write went out before a
+//!   reconnect that may have fired the Will is void.
 
 use core::time::Duration;
 
@@ -20,8 +25,8 @@ use crate::doubt::landing_deadline;
 use crate::ports::{Clock, EventSink, StateStore};
 use crate::timing;
 use crate::types::{
-    CampaignResponse, CandidateEvent, ElectionError, Instant, Lease, LostReason, SetCondition,
-    SetOptions, StoreError,
+    CampaignResponse, CandidateEvent, ElectionError, Instant, Lease, LostReason, ReleaseGuard,
+    SetCondition, SetOptions, StoreError,
 };
 
 impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
@@ -35,6 +40,16 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
         // A lost resignation may still land: winning before it no longer
         // can would let it delete the new hold.
         if let Some(until) = self.doubt.release_open_until(self.clock.now()) {
+            self.clock.sleep_until(until).await;
+        }
+        // Likewise a Will of an earlier connection that may have been
+        // published. Read the guard again after each wait: a reconnect
+        // during it may have let a later Will out, which lands later.
+        while let Some(until) = self
+            .release_guard()
+            .and_then(|g| g.may_land_until)
+            .filter(|until| *until > self.clock.now())
+        {
             self.clock.sleep_until(until).await;
         }
         let options = SetOptions {
@@ -67,6 +82,18 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
             self.record(result.clone());
             self.next_renewal = None;
             self.end_lease(LostReason::TakenOver);
+            return Ok(result);
+        }
+        if !self.trusted_since(sent_at) {
+            // Applied, but sent before a reconnect that may have published
+            // the old connection's Will, which may still delete it: not a
+            // lease. The next attempt waits for that Will and wins again.
+            let result = CampaignResponse {
+                is_leader: false,
+                fencing_token: None,
+            };
+            self.record(result.clone());
+            self.end_lease(LostReason::LinkSilent);
             return Ok(result);
         }
         let Some(token) = response.version else {
@@ -108,6 +135,7 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
         self.held = Some(Held {
             lease,
             term_ms: counted_ms,
+            sent_at,
         });
         self.record(result.clone());
         self.events.deliver(event);
@@ -169,10 +197,44 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
 
     pub(crate) fn valid_lease(&self) -> Option<&Lease> {
         let never_ends = self.sabotaged(|s| s.lease_never_ends);
+        let now = self.clock.now();
         self.held
             .as_ref()
+            .filter(|held| never_ends || (now < held.lease.valid_until && !self.link_lost(held)))
             .map(|held| &held.lease)
-            .filter(|lease| self.clock.now() < lease.valid_until || never_ends)
+    }
+
+    /// The host's guard of a connection whose Will releases the position.
+    pub(crate) fn release_guard(&self) -> Option<ReleaseGuard> {
+        if self.sabotaged(|s| s.ignore_silent_link) {
+            return None;
+        }
+        self.store.release_guard()
+    }
+
+    /// Whether a write sent at `sent_at` was sent on a connection still
+    /// trusted: no reconnect since that may have published a Will.
+    fn trusted_since(&self, sent_at: Instant) -> bool {
+        self.release_guard()
+            .is_none_or(|guard| sent_at >= guard.trusted_since)
+    }
+
+    /// Whether the connection's Will may have acted on `held`.
+    fn link_lost(&self, held: &Held) -> bool {
+        self.release_guard().is_some_and(|guard| {
+            held.sent_at < guard.trusted_since || self.clock.now() >= guard.trusted_until
+        })
+    }
+
+    /// When the connection stops being trusted, while a lease is held.
+    pub(crate) fn link_deadline(&self) -> Option<Instant> {
+        // A lease that never ends (sabotage) has no deadline to wake for:
+        // one already past would wake the host at once, forever.
+        self.held
+            .as_ref()
+            .filter(|_| !self.sabotaged(|s| s.lease_never_ends))
+            .and(self.release_guard())
+            .map(|guard| guard.trusted_until)
     }
 
     /// Ends a lease whose time is up; true if it did. Every entry point
@@ -188,14 +250,18 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
         if self.sabotaged(|s| s.lease_never_ends) {
             return false;
         }
-        let due = self
-            .held
-            .as_ref()
-            .is_some_and(|h| h.lease.valid_until <= self.clock.now());
-        if due {
-            self.end_lease(LostReason::LeaseExpired);
-        }
-        due
+        let Some(held) = self.held.as_ref() else {
+            return false;
+        };
+        let reason = if held.lease.valid_until <= self.clock.now() {
+            LostReason::LeaseExpired
+        } else if self.link_lost(held) {
+            LostReason::LinkSilent
+        } else {
+            return false;
+        };
+        self.end_lease(reason);
+        true
     }
 
     /// Ends the local lease, telling the caller if there was one.

@@ -11,8 +11,8 @@
 use core::future::Future;
 
 use crate::types::{
-    CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
-    StoreResult, VersionedValue,
+    CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, ReleaseGuard, SetOptions,
+    SetResponse, StoreResult, VersionedValue,
 };
 
 /// The AIO state store.
@@ -32,6 +32,12 @@ pub trait StateStore {
     /// Registers for the key's notifications; resolved once the store has
     /// accepted the registration. Dropping the watch unregisters.
     async fn watch(&self, key: &[u8]) -> StoreResult<Self::Watch>;
+    /// What the connection's release-on-disconnect Will allows, when the
+    /// connection has one; read at every decision, since it moves with
+    /// every answer the connection gets.
+    fn release_guard(&self) -> Option<ReleaseGuard> {
+        None
+    }
 }
 
 /// One key's notifications.

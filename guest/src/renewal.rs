@@ -63,10 +63,10 @@ impl<S: StateStore, C: Clock, E: EventSink> Candidate<S, C, E> {
             .as_ref()
             .filter(|_| !self.sabotaged(|s| s.lease_never_ends))
             .map(|h| h.lease.valid_until);
-        match (self.next_renewal, lease_end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.next_renewal, lease_end, self.link_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn renew(&mut self) {

@@ -76,6 +76,10 @@ pub struct Sabotage {
     /// campaign-and-update-value forgets a write whose answer was lost when
     /// the campaign after it fails (finding 6).
     pub forget_unconfirmed_update: bool,
+    /// The candidate ignores its connection's release guard: it keeps
+    /// calling itself leader over a silent link for its whole term, though
+    /// the broker may have published the Will that releases its position.
+    pub ignore_silent_link: bool,
 }
 
 #[cfg(all(test, feature = "sabotage"))]

@@ -15,6 +15,9 @@ pub use elector_statestore::{
 pub struct Instant(pub u64);
 
 impl Instant {
+    /// Later than every instant a clock reaches.
+    pub const NEVER: Instant = Instant(u64::MAX);
+
     pub fn saturating_add(self, duration: Duration) -> Instant {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         Instant(self.0.saturating_add(nanos))
@@ -94,6 +97,27 @@ pub enum LostReason {
     Resigned,
     LeaseExpired,
     TakenOver,
+    /// The store's connection was silent for so long that its
+    /// release-on-disconnect Will may delete the position (see
+    /// [`ReleaseGuard`]).
+    LinkSilent,
+}
+
+/// What the store's connection allows when it releases the candidate's
+/// position if it is lost (an MQTT Will carrying the position's `VDEL`,
+/// published by the broker a delay after it lost the connection). The host
+/// keeps it (`elector_statestore::release::LinkTrust` says how).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseGuard {
+    /// A lease won by a write sent before this is void: an earlier
+    /// connection's Will may delete the hold.
+    pub trusted_since: Instant,
+    /// No Will can have acted before this; the lease ends here unless the
+    /// connection confirms it is alive again in time.
+    pub trusted_until: Instant,
+    /// A Will that may have been published can still land until this: no
+    /// write may win before it.
+    pub may_land_until: Option<Instant>,
 }
 
 /// What a candidate tells its caller, in the order it happens.

@@ -117,8 +117,8 @@ impl Handler {
         let outgoing = self.handle_at(now_ms, &request.publish);
         if let Some(metrics) = &self.metrics
             && let Some(answer) = outgoing
-                .last()
-                .filter(|o| o.properties.correlation_data.is_some())
+                .iter()
+                .find(|o| o.properties.correlation_data.is_some())
         {
             metrics.answered(
                 &request.publish.payload,
@@ -235,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn notifications_go_to_the_watcher_before_the_answer_and_expiry_notifies_on_time() {
+    fn the_answer_goes_before_other_watchers_notifications_and_expiry_notifies_on_time() {
         let mut handler = handler();
         let keynotify = b"*2\r\n$9\r\nKEYNOTIFY\r\n$4\r\nlock\r\n";
         let out = handler.handle_at(NOW, &request("watcher", keynotify, &[]));
@@ -243,7 +243,10 @@ mod tests {
         let set = b"*5\r\n$3\r\nSET\r\n$4\r\nlock\r\n$1\r\nv\r\n$2\r\nPX\r\n$3\r\n100\r\n";
         let out = handler.handle_at(NOW, &request("writer", set, &[]));
         assert_eq!(out.len(), 2);
-        let note = &out[0];
+        // The writer does not watch: its answer need not wait for the
+        // watcher's notification.
+        assert_eq!(out[0].topic, protocol::response_topic("writer"));
+        let note = &out[1];
         assert_eq!(
             note.topic,
             "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/77617463686572/command/notify/6C6F636B"
@@ -254,11 +257,10 @@ mod tests {
         );
         assert_eq!(
             user(note, "__ts"),
-            user(&out[1], "__ts"),
+            user(&out[0], "__ts"),
             "the change's version"
         );
         assert_eq!(note.properties.correlation_data, None);
-        assert_eq!(out[1].topic, protocol::response_topic("writer"));
         // The key expires 100 ms later, without any request.
         let expired = handler.handle_at(
             NOW + 100,
@@ -392,12 +394,9 @@ mod tests {
         );
         let first = handler.handle_at(NOW, &nx);
         let again = handler.handle_at(NOW, &nx);
-        assert_eq!(first.last().unwrap().payload, b"+OK\r\n");
-        assert_eq!(
-            again,
-            vec![first.last().unwrap().clone()],
-            "not applied twice"
-        );
+        assert_eq!(first.len(), 1, "nobody watches");
+        assert_eq!(first[0].payload, b"+OK\r\n");
+        assert_eq!(again, vec![first[0].clone()], "not applied twice");
     }
 
     #[test]

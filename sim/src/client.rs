@@ -135,6 +135,7 @@ impl SimClient {
             return Err(StoreError::Disconnected);
         };
         let id = self.next_id();
+        let sent_at = self.world.now.get();
         let mut request = self.stamp(command);
         if let Some(token) = fencing_token {
             request = request.with_fencing_token(token.clone());
@@ -171,12 +172,54 @@ impl SimClient {
             Poll::Pending
         })
         .await?;
+        // The broker held the connection after this request left.
+        self.world.connections.borrow_mut()[client].confirmed(sent_at, self.world.now.get());
         let now_ms = self.wall_ms();
         if ss::is_too_far_ahead(&answer.version, now_ms) {
             return Err(StoreError::Protocol("store version too far ahead".into()));
         }
         self.clock.borrow_mut().merge(&answer.version, now_ms);
         Ok(answer)
+    }
+
+    /// Probes the connection every fifth of the Will's delay while the
+    /// link is up, as the host's client does, so an idle leader stays
+    /// confirmed; the broker sends each one back (see `World::handle`).
+    /// Without a Will, it waits forever.
+    pub async fn probe(&self) {
+        loop {
+            let Some(period) = self.world.connections.borrow()[self.id as usize].probe_period()
+            else {
+                return std::future::pending().await;
+            };
+            let generation = {
+                let link = &self.world.links.borrow()[self.id as usize];
+                (link.state != LinkState::Down).then_some(link.generation)
+            };
+            if let Some(generation) = generation {
+                let now = self.world.now.get();
+                let sent = self.world.connections.borrow_mut()[self.id as usize].probe_sent(now);
+                if let Some(sequence) = sent {
+                    let client = self.id;
+                    self.world
+                        .transmit(client, Direction::ToStore, || Event::Probe {
+                            client,
+                            generation,
+                            sequence,
+                        });
+                }
+            }
+            crate::clock::sleep(&self.world, period).await;
+        }
+    }
+
+    /// Until when (true time) a Will that may have been published can
+    /// still land, for the liveness watch.
+    pub fn will_in_doubt_until(&self) -> Nanos {
+        self.world.connections.borrow()[self.id as usize]
+            .trust()
+            .and_then(|(trust, clock)| trust.may_land_until.map(|at| clock.true_time(at)))
+            .unwrap_or(0)
     }
 
     /// After a reconnect: register every watch again and queue what was
@@ -274,6 +317,15 @@ impl StateStore for SimClient {
             ss::client::keynotify_result(self.request(command, None).await?)?;
         }
         Ok(watch)
+    }
+
+    fn release_guard(&self) -> Option<ReleaseGuard> {
+        let (trust, _) = self.world.connections.borrow()[self.id as usize].trust()?;
+        Some(ReleaseGuard {
+            trusted_since: Instant(trust.trusted_since),
+            trusted_until: Instant(trust.trusted_until),
+            may_land_until: trust.may_land_until.map(Instant),
+        })
     }
 }
 

@@ -65,14 +65,49 @@ impl SimClock {
         }
     }
 
+    /// The clock's reading function, without the world (for what the
+    /// world keeps of a client).
+    pub fn reading(&self) -> Reading {
+        Reading {
+            skew: self.skew,
+            origin: self.origin,
+            reads_at_origin: self.reads_at_origin,
+        }
+    }
+
     fn local(&self, true_ns: Nanos) -> u64 {
-        ((true_ns - self.origin) as f64 * self.skew.rate) as u64 + self.reads_at_origin
+        self.reading().local(true_ns)
     }
 
     /// The true time at which this clock reads `local_ns`.
     pub fn true_time(&self, local_ns: u64) -> Nanos {
+        self.reading().true_time(local_ns)
+    }
+}
+
+/// What a [`SimClock`] reads at any true time.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading {
+    pub skew: Skew,
+    pub origin: Nanos,
+    pub reads_at_origin: Nanos,
+}
+
+impl Reading {
+    /// The monotonic reading at true time `true_ns` (not before `origin`).
+    pub fn local(&self, true_ns: Nanos) -> u64 {
+        (true_ns.saturating_sub(self.origin) as f64 * self.skew.rate) as u64 + self.reads_at_origin
+    }
+
+    /// The true time at which the clock reads `local_ns`.
+    pub fn true_time(&self, local_ns: u64) -> Nanos {
         let local = local_ns.saturating_sub(self.reads_at_origin);
         self.origin + (local as f64 / self.skew.rate).ceil() as u64
+    }
+
+    /// The wall clock, in milliseconds, at true time `true_ns`.
+    pub fn wall_ms(&self, true_ns: Nanos) -> u64 {
+        (EPOCH_MS as i64 + (true_ns / MS) as i64 + self.skew.wall_offset_ms).max(0) as u64
     }
 }
 

@@ -59,6 +59,23 @@ pub enum Event {
     /// Messages on a client's link take up to `delay_max` (a congested or
     /// queueing link); writes can land long after they were sent.
     Delay { client: u32, delay_max: Nanos },
+    /// The broker drops a client's connection (`epoch`; `None`: whichever
+    /// it holds), whether or not the client notices.
+    BrokerLost { client: u32, epoch: Option<u64> },
+    /// The Will Delay Interval of a lost connection ran out.
+    WillDue { client: u32, epoch: u64 },
+    /// A client's link probe reaches the broker, which sends it back.
+    Probe {
+        client: u32,
+        generation: u64,
+        sequence: u64,
+    },
+    /// A probe is back at its client.
+    ProbeBack {
+        client: u32,
+        generation: u64,
+        sequence: u64,
+    },
 }
 
 /// How the store comes back from a restart.

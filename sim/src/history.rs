@@ -97,6 +97,12 @@ pub struct History {
     pub crashes: u64,
     pub elections: u64,
     pub external_releases: u64,
+    /// Connections with a Will that the broker lost.
+    pub broker_losses: u64,
+    /// Wills the broker published.
+    pub wills_published: u64,
+    /// Wills that released the position (their candidate still held it).
+    pub will_releases: u64,
 }
 
 impl History {

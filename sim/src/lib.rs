@@ -30,12 +30,14 @@
 pub mod checker;
 pub mod client;
 pub mod clock;
+pub mod connection;
 pub mod driver;
 pub mod event;
 pub mod executor;
 pub mod history;
 pub mod link;
 pub mod mailbox;
+pub mod mirror;
 pub mod plan;
 pub mod rng;
 pub mod schedule;
@@ -46,6 +48,7 @@ pub mod workload;
 pub mod world;
 
 pub use checker::Violation;
+pub use connection::ReleaseFlaw;
 pub use elector_guest::sabotage::Sabotage;
 pub use executor::{Task, task};
 pub use schedule::{Options, Outcome, RestartPlan, run};
@@ -64,6 +67,9 @@ pub struct Totals {
     pub updates: u64,
     pub claims: u64,
     pub external_releases: u64,
+    pub broker_losses: u64,
+    pub wills_published: u64,
+    pub will_releases: u64,
     pub failing: Vec<u64>,
 }
 
@@ -73,8 +79,9 @@ impl std::fmt::Display for Totals {
         write!(
             f,
             "{} schedules: {} faults, {} crashes, {} operator releases, {} requests, \
-             {} elections, {} fenced writes, {} updates, {} claims checked against the store; \
-             {} failing",
+             {} elections, {} fenced writes, {} updates, {} claims checked against the store, \
+             {} connections with a Will lost by the broker, {} Wills published, {} of them \
+             releasing a hold; {} failing",
             self.schedules,
             self.faults,
             self.crashes,
@@ -84,6 +91,9 @@ impl std::fmt::Display for Totals {
             self.fenced_writes,
             self.updates,
             self.claims,
+            self.broker_losses,
+            self.wills_published,
+            self.will_releases,
             self.failing.len()
         )
     }
@@ -108,6 +118,9 @@ pub fn run_many(
         totals.updates += outcome.updates;
         totals.claims += outcome.claims;
         totals.external_releases += outcome.external_releases;
+        totals.broker_losses += outcome.broker_losses;
+        totals.wills_published += outcome.wills_published;
+        totals.will_releases += outcome.will_releases;
         if !outcome.violations.is_empty() {
             on_failure(&outcome);
             totals.failing.push(seed);

@@ -15,6 +15,9 @@ pub enum LinkState {
     /// Requests reach the store, answers and notifications vanish: writes
     /// land and their senders never learn it.
     Deaf,
+    /// The broker dropped the connection and the client has not noticed
+    /// yet (it will, by its keep-alive): messages vanish both ways.
+    Dropped,
 }
 
 /// Which way a message travels.
@@ -64,7 +67,7 @@ impl Link {
         match self.state {
             LinkState::Up => true,
             LinkState::Deaf => direction == Direction::ToStore,
-            LinkState::Down | LinkState::Blackhole => false,
+            LinkState::Down | LinkState::Blackhole | LinkState::Dropped => false,
         }
     }
 }

@@ -8,24 +8,79 @@ use crate::rng::Rng;
 use crate::time::{MS, Nanos, QUIET, SLOWEST_LINK};
 use crate::world::World;
 
-/// Network faults before [`QUIET`]: disconnects (the store forgets the
-/// client's watches), partitions (silent black holes), deaf links (writes
-/// land, answers and notifications are lost), broker restarts (everyone
-/// disconnects at once), registrations lost silently, and slow links
-/// (messages delayed up to 3 s, so writes land long after they were sent).
-pub fn plan_faults(world: &World, rng: &mut Rng, candidates: usize) {
+/// The MQTT keep-alive of a schedule's connections: how long each end
+/// takes to notice a connection that went silent.
+#[derive(Clone, Copy, Debug)]
+pub struct KeepAlive {
+    pub interval: Nanos,
+}
+
+impl KeepAlive {
+    /// The broker drops a connection it has not heard from for one and a
+    /// half keep-alives (as MQTT 5 says).
+    pub fn broker_detects(&self) -> Nanos {
+        self.interval * 3 / 2
+    }
+
+    /// The client notices a missing PINGRESP later: its next ping goes out
+    /// up to a keep-alive after the silence began, and it waits for the
+    /// answer about as long again.
+    pub fn client_detects(&self, rng: &mut Rng) -> Nanos {
+        rng.between(self.interval * 3 / 2, self.interval * 2)
+    }
+}
+
+/// Network faults before [`QUIET`]: disconnects both ends see (the store
+/// forgets the client's watches), partitions (silent black holes, which
+/// each end notices by its keep-alive if they last), one-sided losses (the
+/// broker drops the connection; the client finds out by its keep-alive),
+/// deaf links (writes land, answers and notifications are lost), broker
+/// restarts (everyone disconnects at once), registrations lost silently,
+/// and slow links (messages delayed up to 3 s, so writes land long after
+/// they were sent).
+pub fn plan_faults(world: &World, rng: &mut Rng, candidates: usize, keep_alive: KeepAlive) {
     for _ in 0..rng.between(0, 8) {
         let start = rng.between(500 * MS, QUIET - 3_000 * MS);
         let length = rng.between(100 * MS, 2_500 * MS);
         let client = rng.between(0, candidates as u64 - 1) as u32;
-        match rng.between(0, 5) {
-            0 => link_outage(world, client, LinkState::Down, start, length),
-            1 => link_outage(world, client, LinkState::Blackhole, start, length),
+        match rng.between(0, 6) {
+            0 => disconnect(world, client, start, length),
+            1 => {
+                link_outage(world, client, LinkState::Blackhole, start, length);
+                let broker = keep_alive.broker_detects();
+                if length > broker {
+                    let lost = Event::BrokerLost {
+                        client,
+                        epoch: None,
+                    };
+                    world.schedule(start + broker, lost);
+                }
+                let noticed = keep_alive.client_detects(rng);
+                if length > noticed {
+                    let down = Event::Link {
+                        client,
+                        state: LinkState::Down,
+                    };
+                    world.schedule(start + noticed, down);
+                }
+            }
             2 => link_outage(world, client, LinkState::Deaf, start, length),
             3 => {
                 for client in 0..candidates as u32 {
-                    link_outage(world, client, LinkState::Down, start, length / 2);
+                    disconnect(world, client, start, length / 2);
                 }
+            }
+            6 => {
+                // One-sided: the broker drops the connection at once; the
+                // client notices by its keep-alive and reconnects then (the
+                // world turns that `Up` into a drop and a reconnect).
+                let noticed = keep_alive.client_detects(rng);
+                let lost = Event::BrokerLost {
+                    client,
+                    epoch: None,
+                };
+                world.schedule(start, lost);
+                link_outage(world, client, LinkState::Dropped, start, noticed);
             }
             4 => world.schedule(start, Event::ForgetRegistrations { client }),
             _ => {
@@ -71,6 +126,16 @@ pub fn plan_releases(rng: &mut Rng) -> Vec<Nanos> {
         .collect();
     releases.sort();
     releases
+}
+
+/// A disconnect both ends see at once (a closed socket).
+fn disconnect(world: &World, client: u32, start: u64, length: u64) {
+    let lost = Event::BrokerLost {
+        client,
+        epoch: None,
+    };
+    world.schedule(start, lost);
+    link_outage(world, client, LinkState::Down, start, length);
 }
 
 /// `client`'s link in `state` from `start` for `length`, then up again.

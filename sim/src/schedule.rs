@@ -11,12 +11,13 @@ use elector_guest::sabotage::Sabotage;
 use crate::checker::{self, Liveness, Progress, Violation};
 use crate::client::SimClient;
 use crate::clock::{Skew, sleep};
+use crate::connection::{ReleaseConfig, ReleaseFlaw};
 use crate::driver::first_of;
 use crate::event::StoreRestart;
 use crate::executor::Task;
 use crate::history::{COUNTER, Claim, POSITION};
 use crate::link::{Link, LinkState};
-use crate::plan::{plan_crashes, plan_faults, plan_releases};
+use crate::plan::{KeepAlive, plan_crashes, plan_faults, plan_releases};
 use crate::rng::Rng;
 use crate::time::{DURATION, QUIET, SLOWEST_LINK};
 use crate::workload::{self, Campaigning, Params};
@@ -37,6 +38,8 @@ pub struct Options {
     /// opens a window no election core can close; the store must keep its
     /// state, or wait out every lease it may have granted.
     pub restart_store: Option<RestartPlan>,
+    /// A defect in the clients' side of release on disconnect.
+    pub release_flaw: ReleaseFlaw,
 }
 
 /// How the planned store restart comes back.
@@ -65,6 +68,11 @@ pub struct Outcome {
     pub shared_writes: usize,
     pub updates: u64,
     pub claims: u64,
+    /// Connections with a Will the broker lost, Wills it published, and
+    /// those that released a hold.
+    pub broker_losses: u64,
+    pub wills_published: u64,
+    pub will_releases: u64,
     pub violations: Vec<Violation>,
 }
 
@@ -73,7 +81,8 @@ impl fmt::Display for Outcome {
         write!(
             f,
             "seed {}: {} candidates, terms {:?} ms, {} faults, {} crashes, {} operator releases, \
-             {} requests, {} elections, {} fenced writes, {} updates, {} claims checked",
+             {} requests, {} elections, {} fenced writes, {} updates, {} claims checked, \
+             {} Wills published ({} released a hold)",
             self.seed,
             self.candidates,
             self.terms_ms,
@@ -84,7 +93,9 @@ impl fmt::Display for Outcome {
             self.elections,
             self.shared_writes,
             self.updates,
-            self.claims
+            self.claims,
+            self.wills_published,
+            self.will_releases
         )?;
         for violation in &self.violations {
             write!(f, "\n  ({}) {}", violation.property, violation.detail)?;
@@ -104,7 +115,13 @@ impl fmt::Display for Outcome {
 /// a shorter or longer one; renewal periods and safety margins vary too,
 /// within what the timing contract allows (a margin covers the clocks'
 /// rate error of at most 0.5 %, plus the store's whole milliseconds).
-fn draw_params(rng: &mut Rng, base_term_ms: u64, sabotage: Sabotage) -> Params {
+fn draw_params(
+    rng: &mut Rng,
+    base_term_ms: u64,
+    sabotage: Sabotage,
+    release: Option<(ReleaseConfig, ReleaseFlaw)>,
+    keep_alive: KeepAlive,
+) -> Params {
     let term_ms = match rng.between(0, 9) {
         0 => base_term_ms / 2,
         1 => base_term_ms * 2,
@@ -124,7 +141,27 @@ fn draw_params(rng: &mut Rng, base_term_ms: u64, sabotage: Sabotage) -> Params {
         renewal_period_ms,
         margin_ms,
         sabotage,
+        // Most candidates of a schedule with Wills carry one.
+        release: release.filter(|_| rng.chance(0.8)),
+        keep_alive,
     }
+}
+
+/// Release on disconnect for a schedule, in three of four: a Will Delay
+/// Interval of 0.3 to 2 s (shorter than the host allows, to fit many
+/// losses into a schedule; the rule scales with it), a session kept for
+/// the delay or three times it, and the clients' request lifetime for a
+/// published Will to land in.
+fn draw_release(rng: &mut Rng, will_lifetime: Nanos) -> Option<ReleaseConfig> {
+    if !rng.chance(0.75) {
+        return None;
+    }
+    let delay = [300, 500, 1_000, 2_000][rng.between(0, 3) as usize] * MS;
+    Some(ReleaseConfig {
+        delay,
+        session_expiry: delay * [1, 3][rng.between(0, 1) as usize],
+        will_lifetime,
+    })
 }
 
 pub fn run(seed: u64, options: Options) -> Outcome {
@@ -153,10 +190,27 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         world.drop_notifications.set(true);
     }
     let request_timeout = rng.between(200, 1_000) * MS;
+    let will_lifetime = elector_statestore::protocol::request_lifetime(
+        std::time::Duration::from_nanos(request_timeout),
+        std::time::Duration::from_nanos(SLOWEST_LINK),
+    );
+    let release = draw_release(&mut rng, will_lifetime.as_nanos() as Nanos)
+        .map(|config| (config, options.release_flaw));
+    let keep_alive = KeepAlive {
+        interval: rng.between(200, 1_000) * MS,
+    };
     let params: Vec<Params> = (0..candidates)
-        .map(|_| draw_params(&mut rng, base_term_ms, options.sabotage))
+        .map(|_| {
+            draw_params(
+                &mut rng,
+                base_term_ms,
+                options.sabotage,
+                release,
+                keep_alive,
+            )
+        })
         .collect();
-    plan_faults(&world, &mut rng, candidates);
+    plan_faults(&world, &mut rng, candidates, keep_alive);
     if let Some(plan) = options.restart_store {
         let longest_term_ms = params.iter().map(|p| p.term_ms).max().unwrap_or(0);
         let how = match plan {
@@ -226,7 +280,14 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         // holder's key expires), plus the jittered grace, the longest
         // store backoff (2 s) of a candidate that met the faults, a
         // resignation in doubt from before the quiet, and two requests.
-        gap_bound: longest_term_ms * MS + 100 * MS + 2_000 * MS + lifetime + 2 * request_timeout,
+        // With Wills, a candidate that reconnected late also waits out a
+        // Will that may still land (up to another lifetime).
+        gap_bound: longest_term_ms * MS
+            + 100 * MS
+            + 2_000 * MS
+            + lifetime
+            + 2 * request_timeout
+            + release.map_or(0, |_| lifetime),
         // A lost answer costs a timeout; the notification of the
         // candidate's own value then makes it try again at once. Up to
         // four answers in a row may be lost at random.
@@ -263,6 +324,9 @@ pub fn run(seed: u64, options: Options) -> Outcome {
         shared_writes: history.shared_writes.len(),
         updates: history.updates_acknowledged,
         claims: history.claims.len() as u64,
+        broker_losses: history.broker_losses,
+        wills_published: history.wills_published,
+        will_releases: history.will_releases,
         violations,
     }
 }
@@ -302,7 +366,8 @@ impl Watch {
             let unclaimed = now > QUIET
                 && wanted.is_some()
                 && *wanted == holder
-                && now >= clients[index].release_in_doubt_until.get();
+                && now >= clients[index].release_in_doubt_until.get()
+                && now >= clients[index].will_in_doubt_until();
             if !unclaimed {
                 self.unclaimed_since[index] = None;
                 continue;
@@ -363,6 +428,14 @@ async fn supervise(
         );
         let crash = sleep(&world, at - world.now.get());
         first_of(lived, crash).await;
+        // The broker notices at once when the OS closes the socket, by the
+        // keep-alive when the machine went away.
+        let detect = if rng.chance(0.5) {
+            0
+        } else {
+            params.keep_alive.broker_detects()
+        };
+        world.process_died(client.id, detect);
         campaigning.borrow_mut()[client.id as usize] = None;
         // A dead process claims nothing from now on.
         let lock_value = format!("{name}:{life}");

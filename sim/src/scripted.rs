@@ -16,12 +16,16 @@ use std::rc::Rc;
 
 use elector_guest::types::{CandidateEvent, CandidateOptions};
 use elector_guest::{Cancel, Candidate, EventSink};
+use elector_statestore as ss;
 
 use crate::client::SimClient;
-use crate::clock::{SimClock, Skew, sleep};
+use crate::clock::{Reading, SimClock, Skew, sleep};
+use crate::connection::{ReleaseConfig, ReleaseFlaw};
 use crate::driver::drive;
+use crate::event::Event;
 use crate::executor::{Ended, Task};
 use crate::link::Link;
+use crate::link::LinkState;
 use crate::transport::{Transport, nanos};
 use crate::world::World;
 
@@ -130,6 +134,86 @@ impl Sim {
         (candidate, log)
     }
 
+    /// A candidate with these options whose connection carries a Will
+    /// releasing its position (Will Delay Interval `delay`; a published
+    /// Will lands within `lifetime`), its event log, and its client id
+    /// for the connection faults below. Its probes run only while a test
+    /// runs [`Sim::probe`].
+    pub fn candidate_with_will(
+        &self,
+        options: CandidateOptions,
+        delay: Duration,
+        lifetime: Duration,
+    ) -> (SimCandidate, EventLog, SimClient) {
+        let lock_value = match &options.session_id {
+            Some(session) => format!("{}:{session}", options.name),
+            None => options.name.clone(),
+        };
+        let will = ss::client::vdel_command(options.position.as_bytes(), lock_value.as_bytes());
+        let (candidate, log) = self.candidate_with(options);
+        let client = candidate_client(&self.world);
+        let config = ReleaseConfig {
+            delay: nanos(delay),
+            session_expiry: nanos(delay),
+            will_lifetime: nanos(lifetime),
+        };
+        let clock = Reading {
+            skew: Skew::NONE,
+            origin: 0,
+            reads_at_origin: 0,
+        };
+        self.world
+            .start_life(client.id, 1, Some((will, config, ReleaseFlaw::None)), clock);
+        (candidate, log, client)
+    }
+
+    /// Wills take this long from the broker to the store from now on (on
+    /// the scripted worlds' instant links they otherwise land at once).
+    pub fn set_will_transit(&self, transit: Duration) {
+        self.world.scripted_will_transit.set(nanos(transit));
+    }
+
+    /// The broker drops `client`'s connection; the client does not notice
+    /// (nothing reaches either side) until [`Sim::reconnect`].
+    pub fn drop_connection(&self, client: &SimClient) {
+        self.world.handle(Event::BrokerLost {
+            client: client.id,
+            epoch: None,
+        });
+        self.set_link(client, LinkState::Dropped);
+    }
+
+    /// Both ends see `client`'s connection close.
+    pub fn disconnect(&self, client: &SimClient) {
+        self.world.handle(Event::BrokerLost {
+            client: client.id,
+            epoch: None,
+        });
+        self.set_link(client, LinkState::Down);
+    }
+
+    /// `client` connects again, resuming its session if the broker still
+    /// keeps it.
+    pub fn reconnect(&self, client: &SimClient) {
+        self.set_link(client, LinkState::Up);
+    }
+
+    fn set_link(&self, client: &SimClient, state: LinkState) {
+        self.world.handle(Event::Link {
+            client: client.id,
+            state,
+        });
+        self.world.bump();
+    }
+
+    /// `client`'s link probes, every fifth of its Will's delay; runs
+    /// forever, so run it beside the test's own future (see
+    /// [`crate::driver::first_of`]).
+    pub fn probe(&self, client: &SimClient) -> impl Future<Output = ()> + use<> {
+        let client = client.clone();
+        async move { client.probe().await }
+    }
+
     /// An empty event log stamped with this world's time.
     pub fn event_log(&self) -> EventLog {
         EventLog {
@@ -137,6 +221,12 @@ impl Sim {
             events: Rc::default(),
         }
     }
+}
+
+/// The client the newest candidate was connected with.
+fn candidate_client(world: &Rc<World>) -> SimClient {
+    let id = u32::try_from(world.links.borrow().len() - 1).expect("fewer than 2^32 clients");
+    SimClient::new(world.clone(), id, Skew::NONE, nanos(REQUEST_TIMEOUT), 0)
 }
 
 /// A new client of `world` on an instant link.

@@ -16,11 +16,15 @@ use std::rc::Rc;
 use elector_guest::sabotage::Sabotage;
 use elector_guest::types::*;
 use elector_guest::{Candidate, EventSink, NeverCancel, StateStore};
+use elector_statestore as ss;
 
 use crate::client::SimClient;
 use crate::clock::SimClock;
-use crate::driver::drive;
+use crate::connection::{ReleaseConfig, ReleaseFlaw};
+use crate::driver::{drive, first_of};
 use crate::history::{COUNTER, Claim, POSITION, SHARED};
+use crate::mirror::Mirror;
+use crate::plan::KeepAlive;
 use crate::rng::Rng;
 use crate::world::{MS, World};
 
@@ -31,6 +35,11 @@ pub struct Params {
     pub renewal_period_ms: u64,
     pub margin_ms: Option<u64>,
     pub sabotage: Sabotage,
+    /// Whether its connection releases the position on disconnect, how,
+    /// and with which defect of the client's side of the rule.
+    pub release: Option<(ReleaseConfig, ReleaseFlaw)>,
+    /// Its connection's keep-alive (how soon the broker notices a crash).
+    pub keep_alive: KeepAlive,
 }
 
 /// Which candidate campaigns now, with which lock value: what property
@@ -42,6 +51,11 @@ pub struct Claims {
     world: Rc<World>,
     clock: SimClock,
     lock_value: Vec<u8>,
+    client: u32,
+    /// The host's view of the lease (see `mirror.rs`): a loss it reported
+    /// already is not reported twice, and a lease reported again after it
+    /// is a new one.
+    mirror: Mirror,
 }
 
 impl EventSink for Claims {
@@ -50,13 +64,29 @@ impl EventSink for Claims {
             event,
             until: self.clock.true_time(lease.valid_until.0),
         };
+        let leading = self.mirror.borrow().leading;
         let claim = match &event {
             CandidateEvent::Elected(lease) => Some(leads_until("elected", lease)),
+            CandidateEvent::Renewed(lease) | CandidateEvent::LeaseShortened(lease) if !leading => {
+                Some(leads_until("elected", lease))
+            }
             CandidateEvent::Renewed(lease) => Some(leads_until("renewed", lease)),
             CandidateEvent::LeaseShortened(lease) => Some(leads_until("lease-shortened", lease)),
+            CandidateEvent::LeadershipLost(_) if !leading => None,
             CandidateEvent::LeadershipLost(_) => Some(Claim::Lost),
             _ => None,
         };
+        match &claim {
+            Some(Claim::LeadsUntil { event, .. }) => {
+                let mut mirror = self.mirror.borrow_mut();
+                if *event == "elected" {
+                    mirror.trusted_since = crate::mirror::trusted_since(&self.world, self.client);
+                }
+                mirror.leading = true;
+            }
+            Some(Claim::Lost) => self.mirror.borrow_mut().leading = false,
+            _ => {}
+        }
         let now = self.world.now.get();
         if let Some(claim) = claim {
             self.world
@@ -104,10 +134,20 @@ pub async fn live(
         request_lifetime_ms: Some(client.request_lifetime() / MS),
     };
     let lock_value = format!("{name}:{life}").into_bytes();
+    // A new process: a new connection, with a Will that releases this
+    // life's hold if the connection is lost.
+    let will = params.release.map(|(config, flaw)| {
+        let command = ss::client::vdel_command(POSITION.as_bytes(), &lock_value);
+        (command, config, flaw)
+    });
+    world.start_life(client.id, u64::from(life), will, clock.reading());
+    let mirror = Mirror::default();
     let claims = Claims {
         world: world.clone(),
         clock: clock.clone(),
         lock_value: lock_value.clone(),
+        client: client.id,
+        mirror: mirror.clone(),
     };
     let mut candidate =
         Candidate::new(options, client.clone(), clock.clone(), claims).expect("valid options");
@@ -129,19 +169,23 @@ pub async fn live(
         campaigning: &campaigning,
     };
     let term = params.term_ms * MS;
-    loop {
-        if me.rng.chance(0.3) {
-            me.update_counter().await;
-        } else {
-            me.candidate
-                .set_automatic_renewal(Some(renewal))
-                .expect("valid renewal options");
-            me.lead().await;
+    let work = async {
+        loop {
+            if me.rng.chance(0.3) {
+                me.update_counter().await;
+            } else {
+                me.candidate
+                    .set_automatic_renewal(Some(renewal))
+                    .expect("valid renewal options");
+                me.lead().await;
+            }
+            // A little breathing room between operations.
+            let pause = me.rng.between(0, term / 4);
+            drive(me.candidate, me.clock, pause).await;
         }
-        // A little breathing room between operations.
-        let pause = me.rng.between(0, term / 4);
-        drive(me.candidate, me.clock, pause).await;
-    }
+    };
+    let follow = crate::mirror::follow_trust(world.clone(), client.id, lock_value.clone(), mirror);
+    first_of(work, first_of(client.probe(), follow)).await;
 }
 
 /// One life's state, for its operations.

@@ -15,7 +15,9 @@ use std::rc::Rc;
 
 use elector_statestore as ss;
 
-use crate::event::{AnswerRoute, Event, Scheduled, StoreRestart};
+use crate::clock::Reading;
+use crate::connection::{Connection, Effects, ReleaseConfig, ReleaseFlaw};
+use crate::event::{AnswerRoute, Envelope, Event, Scheduled, StoreRestart};
 use crate::history::{History, POSITION};
 use crate::link::{Direction, Link, LinkState};
 use crate::mailbox::Mailbox;
@@ -33,6 +35,14 @@ pub struct World {
     /// from it.
     pub disk: RefCell<ss::Snapshot<u32>>,
     pub links: RefCell<Vec<Link>>,
+    /// Each client's connection as the broker and the client see it (for
+    /// release on disconnect).
+    pub connections: RefCell<Vec<Connection>>,
+    /// Wills published so far (their request ids count down from the top,
+    /// clear of the clients' own).
+    wills: Cell<u64>,
+    /// How long a Will takes to land on a scripted world's instant links.
+    pub scripted_will_transit: Cell<Nanos>,
     pub mailboxes: RefCell<Vec<Mailbox>>,
     pub history: RefCell<History>,
     pub(crate) events: RefCell<BinaryHeap<Scheduled>>,
@@ -67,6 +77,9 @@ impl World {
             store: RefCell::new(new_store()),
             disk: RefCell::new(ss::Snapshot::empty()),
             links: RefCell::new(vec![link; clients]),
+            connections: RefCell::new(vec![Connection::default(); clients]),
+            wills: Cell::new(0),
+            scripted_will_transit: Cell::new(0),
             mailboxes: RefCell::new((0..clients).map(|_| Mailbox::default()).collect()),
             history: RefCell::new(History::default()),
             events: RefCell::new(BinaryHeap::new()),
@@ -86,6 +99,7 @@ impl World {
     pub fn add_client(&self, link: Link) -> u32 {
         let mut links = self.links.borrow_mut();
         links.push(link);
+        self.connections.borrow_mut().push(Connection::default());
         self.mailboxes.borrow_mut().push(Mailbox::default());
         u32::try_from(links.len() - 1).expect("fewer than 2^32 clients")
     }
@@ -118,7 +132,9 @@ impl World {
     /// on an instant link, handled at once.
     pub fn transmit(&self, client: u32, direction: Direction, event: impl Fn() -> Event) {
         let link = self.links.borrow()[client as usize].clone();
-        if !link.carries(direction) {
+        // Nothing travels over a connection the broker no longer holds,
+        // whatever the client believes.
+        if !link.carries(direction) || !self.connections.borrow()[client as usize].broker_holds() {
             return;
         }
         if link.is_instant() {
@@ -196,6 +212,7 @@ impl World {
 
     pub(crate) fn handle(&self, event: Event) {
         match event {
+            Event::Request(envelope) if envelope.id > u64::MAX / 2 => self.apply_will(envelope),
             Event::Request(envelope) => {
                 let (client, id, generation) = (envelope.client, envelope.id, envelope.generation);
                 let respond = |response: &ss::Response| {
@@ -271,6 +288,12 @@ impl World {
                 }
             }
             Event::Link { client, state } => {
+                if crate::history::trace_enabled() {
+                    eprintln!(
+                        "{:>9.3} ms link: client{client} {state:?}",
+                        self.now.get() as f64 / 1e6
+                    );
+                }
                 if state != LinkState::Up {
                     self.history.borrow_mut().faults += 1;
                 }
@@ -312,10 +335,181 @@ impl World {
                 }
                 links[client as usize].delay_max = delay_max;
             }
+            Event::BrokerLost { client, epoch } => {
+                if crate::history::trace_enabled() {
+                    eprintln!(
+                        "{:>9.3} ms broker: loses client{client}'s connection {epoch:?}",
+                        self.now.get() as f64 / 1e6
+                    );
+                }
+                let effects = self.connections.borrow_mut()[client as usize]
+                    .broker_lost(epoch, self.now.get());
+                if effects.will_due.is_some() {
+                    self.history.borrow_mut().broker_losses += 1;
+                }
+                self.apply(client, effects);
+            }
+            Event::WillDue { client, epoch } => {
+                let will = self.connections.borrow_mut()[client as usize].will_due(epoch);
+                if let Some(will) = will {
+                    self.publish_will(client, will);
+                }
+            }
+            Event::Probe {
+                client,
+                generation,
+                sequence,
+            } => {
+                if self.links.borrow()[client as usize].generation == generation {
+                    self.transmit(client, Direction::ToClient, || Event::ProbeBack {
+                        client,
+                        generation,
+                        sequence,
+                    });
+                }
+            }
+            Event::ProbeBack {
+                client,
+                generation,
+                sequence,
+            } => {
+                if self.links.borrow()[client as usize].generation == generation {
+                    self.connections.borrow_mut()[client as usize]
+                        .probe_returned(sequence, self.now.get());
+                }
+            }
         }
     }
 
+    /// Does what a connection change asks for: a Will published now or
+    /// due later.
+    fn apply(&self, client: u32, effects: Effects) {
+        if let Some((at, epoch)) = effects.will_due {
+            self.schedule(at, Event::WillDue { client, epoch });
+        }
+        if let Some(will) = effects.publish {
+            self.publish_will(client, will);
+        }
+    }
+
+    /// The broker publishes a Will to the store's request topic: it lands
+    /// within the Will's lifetime (usually as fast as a request, now and
+    /// then as late as the lifetime allows) and nobody hears the answer.
+    fn publish_will(&self, client: u32, request: ss::Request<u32>) {
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms broker: publishes client{client}'s Will {} {:?}",
+                self.now.get() as f64 / 1e6,
+                self.wills.get() + 1,
+                request.command
+            );
+        }
+        let published = self.wills.get() + 1;
+        self.wills.set(published);
+        self.history.borrow_mut().wills_published += 1;
+        let link = self.links.borrow()[client as usize].clone();
+        let envelope = Envelope {
+            client,
+            id: u64::MAX - published,
+            generation: link.generation,
+            request,
+            answer: AnswerRoute::Lost,
+        };
+        if link.delay_max == 0 {
+            let transit = self.scripted_will_transit.get();
+            if transit == 0 {
+                self.apply_will(envelope);
+                self.bump();
+            } else {
+                self.schedule(self.now.get() + transit, Event::Request(envelope));
+            }
+            return;
+        }
+        let lifetime = self.connections.borrow()[client as usize]
+            .config()
+            .will_lifetime;
+        let transit = {
+            let mut rng = self.rng.borrow_mut();
+            if rng.chance(0.7) {
+                rng.between(link.delay_min, link.delay_max)
+            } else {
+                rng.between(0, lifetime.saturating_sub(1))
+            }
+        };
+        self.schedule(self.now.get() + transit, Event::Request(envelope));
+    }
+
+    /// A Will reaches the store: applied like the client's own VDEL.
+    fn apply_will(&self, envelope: Envelope) {
+        let client = envelope.client;
+        if crate::history::trace_enabled() {
+            eprintln!(
+                "{:>9.3} ms store: client{client}'s Will {} lands",
+                self.now.get() as f64 / 1e6,
+                u64::MAX - envelope.id
+            );
+        }
+        let command = envelope.request.command.clone();
+        let (response, notifications) = self
+            .store
+            .borrow_mut()
+            .handle(self.store_ms(), envelope.request);
+        self.write_down();
+        self.history
+            .borrow_mut()
+            .applied(self.now.get(), client, &command, None, &response);
+        let before = self.history.borrow().holder_at(self.now.get()).is_some();
+        self.record_position(Some(client));
+        if before && self.history.borrow().holder_at(self.now.get()).is_none() {
+            self.history.borrow_mut().will_releases += 1;
+        }
+        self.notify(notifications);
+    }
+
+    /// A process starts on `client`'s connection, releasing its position
+    /// with `will` (the VDEL of position and lock value) if given; its
+    /// first connect is clean (see [`Connection::start_life`]). Where the
+    /// link is down it counts as connected at once and resumed when the
+    /// link comes up, without a Will firing in between: a shortcut that
+    /// only ever keeps a Will from firing.
+    pub fn start_life(
+        &self,
+        client: u32,
+        life: u64,
+        will: Option<(ss::Command, ReleaseConfig, ReleaseFlaw)>,
+        clock: Reading,
+    ) {
+        let effects = self.connections.borrow_mut()[client as usize].start_life(
+            client,
+            life,
+            will,
+            clock,
+            self.now.get(),
+        );
+        self.apply(client, effects);
+    }
+
+    /// The process on `client`'s connection died; the broker notices
+    /// `detect` later.
+    pub fn process_died(&self, client: u32, detect: Nanos) {
+        let epoch = self.connections.borrow_mut()[client as usize].process_died();
+        self.schedule(
+            self.now.get() + detect,
+            Event::BrokerLost {
+                client,
+                epoch: Some(epoch),
+            },
+        );
+    }
+
     fn set_link(&self, client: u32, state: LinkState) {
+        let broker_holds = self.connections.borrow()[client as usize].broker_holds();
+        let was = self.links.borrow()[client as usize].state;
+        if state == LinkState::Up && was != LinkState::Down && !broker_holds {
+            // The broker dropped the connection while the client did not
+            // notice: its next packet finds out, and it reconnects.
+            self.set_link(client, LinkState::Down);
+        }
         let previous = {
             let mut links = self.links.borrow_mut();
             let link = &mut links[client as usize];
@@ -332,8 +526,14 @@ impl World {
             self.store.borrow_mut().forget_client(&client);
             self.write_down();
             self.mailboxes.borrow_mut()[client as usize].answers.clear();
+            if previous != LinkState::Down {
+                self.connections.borrow_mut()[client as usize].client_lost(self.now.get());
+            }
         }
         if previous == LinkState::Down && state == LinkState::Up {
+            let effects = self.connections.borrow_mut()[client as usize]
+                .client_reconnected(client, self.now.get());
+            self.apply(client, effects);
             self.reconnected.borrow_mut().push(client);
         }
     }

@@ -36,6 +36,8 @@
 //!   [`decode_request`]), replies ([`encode_reply`], [`decode_reply`],
 //!   [`decode_reply_for`]) and notifications ([`encode_notification`],
 //!   [`decode_notification`]).
+//! - [`release`]: what a client may believe while its connection carries a
+//!   Will that releases its position ([`release::LinkTrust`]).
 //! - [`protocol`]: the MQTT-level contract: topics
 //!   ([`protocol::REQUEST_TOPIC`], [`protocol::response_topic`],
 //!   [`protocol::notification_topic`], ...) and user-property names and
@@ -59,6 +61,7 @@ pub mod notify;
 pub mod outcome;
 pub mod protocol;
 mod quota;
+pub mod release;
 pub mod resp;
 pub mod service;
 #[cfg(test)]

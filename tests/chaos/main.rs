@@ -17,6 +17,7 @@ mod audit;
 #[allow(dead_code)]
 mod etcd_store;
 mod ha;
+mod partitions;
 mod restarts;
 #[path = "../mqtt/support.rs"]
 #[allow(dead_code)]

@@ -88,11 +88,10 @@ impl Leaderships {
         }
     }
 
-    /// A candidate killed with `kill -9` leads no longer than its lease.
+    /// A candidate killed with `kill -9` leads no longer: a dead process
+    /// cannot act (and its Will may release its position at once).
     pub(super) fn killed(&mut self, candidate: &str) {
-        if let Some(open) = self.open.remove(candidate) {
-            self.closed.push(open);
-        }
+        self.close(candidate, ms(SystemTime::now()));
     }
 
     /// Every pair of leaderships of two candidates that overlap.

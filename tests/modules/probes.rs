@@ -5,13 +5,6 @@ use crate::ROGUE_MODULE;
 use crate::endpoint::{Running, value};
 use crate::support::*;
 
-/// A runtime for the proxy's tasks, beside the test's blocking calls.
-fn proxy_to(broker: &Broker) -> (tokio::runtime::Runtime, Proxy) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let proxy = runtime.block_on(Proxy::start(broker.port));
-    (runtime, proxy)
-}
-
 fn ok(status: u16, body: &str) -> bool {
     (status, body) == (200, "ok\n")
 }

@@ -17,7 +17,7 @@ use crate::raw::{publish_request, raw_client, received_within, request_propertie
 use crate::support::*;
 
 /// The block after the marker in `docs/security.md`.
-fn documented_acl() -> String {
+pub(crate) fn documented_acl() -> String {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
         .expect("docs/security.md");
     let after = doc

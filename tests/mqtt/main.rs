@@ -19,6 +19,7 @@ mod logs;
 mod processes;
 mod raw;
 mod reconnect;
+mod release;
 mod responses;
 mod restart;
 mod service_metrics;

@@ -537,6 +537,14 @@ pub async fn connect(port: u16, request_timeout: Duration) -> MqttStore {
         .expect("client connects")
 }
 
+/// A proxy in front of `broker`, with a runtime for its tasks beside the
+/// test's blocking calls.
+pub fn proxy_to(broker: &Broker) -> (tokio::runtime::Runtime, Proxy) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proxy = runtime.block_on(Proxy::start(broker.port));
+    (runtime, proxy)
+}
+
 /// A loopback TCP proxy in front of a port, whose links can be cut (every
 /// open connection closed, new ones refused), black-holed (bytes vanish,
 /// connections stay open), stalled (nothing is read, so the senders'

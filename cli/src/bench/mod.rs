@@ -12,6 +12,7 @@ mod density;
 mod failover;
 mod native;
 mod overhead;
+mod release;
 mod report;
 mod rtt;
 mod startup;
@@ -24,6 +25,7 @@ pub use crash::failover_after_crash;
 pub use density::{DensityOptions, density};
 pub use failover::{FailoverRun, failover_after_resign};
 pub use overhead::wasm_overhead;
+pub use release::failover_after_crash_with_release;
 pub use report::{Figure, Goal, Row, Violation, print};
 pub use rtt::request_round_trip;
 pub use startup::{StartupOptions, startup};
@@ -114,6 +116,19 @@ async fn run_scenarios(args: &BenchArgs) -> anyhow::Result<()> {
                 let run = run(args.rounds, Duration::from_secs(10));
                 let row = failover_after_resign(&run).await;
                 results.keep(&what, row.map(|row| vec![row]));
+            }
+            if args.wants(BenchScenario::Release) && target.is_mqtt() {
+                for &term in &args.release_terms {
+                    let what = format!(
+                        "{store}: failover after crash with release on disconnect, {candidates} \
+                         candidates, term {}",
+                        humantime::format_duration(term)
+                    );
+                    progress(&what);
+                    let run = run(args.release_rounds, term);
+                    let row = failover_after_crash_with_release(&run, args.release_delay).await;
+                    results.keep(&what, row.map(|row| vec![row]));
+                }
             }
             if args.wants(BenchScenario::Crash) {
                 let what = format!("{store}: failover after crash, {candidates} candidates");

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::BrokerArgs;
+use elector_host::store::mqtt::release::ReleaseOnDisconnect;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
 
@@ -82,6 +83,26 @@ impl Target {
             None => Ok(Arc::new(self.embedded.clone())),
             Some(broker) => Ok(Arc::new(connect_mqtt(broker).await?)),
         }
+    }
+}
+
+impl Target {
+    /// A connection whose Will releases `position` held with `lock_value`
+    /// when the broker loses it; `None` for the embedded store.
+    pub async fn connect_releasing(
+        &self,
+        release: ReleaseOnDisconnect,
+    ) -> anyhow::Result<Option<MqttStore>> {
+        let Some(broker) = &self.broker else {
+            return Ok(None);
+        };
+        let options = MqttStoreOptions {
+            release_on_disconnect: Some(release),
+            ..MqttStoreOptions::default()
+        };
+        Ok(Some(
+            MqttStore::connect(&broker.settings()?, options).await?,
+        ))
     }
 }
 

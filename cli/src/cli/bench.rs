@@ -20,6 +20,9 @@ pub enum BenchScenario {
     Failover,
     /// Failover after the leader crashes (from the end of its term).
     Crash,
+    /// Failover after the leader crashes, with release on disconnect (from
+    /// the crash; MQTT only).
+    Release,
     /// State-store service throughput and latency (MQTT only).
     Throughput,
     /// Many candidates in one process: memory, instantiation, idle CPU.
@@ -75,6 +78,16 @@ pub struct BenchArgs {
     /// The crashing leaders' term.
     #[arg(long, default_value = "250ms", value_parser = duration)]
     pub crash_term: Duration,
+    /// The crashing leaders' terms with release on disconnect.
+    #[arg(long, value_delimiter = ',', default_value = "1s,30s", value_parser = duration)]
+    pub release_terms: Vec<Duration>,
+    /// Crashes per term and candidate count with release on disconnect
+    /// (each takes about the Will's delay).
+    #[arg(long, default_value_t = 12)]
+    pub release_rounds: usize,
+    /// The Will Delay Interval of the release scenario.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub release_delay: Duration,
     /// Candidate counts for the density scenario.
     #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
     pub density: Vec<usize>,

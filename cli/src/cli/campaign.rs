@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::store::ConnectionArgs;
-use super::values::{candidate_name, duration, not_empty, term};
+use super::values::{ReleaseDelay, candidate_name, duration, not_empty, release_delay, term};
 
 #[derive(Debug, clap::Args)]
 pub struct CampaignArgs {
@@ -42,6 +42,15 @@ pub struct CampaignArgs {
     /// position is released and elector exits with COMMAND's exit code.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Over a broker: this connection's MQTT Will releases the position
+    /// (`VDEL` of this candidate's lock value) when the broker has lost the
+    /// connection for this long, so a crashed leader is replaced after
+    /// about this delay instead of at the end of its term. The lease ends
+    /// before the Will can act whenever the link goes silent. Whole
+    /// seconds, or `off`. See docs/reliability.md for what the broker must
+    /// do.
+    #[arg(long, default_value = "1s", value_parser = release_delay, value_name = "DELAY|off")]
+    pub release_on_disconnect: ReleaseDelay,
     /// Serve Prometheus metrics on /metrics, health on /healthz and
     /// readiness on /readyz at this address (see docs/operations.md).
     #[arg(long, value_name = "ADDR")]

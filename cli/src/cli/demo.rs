@@ -46,6 +46,7 @@ impl DemoArgs {
                     &settings,
                     Duration::from_secs(5),
                     Duration::from_secs(10),
+                    None,
                 )
                 .await?;
                 let name = format!("the state store at {}:{}", settings.hostname, settings.port);

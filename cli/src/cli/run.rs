@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::store::StoreArgs;
-use super::values::{candidate_name, duration, not_empty, term};
+use super::values::{ReleaseDelay, candidate_name, duration, not_empty, release_delay, term};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -25,6 +25,14 @@ pub struct RunArgs {
     /// Election term, at least 10ms; renewals run every third of it.
     #[arg(long, default_value = "5s", value_parser = term)]
     pub term: Duration,
+    /// Over a broker, with one replica: the connection's MQTT Will releases
+    /// the position when the broker has lost the connection for this long,
+    /// so a crashed leader is replaced after about this delay instead of at
+    /// the end of its term (see `elector campaign --help`). Whole seconds,
+    /// or `off`. Replicas of one process share a connection, which can
+    /// release only one of them: with several, it is off.
+    #[arg(long, default_value = "1s", value_parser = release_delay, value_name = "DELAY|off")]
+    pub release_on_disconnect: ReleaseDelay,
     /// How often the leading replica's module gets `on-tick`.
     #[arg(long, default_value = "1s", value_parser = duration)]
     pub tick: Duration,
@@ -88,6 +96,7 @@ impl RunArgs {
             },
             metrics_addr: self.metrics_addr,
             request_timeout: self.request_timeout,
+            release_on_disconnect: self.release_on_disconnect.0,
         };
         (request, self.store)
     }

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use elector_host::store::mqtt::release::ReleaseOnDisconnect;
+
 use super::broker::{BROKER_HEADING, BrokerArgs};
 use super::values::duration;
 use elector_host::mqtt::{ConnectionSettings, SettingsError};
@@ -29,6 +31,9 @@ pub enum StoreChoice {
     Broker {
         settings: Box<ConnectionSettings>,
         connect_timeout: Duration,
+        /// The position the connection releases if the broker loses it
+        /// (set by the commands that hold one).
+        release_on_disconnect: Option<ReleaseOnDisconnect>,
     },
     Embedded,
 }
@@ -61,6 +66,7 @@ impl StoreArgs {
             (false, true) => Ok(StoreChoice::Broker {
                 settings: Box::new(self.broker.settings()?),
                 connect_timeout: self.connect_timeout,
+                release_on_disconnect: None,
             }),
             (false, false) => Err(UsageError::NoStore),
         }

@@ -15,6 +15,25 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// A release-on-disconnect delay, or none (`off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseDelay(pub Option<Duration>);
+
+/// `off`, or a whole number of seconds, at least one: MQTT counts the Will
+/// Delay Interval in seconds.
+pub fn release_delay(text: &str) -> Result<ReleaseDelay, String> {
+    if text == "off" {
+        return Ok(ReleaseDelay(None));
+    }
+    let delay = duration(text)?;
+    if delay < Duration::from_secs(1) || delay.subsec_nanos() != 0 {
+        return Err(format!(
+            "{text:?} is not a whole number of seconds of at least 1s (MQTT counts a Will's              delay in seconds); give e.g. 1s or 3s, or off"
+        ));
+    }
+    Ok(ReleaseDelay(Some(delay)))
+}
+
 /// The shortest term a command accepts: renewals run every third of it and
 /// the lease ends a safety margin (at least 1 ms) before it, so shorter
 /// terms leave no time for a round trip.

@@ -43,8 +43,15 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
             Ok(Exit::Done.code())
         }
         Command::Campaign(args) => {
-            let choice = args.connection.store.choice()?;
+            let mut choice = args.connection.store.choice()?;
             let session_id = args.session_id.unwrap_or_else(new_session_id);
+            let lock_value = format!("{}:{session_id}", args.name);
+            store::release_on_disconnect(
+                &mut choice,
+                &args.position,
+                &lock_value,
+                args.release_on_disconnect.0,
+            )?;
             let monitor = match args.metrics_addr {
                 Some(address) => {
                     let labels = crate::ops::ReplicaLabels {
@@ -133,7 +140,15 @@ pub async fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Run(args) => {
             let (request, store) = args.into_request();
-            let choice = store.choice()?;
+            let mut choice = store.choice()?;
+            if request.replicas == 1 {
+                store::release_on_disconnect(
+                    &mut choice,
+                    &request.position,
+                    &request.name,
+                    request.release_on_disconnect,
+                )?;
+            }
             let shutdown = Shutdown::listen()?;
             let stopped = "stopped at once by a second signal, without resigning: held \
                            positions end by themselves at the end of their terms";

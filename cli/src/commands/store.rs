@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::cli::StoreChoice;
 use crate::ops::Monitor;
 use elector_host::mqtt::ConnectionSettings;
+use elector_host::store::mqtt::release::ReleaseOnDisconnect;
 use elector_host::store::mqtt::{MqttStore, MqttStoreOptions};
 use elector_host::store::{EmbeddedStore, StateStoreBackend};
 
@@ -19,8 +20,39 @@ pub async fn open(
         StoreChoice::Broker {
             settings,
             connect_timeout,
-        } => Arc::new(connect(&settings, request_timeout, connect_timeout).await?),
+            release_on_disconnect,
+        } => Arc::new(
+            connect(
+                &settings,
+                request_timeout,
+                connect_timeout,
+                release_on_disconnect,
+            )
+            .await?,
+        ),
     })
+}
+
+/// Gives a broker connection the Will that releases `position` held with
+/// `lock_value` when the broker loses the connection for `delay`; nothing
+/// for the embedded store or without a delay.
+pub fn release_on_disconnect(
+    choice: &mut StoreChoice,
+    position: &str,
+    lock_value: &str,
+    delay: Option<Duration>,
+) -> anyhow::Result<()> {
+    if let (
+        StoreChoice::Broker {
+            release_on_disconnect,
+            ..
+        },
+        Some(delay),
+    ) = (choice, delay)
+    {
+        *release_on_disconnect = Some(ReleaseOnDisconnect::new(position, lock_value, delay)?);
+    }
+    Ok(())
 }
 
 /// Readiness names the store link by this.
@@ -42,14 +74,15 @@ pub async fn open_monitored(
     request_timeout: Duration,
     monitor: &Monitor,
 ) -> anyhow::Result<Arc<dyn StateStoreBackend>> {
-    let (settings, connect_timeout) = match choice {
+    let (settings, connect_timeout, release) = match choice {
         StoreChoice::Embedded => return Ok(Arc::new(EmbeddedStore::new())),
         StoreChoice::Broker {
             settings,
             connect_timeout,
-        } => (settings, connect_timeout),
+            release_on_disconnect,
+        } => (settings, connect_timeout, release_on_disconnect),
     };
-    let store = connect(&settings, request_timeout, connect_timeout).await?;
+    let store = connect(&settings, request_timeout, connect_timeout, release).await?;
     let link = store.clone();
     // `connections` counts links that came up, and is 0 while the link is
     // down or still subscribing, when no request can flow.
@@ -67,14 +100,17 @@ pub async fn open_monitored(
 /// there to answer, and ends the process (with the reason) if the client
 /// later stops for good, e.g. because another process took over its
 /// client id: a command must not go on believing the link will return.
+/// `release_on_disconnect`: the position the connection's Will releases.
 pub async fn connect(
     settings: &ConnectionSettings,
     request_timeout: Duration,
     connect_timeout: Duration,
+    release_on_disconnect: Option<ReleaseOnDisconnect>,
 ) -> anyhow::Result<MqttStore> {
     let options = MqttStoreOptions {
         request_timeout,
         connect_timeout,
+        release_on_disconnect,
         ..MqttStoreOptions::default()
     };
     let store = MqttStore::connect(settings, options).await?;

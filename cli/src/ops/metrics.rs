@@ -75,10 +75,11 @@ impl StoreOperation {
 }
 
 /// Every reason a leadership can end, each a series of its own.
-const LOST_REASONS: [LostReason; 3] = [
+const LOST_REASONS: [LostReason; 4] = [
     LostReason::Resigned,
     LostReason::LeaseExpired,
     LostReason::TakenOver,
+    LostReason::LinkSilent,
 ];
 
 fn reason_label(reason: LostReason) -> &'static str {
@@ -86,6 +87,7 @@ fn reason_label(reason: LostReason) -> &'static str {
         LostReason::Resigned => "resigned",
         LostReason::LeaseExpired => "lease-expired",
         LostReason::TakenOver => "taken-over",
+        LostReason::LinkSilent => "link-silent",
     }
 }
 
@@ -321,7 +323,7 @@ mod tests {
                 format!("elector_state_store_request_seconds_count{{operation=\"{operation}\"}} 0");
             assert!(text.contains(&series), "{series} missing from\n{text}");
         }
-        for reason in ["resigned", "lease-expired", "taken-over"] {
+        for reason in ["resigned", "lease-expired", "taken-over", "link-silent"] {
             let series = format!(
                 r#"elector_leadership_lost_total{{position="job",replica="r1",reason="{reason}"}} 0"#
             );

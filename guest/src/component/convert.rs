@@ -97,6 +97,7 @@ pub mod to_wit {
                 LostReason::Resigned => wit::LostReason::Resigned,
                 LostReason::LeaseExpired => wit::LostReason::LeaseExpired,
                 LostReason::TakenOver => wit::LostReason::TakenOver,
+                LostReason::LinkSilent => wit::LostReason::LinkSilent,
             }),
             CandidateEvent::RenewalFailed(error) => W::RenewalFailed(election_error(error)),
             CandidateEvent::CampaignResult(response) => {
@@ -144,6 +145,14 @@ pub mod from_wit {
         SetResponse {
             applied: response.applied,
             version: response.version.map(hlc),
+        }
+    }
+
+    pub fn release_guard(guard: store::ReleaseGuard) -> ReleaseGuard {
+        ReleaseGuard {
+            trusted_since: Instant(guard.trusted_since),
+            trusted_until: Instant(guard.trusted_until),
+            may_land_until: guard.may_land_until.map(Instant),
         }
     }
 

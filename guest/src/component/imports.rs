@@ -9,8 +9,8 @@ use super::executor::WaitFor;
 use super::wasi::clocks::{monotonic_clock, wall_clock};
 use super::wasi::io::poll::Pollable;
 use crate::types::{
-    CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, SetOptions, SetResponse,
-    StoreResult, VersionedValue,
+    CandidateEvent, DeleteOutcome, Hlc, Instant, KeyNotification, ReleaseGuard, SetOptions,
+    SetResponse, StoreResult, VersionedValue,
 };
 
 /// Resolves once the pollable `make()` returns is ready (judged by
@@ -68,6 +68,10 @@ impl crate::StateStore for WitStore {
         wit_store::watch(key)
             .map(WitWatch)
             .map_err(from_wit::store_error)
+    }
+
+    fn release_guard(&self) -> Option<ReleaseGuard> {
+        wit_store::current_release_guard().map(from_wit::release_guard)
     }
 }
 

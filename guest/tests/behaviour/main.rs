@@ -12,6 +12,7 @@ mod cadence;
 mod campaign;
 mod lost_answers;
 mod operations;
+mod release;
 mod renewal;
 mod update;
 mod windows;

@@ -53,6 +53,9 @@ impl fmt::Display for Text<'_, LostReason> {
             LostReason::Resigned => "resigned",
             LostReason::LeaseExpired => "lease expired",
             LostReason::TakenOver => "taken over by another candidate",
+            LostReason::LinkSilent => {
+                "the link to the broker was silent past the release-on-disconnect delay"
+            }
         })
     }
 }
@@ -172,6 +175,7 @@ mod tests {
             LostReason::Resigned,
             LostReason::LeaseExpired,
             LostReason::TakenOver,
+            LostReason::LinkSilent,
         ] {
             assert_words(reason.text().to_string());
         }

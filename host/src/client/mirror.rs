@@ -14,6 +14,12 @@
 //! lease's deadline, and the candidate's own report of that loss, when it
 //! comes, is not passed on twice. Subscribers therefore see leadership as a
 //! well-formed sequence: `elected`, any `renewed`, one `leadership-lost`.
+//!
+//! On a connection whose Will releases the position when it is lost, the
+//! mirror follows the connection's trust as the guest does: a lease ends
+//! where the trust does (`leadership-lost(link-silent)`), and a lease the
+//! mirror took in before a reconnect that may have published the Will is
+//! void.
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -21,10 +27,13 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::bindings::{CampaignResponse, CandidateEvent, Hlc, Lease, LostReason};
 use crate::clock;
+use crate::store::StateStoreBackend;
 
 #[derive(Default)]
 pub struct Mirror {
     state: Mutex<State>,
+    /// The candidate's store, for its connection's release trust.
+    link: Option<Arc<dyn StateStoreBackend>>,
     /// Notified whenever the lease's deadline may have changed, and when
     /// the mirror goes.
     lease_changed: Arc<Notify>,
@@ -39,6 +48,9 @@ impl Drop for Mirror {
 #[derive(Default)]
 struct State {
     lease: Option<Lease>,
+    /// The connection trust's `trusted_since` when the lease was taken in:
+    /// a later one voids the lease.
+    trusted_since: u64,
     last_result: Option<CampaignResponse>,
     subscribers: Vec<mpsc::UnboundedSender<CandidateEvent>>,
     /// Why the sandbox stopped, once it has.
@@ -65,9 +77,44 @@ impl State {
 }
 
 impl Mirror {
+    /// A mirror that follows `store`'s release trust too.
+    pub fn with_link(store: Arc<dyn StateStoreBackend>) -> Self {
+        Mirror {
+            state: Mutex::default(),
+            link: Some(store),
+            lease_changed: Arc::default(),
+        }
+    }
+
+    fn trust(&self) -> Option<elector_statestore::release::Trust> {
+        self.link.as_ref().and_then(|store| store.release_trust())
+    }
+
+    /// When the lease held now ends, and why: its own deadline, or where
+    /// the connection stops being trusted. Ended already when the trust
+    /// was reset after it was taken in.
+    fn end_of(&self, state: &State) -> Option<(u64, LostReason)> {
+        let lease = state.lease.as_ref()?;
+        let own = (lease.valid_until, LostReason::LeaseExpired);
+        Some(match self.trust() {
+            Some(trust) if trust.trusted_since > state.trusted_since => (0, LostReason::LinkSilent),
+            Some(trust) if trust.trusted_until < lease.valid_until => {
+                (trust.trusted_until, LostReason::LinkSilent)
+            }
+            _ => own,
+        })
+    }
+
     /// Folds one event in and hands it to every subscriber, in order.
     pub fn apply(&self, event: CandidateEvent) {
+        let trusted_since = self.trust().map_or(0, |trust| trust.trusted_since);
         let mut state = self.state.lock().unwrap();
+        if matches!(
+            event,
+            CandidateEvent::Elected(_) | CandidateEvent::Renewed(_)
+        ) {
+            state.trusted_since = trusted_since;
+        }
         let event = match event {
             CandidateEvent::Elected(lease) | CandidateEvent::Renewed(lease)
                 if state.lease.is_none() =>
@@ -123,12 +170,9 @@ impl Mirror {
     /// not passed.
     pub fn valid_lease(&self) -> Option<Lease> {
         let now = clock::now_ns();
-        self.state
-            .lock()
-            .unwrap()
-            .lease
-            .clone()
-            .filter(|lease| now < lease.valid_until)
+        let state = self.state.lock().unwrap();
+        let (ends, _) = self.end_of(&state)?;
+        state.lease.clone().filter(|_| now < ends)
     }
 
     pub fn fencing_token(&self) -> Option<Hlc> {
@@ -155,23 +199,16 @@ impl Mirror {
 
     /// The deadline of the lease held now, if any.
     fn deadline(&self) -> Option<u64> {
-        self.state
-            .lock()
-            .unwrap()
-            .lease
-            .as_ref()
-            .map(|l| l.valid_until)
+        self.end_of(&self.state.lock().unwrap()).map(|(at, _)| at)
     }
 
     /// Reports the lease lost if its deadline has passed.
     fn expire_if_due(&self) {
         let mut state = self.state.lock().unwrap();
-        if state
-            .lease
-            .as_ref()
-            .is_some_and(|l| l.valid_until <= clock::now_ns())
+        if let Some((at, reason)) = self.end_of(&state)
+            && at <= clock::now_ns()
         {
-            state.end_lease(LostReason::LeaseExpired);
+            state.end_lease(reason);
         }
     }
 }

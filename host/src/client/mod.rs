@@ -72,8 +72,8 @@ impl LeaderElectionClient {
         let request_lifetime = options
             .request_lifetime
             .unwrap_or_else(|| store.request_lifetime());
+        let mirror = Arc::new(Mirror::with_link(store.clone()));
         let mut sandbox = runtime.instantiate(store).await.map_err(failed)?;
-        let mirror = Arc::new(Mirror::default());
         let events = {
             let mirror = mirror.clone();
             Box::new(move |event| mirror.apply(event))

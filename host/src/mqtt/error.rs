@@ -51,7 +51,7 @@ pub enum SettingsError {
          K8S-SAT authentication replaces user name and password"
     )]
     SatWithUsername,
-    #[error("keep-alive of {0} s is out of range (1 to 65535)")]
+    #[error("keep-alive of {0} s is out of range (5 to 65535)")]
     KeepAlive(u64),
     #[error("reading {what} {path}: {error}")]
     Read {

@@ -149,7 +149,8 @@ impl BrokerOptions {
             return Err(SettingsError::SatWithUsername);
         }
         let keep_alive = self.keep_alive.unwrap_or(60);
-        if !(1..=u64::from(u16::MAX)).contains(&keep_alive) {
+        // rumqttc refuses (panics on) keep-alives under 5 s.
+        if !(5..=u64::from(u16::MAX)).contains(&keep_alive) {
             return Err(SettingsError::KeepAlive(keep_alive));
         }
         let tls = if use_tls {

@@ -87,6 +87,22 @@ impl state_store::Host for ElectorImports<'_> {
         })?;
         Ok(Ok(watch))
     }
+
+    async fn current_release_guard(
+        &mut self,
+    ) -> wasmtime::Result<Option<state_store::ReleaseGuard>> {
+        self.host_call("current-release-guard");
+        Ok(self
+            .0
+            .ctx
+            .store
+            .release_trust()
+            .map(|trust| state_store::ReleaseGuard {
+                trusted_since: trust.trusted_since,
+                trusted_until: trust.trusted_until,
+                may_land_until: trust.may_land_until,
+            }))
+    }
 }
 
 impl state_store::HostKeyWatch for ElectorImports<'_> {

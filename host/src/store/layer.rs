@@ -110,6 +110,10 @@ impl<L: StoreLayer> StateStoreBackend for Layered<L> {
         self.layer.around(Operation::Watch, key, request).await
     }
 
+    fn release_trust(&self) -> Option<elector_statestore::release::Trust> {
+        self.inner.release_trust()
+    }
+
     fn request_lifetime(&self) -> Duration {
         self.inner.request_lifetime()
     }

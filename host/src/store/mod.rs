@@ -43,6 +43,13 @@ pub trait StateStoreBackend: Send + Sync + 'static {
         std::time::Duration::ZERO
     }
 
+    /// For a connection whose Will releases a candidate's position when it
+    /// is lost: what the candidate may believe now (see
+    /// `elector_statestore::release`). `None` for every other store.
+    fn release_trust(&self) -> Option<elector_statestore::release::Trust> {
+        None
+    }
+
     /// Ends the store's connection, if it has one, once what was already
     /// given up (a watch's unregistration) has been sent. A process that
     /// stops calls it last.

@@ -2,7 +2,7 @@
 //! many (a soak).
 
 use clap::Parser;
-use elector_sim::{Options, RestartPlan, Sabotage};
+use elector_sim::{Options, ReleaseFlaw, RestartPlan, Sabotage};
 
 /// Deterministic fault simulation of the elector.
 #[derive(Parser)]
@@ -17,7 +17,8 @@ struct Args {
     /// Break the elector on purpose (comma-separated): no-fencing,
     /// no-expiry-timer, lease-never-ends, lease-from-reply, forged-token,
     /// keep-lease-on-unknown-write, end-lease-after-resign-answer,
-    /// renew-before-expiry, ignore-own-value, forget-unconfirmed-update.
+    /// renew-before-expiry, ignore-own-value, forget-unconfirmed-update,
+    /// ignore-silent-link.
     /// Needs a build with `--features sabotage`.
     #[arg(long, value_delimiter = ',')]
     sabotage: Vec<String>,
@@ -35,6 +36,11 @@ struct Args {
     /// With `--restart-store held`: the lock-delay, in longest terms.
     #[arg(long, default_value_t = 1.1)]
     lock_delay_terms: f64,
+    /// Break the clients' side of release on disconnect: `from-receipt`
+    /// (confirm the link from when answers arrive, not when requests
+    /// left) or `no-margin` (trust the link for the whole Will delay).
+    #[arg(long, value_parser = ["from-receipt", "no-margin"])]
+    release_flaw: Option<String>,
 }
 
 /// The switches named, refused (in one line) by a build without the
@@ -57,6 +63,7 @@ fn sabotage(names: &[String]) -> Result<Sabotage, String> {
             "renew-before-expiry" => &mut sabotage.renew_before_expiry,
             "ignore-own-value" => &mut sabotage.ignore_own_value,
             "forget-unconfirmed-update" => &mut sabotage.forget_unconfirmed_update,
+            "ignore-silent-link" => &mut sabotage.ignore_silent_link,
             other => return Err(format!("unknown sabotage {other:?}")),
         };
         *switch = true;
@@ -81,6 +88,11 @@ fn main() {
             },
             _ => RestartPlan::Restored,
         }),
+        release_flaw: match args.release_flaw.as_deref() {
+            Some("from-receipt") => ReleaseFlaw::FromReceipt,
+            Some(_) => ReleaseFlaw::NoMargin,
+            None => ReleaseFlaw::None,
+        },
     };
     let started = std::time::Instant::now();
     let totals = elector_sim::run_many(args.seed, args.schedules, options, |outcome| {

@@ -6,9 +6,10 @@
 //! It answers as the AIO service does (see
 //! `docs/state-store-protocol.md`): the reply payload with `__stat`
 //! 200, `__protVer` 1.0 and the version in `__ts`, the correlation data
-//! echoed, notifications (published before the answer to the change that
-//! caused them, so a client that reads the answer and then stops watching has
-//! still seen them), and the first answer again for a request re-sent with
+//! echoed, the requester's own notifications (published before the answer
+//! to the change that caused them, so a client that reads the answer and
+//! then stops watching has still seen them; see [`answer_first`] for the
+//! others'), and the first answer again for a request re-sent with
 //! the same correlation data.
 //!
 //! Behind a plain broker it also has to protect itself and other clients
@@ -28,7 +29,7 @@ use crate::error::StoreErrorKind;
 use crate::hlc::Hlc;
 use crate::limits::Limits;
 use crate::machine::{Changes, Snapshot, StateStore};
-use crate::notify::Notification;
+use crate::notify::{KeyEvent, Notification};
 use crate::{protocol, resp};
 pub use digest::DigestKey;
 pub use identity::requester;
@@ -359,10 +360,42 @@ impl Service {
             self.recent
                 .remember(now_ms, &client, correlation, digest, kept);
         }
-        let mut outgoing: Vec<Outgoing> = notifications.into_iter().map(notification).collect();
-        outgoing.push(answer);
-        Ok(outgoing)
+        Ok(answer_first(&client, notifications, answer))
     }
+}
+
+/// The messages one request caused, in the order they are published:
+/// first the notifications someone acts on before the answer matters
+/// (the requester's own, and every deletion), then the answer, then the
+/// other watchers' notifications of a write.
+///
+/// The requester's notifications precede its answer, so a client that
+/// reads the answer and then stops watching has still seen them. A
+/// deletion is what waiting candidates act on (a release, an expiry), so
+/// its notifications go before the deleter's answer, which nobody waits
+/// for. A write is what its writer acts on (the winner of a failover
+/// leads once its answer arrives), so its answer goes before the other
+/// watchers' notifications, which only tell them who holds the key now:
+/// with N watchers it no longer waits behind N messages at the service,
+/// the broker and the writer's socket.
+///
+/// Only messages to different clients trade places: every client receives
+/// its own messages in the order the store made them (a request's
+/// notifications are the expiries it ran first, all deletions, then at
+/// most one change of its own).
+fn answer_first(
+    requester: &str,
+    notifications: Vec<Notification<String>>,
+    answer: Outgoing,
+) -> Vec<Outgoing> {
+    let (before, after): (Vec<_>, Vec<_>) = notifications
+        .into_iter()
+        .partition(|n| n.client == requester || n.event == KeyEvent::Delete);
+    let mut outgoing = Vec::with_capacity(before.len() + 1 + after.len());
+    outgoing.extend(before.into_iter().map(notification));
+    outgoing.push(answer);
+    outgoing.extend(after.into_iter().map(notification));
+    outgoing
 }
 
 /// True for the commands whose answer may differ when run again: those

@@ -42,10 +42,15 @@ fn service() -> Service {
     Service::new("store", Limits::default())
 }
 
-/// The answer's payload (the last message), and how many messages came.
+/// The answer's payload (the one message with correlation data), and how
+/// many messages came.
 fn answer(service: &mut Service, now_ms: u64, sent: &Sent) -> (Vec<u8>, usize) {
     let out = service.handle(now_ms, &sent.incoming()).expect("answered");
-    (out.last().unwrap().payload.clone(), out.len())
+    let answer = out
+        .iter()
+        .find(|o| o.correlation.is_some())
+        .expect("an answer");
+    (answer.payload.clone(), out.len())
 }
 
 fn set(key: &str, value: &str) -> Vec<u8> {
@@ -213,4 +218,60 @@ fn every_request_of_a_client_renews_its_watches_even_one_not_run() {
     service.expire(T0 + 2_800);
     assert_eq!(service.usage().watches, 0);
     assert_eq!(service.usage().lapsed_registrations, 1);
+}
+
+#[test]
+fn a_writers_answer_follows_its_own_notification_and_precedes_everyone_elses() {
+    let mut service = service();
+    for watcher in ["a", "writer", "b"] {
+        answer(
+            &mut service,
+            T0,
+            &Sent::new(watcher, b"k", &keynotify("lock", false)),
+        );
+    }
+    let write = Sent::new("writer", b"w", &set("lock", "v"));
+    let out = service.handle(T0, &write.incoming()).expect("answered");
+    let order: Vec<&str> = out
+        .iter()
+        .map(|o| match &o.correlation {
+            Some(_) => "answer",
+            None if o.topic == protocol::notification_topic("writer", b"lock") => "writer",
+            None if o.topic == protocol::notification_topic("a", b"lock") => "a",
+            None if o.topic == protocol::notification_topic("b", b"lock") => "b",
+            None => "unexpected",
+        })
+        .collect();
+    assert_eq!(order[..2], ["writer", "answer"], "{order:?}");
+    let mut others = order[2..].to_vec();
+    others.sort_unstable();
+    assert_eq!(others, ["a", "b"], "{order:?}");
+}
+
+#[test]
+fn a_deletions_notifications_go_before_the_deleters_answer() {
+    let mut service = service();
+    answer(
+        &mut service,
+        T0,
+        &Sent::new("writer", b"s", &set("lock", "v")),
+    );
+    for watcher in ["a", "writer", "b"] {
+        answer(
+            &mut service,
+            T0,
+            &Sent::new(watcher, b"k", &keynotify("lock", false)),
+        );
+    }
+    let del = resp::encode_request(&Command::Del { key: "lock".into() });
+    let out = service
+        .handle(T0, &Sent::new("writer", b"d", &del).incoming())
+        .expect("answered");
+    assert_eq!(out.len(), 4, "three notifications and the answer");
+    assert!(out[3].correlation.is_some(), "the answer is last: {out:?}");
+    assert!(
+        out[..3]
+            .iter()
+            .all(|o| o.payload == b"*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n")
+    );
 }

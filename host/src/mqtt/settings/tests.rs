@@ -161,11 +161,13 @@ fn impossible_combinations_are_refused_with_reasons() {
 
     let mut keep_alive = args();
     keep_alive.hostname = Some("h".into());
-    keep_alive.keep_alive = Some(0);
-    assert_eq!(
-        keep_alive.settings().unwrap_err(),
-        SettingsError::KeepAlive(0)
-    );
+    for short in [0, 4] {
+        keep_alive.keep_alive = Some(short);
+        assert_eq!(
+            keep_alive.settings().unwrap_err(),
+            SettingsError::KeepAlive(short)
+        );
+    }
 }
 
 #[test]

@@ -62,6 +62,7 @@ pub async fn run(
     client: AsyncClient,
     shared: Weak<Shared>,
     closing: CancellationToken,
+    severed: CancellationToken,
     token_file: Option<PathBuf>,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -71,6 +72,10 @@ pub async fn run(
     loop {
         let event = tokio::select! {
             biased;
+            () = severed.cancelled() => {
+                connected = false;
+                break;
+            }
             () = closing.cancelled() => break,
             event = event_loop.poll() => event,
         };
@@ -81,6 +86,17 @@ pub async fn run(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 tracing::debug!(code = ?ack.code, session_present = ack.session_present, "CONNACK");
                 crate::mqtt::session::forget_parked_publish(&mut event_loop, ack.session_present);
+                if let Some(release) = &shared.release
+                    && ack.code == ConnectReturnCode::Success
+                {
+                    if shared.link.borrow().generation() > 0 {
+                        release.reconnected(ack.session_present);
+                    }
+                    // Later connects resume the session, so a blip shorter
+                    // than the Will's delay does not publish it (a clean
+                    // start would end the session, and the Will with it).
+                    event_loop.options.set_clean_start(false);
+                }
                 backoff = Duration::from_millis(50);
                 if ack.code != ConnectReturnCode::Success {
                     shared.link_down(super::cause::refused(ack.code));
@@ -114,6 +130,10 @@ pub async fn run(
                 let topic = String::from_utf8_lossy(&publish.topic);
                 if topic == shared.response_topic {
                     shared.complete(&publish);
+                } else if let Some(release) = &shared.release
+                    && topic == super::release::probe_topic(&shared.client_id)
+                {
+                    release.probe_returned(shared.link.borrow().generation(), &publish.payload);
                 } else {
                     shared.notified(&topic, &publish);
                 }
@@ -163,6 +183,15 @@ pub async fn run(
                     shared.link.send_replace(LinkState::Refused(reason));
                 } else {
                     shared.link_down(reason);
+                }
+                if let Some(release) = &shared.release {
+                    release.link_lost();
+                    let stamp = shared.clock.lock().unwrap().now(super::wall_clock_ms());
+                    event_loop.options.set_last_will(release.config.will(
+                        &shared.client_id,
+                        &stamp,
+                        shared.request_timeout,
+                    ));
                 }
                 drop(shared);
                 if let Some(file) = &token_file {
@@ -314,7 +343,12 @@ async fn come_up(
 ) {
     let Some(this) = shared.upgrade() else { return };
     let filter = ss::protocol::notification_filter(&this.client_id);
-    for topic in [this.response_topic.clone(), filter] {
+    let mut topics = vec![this.response_topic.clone(), filter];
+    if this.release.is_some() {
+        topics.push(super::release::probe_topic(&this.client_id));
+    }
+    let subscriptions = topics.len();
+    for topic in topics {
         // Handed over only to this connection: one that drops first takes
         // it no more, and the next connection subscribes by itself.
         tokio::select! {
@@ -326,7 +360,7 @@ async fn come_up(
             }
         }
     }
-    for _ in 0..2 {
+    for _ in 0..subscriptions {
         match tokio::time::timeout(this.request_timeout, subacks.recv()).await {
             Ok(Some(true)) => {}
             Ok(Some(false)) => {

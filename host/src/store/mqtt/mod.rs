@@ -25,6 +25,7 @@ mod cause;
 mod handover;
 mod link;
 mod pending;
+pub mod release;
 mod watches;
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub struct MqttStoreOptions {
     /// sent by someone claiming this client's id) is repaired, and a change
     /// missed meanwhile is surfaced, within this period.
     pub watch_refresh: Duration,
+    /// The position this connection releases when the broker loses it
+    /// (its MQTT Will); `None` for a connection without one.
+    pub release_on_disconnect: Option<release::ReleaseOnDisconnect>,
 }
 
 impl Default for MqttStoreOptions {
@@ -68,6 +72,7 @@ impl Default for MqttStoreOptions {
             connect_timeout: Duration::from_secs(10),
             client_id_prefix: "elector".into(),
             watch_refresh: Duration::from_secs(60),
+            release_on_disconnect: None,
         }
     }
 }
@@ -91,6 +96,8 @@ pub(crate) struct Shared {
     /// Ends the connection: on `disconnect()`, or when the last clone of
     /// the client is dropped.
     closing: CancellationToken,
+    /// Ends the connection without a DISCONNECT (see [`MqttStore::sever`]).
+    severed: CancellationToken,
     /// `host:port`, for messages.
     address: String,
     /// Why the link is not up, in words, as last seen.
@@ -102,6 +109,8 @@ pub(crate) struct Shared {
     client_id_configured: bool,
     /// When the current connection was accepted.
     up_since: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Release on disconnect, when this connection carries the Will.
+    release: Option<release::Release>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,16 +139,40 @@ impl MqttStore {
         // (and written to the socket) or not sent at all. With a queue, a
         // request could wait in it while the link is down and go out after
         // the reconnect, after its caller was told it failed.
-        let (client, event_loop) = AsyncClient::new(settings.mqtt_options(&client_id), 0);
+        let release = options
+            .release_on_disconnect
+            .map(|config| release::Release::new(config, options.request_timeout));
+        let mut clock = ss::HlcClock::new(hlc_node_id(&client_id));
+        let mut mqtt_options = settings.mqtt_options(&client_id);
+        if let Some(release) = &release {
+            let stamp = clock.now(wall_clock_ms());
+            mqtt_options
+                .set_last_will(
+                    release
+                        .config
+                        .will(&client_id, &stamp, options.request_timeout),
+                )
+                .set_session_expiry_interval(Some(
+                    u32::try_from(
+                        release
+                            .config
+                            .session_expiry(settings.session_expiry)
+                            .as_secs(),
+                    )
+                    .unwrap_or(u32::MAX),
+                ));
+        }
+        let (client, event_loop) = AsyncClient::new(mqtt_options, 0);
         let (link, mut link_changes) = watch::channel(LinkState::Connecting);
         let shared = Arc::new(Shared {
+            release,
             address: address.clone(),
             last_failure: std::sync::Mutex::new(None),
             stopped: std::sync::Mutex::new(None),
             client_id_configured: settings.client_id.is_some(),
             up_since: std::sync::Mutex::new(None),
             response_topic: ss::protocol::response_topic(&client_id),
-            clock: std::sync::Mutex::new(ss::HlcClock::new(hlc_node_id(&client_id))),
+            clock: std::sync::Mutex::new(clock),
             client,
             client_id,
             request_timeout: options.request_timeout,
@@ -147,6 +180,7 @@ impl MqttStore {
             watches: Watches::default(),
             link,
             closing: CancellationToken::new(),
+            severed: CancellationToken::new(),
         });
         let token_file = settings.token_file().map(std::path::Path::to_path_buf);
         tokio::spawn(link::run(
@@ -154,12 +188,16 @@ impl MqttStore {
             shared.client.clone(),
             Arc::downgrade(&shared),
             shared.closing.clone(),
+            shared.severed.clone(),
             token_file,
         ));
         tokio::spawn(watches::refresh(
             Arc::downgrade(&shared),
             options.watch_refresh,
         ));
+        if shared.release.is_some() {
+            tokio::spawn(release::probe(Arc::downgrade(&shared)));
+        }
         let ready = async {
             loop {
                 match &*link_changes.borrow_and_update() {
@@ -237,6 +275,14 @@ impl MqttStore {
             LinkState::Up { generation } => *generation,
             _ => 0,
         }
+    }
+
+    /// Drops the connection as a crash would: the socket closes without a
+    /// DISCONNECT, so the broker publishes the connection's Will (after
+    /// its delay), and the client does not connect again. For benchmarks
+    /// and tests that crash a candidate without ending their process.
+    pub fn sever(&self) {
+        self.shared.severed.cancel();
     }
 
     /// Closes the connection (with a DISCONNECT if the link is up, waiting
@@ -321,6 +367,10 @@ impl StateStoreBackend for MqttStore {
     /// with an expiry that ends at most a second after it (`handover.rs`),
     /// the broker and the store drop it once that expiry has passed, and it
     /// is never re-sent after a reconnect (`link.rs`).
+    fn release_trust(&self) -> Option<ss::release::Trust> {
+        self.shared.release.as_ref().map(release::Release::trust)
+    }
+
     fn request_lifetime(&self) -> Duration {
         ss::protocol::request_lifetime(self.shared.request_timeout, ss::protocol::TRANSIT_BOUND)
     }

@@ -27,6 +27,9 @@ struct InFlight {
     /// Needed to read the reply (`:-1` means "not applied" only for SET).
     command: ss::Command,
     answer: oneshot::Sender<Outcome>,
+    /// No later than the request went out (ns on the host's monotonic
+    /// clock): its answer confirms the connection was alive after this.
+    sent_at: u64,
 }
 
 #[derive(Default)]
@@ -37,10 +40,15 @@ pub struct Pending {
 impl Pending {
     fn insert(&self, correlation: [u8; 16], command: ss::Command) -> oneshot::Receiver<Outcome> {
         let (answer, receiver) = oneshot::channel();
-        self.requests
-            .lock()
-            .unwrap()
-            .insert(correlation, InFlight { command, answer });
+        let sent_at = crate::clock::now_ns();
+        self.requests.lock().unwrap().insert(
+            correlation,
+            InFlight {
+                command,
+                answer,
+                sent_at,
+            },
+        );
         receiver
     }
 
@@ -186,6 +194,9 @@ impl Shared {
         let Some(request) = self.pending.requests.lock().unwrap().remove(&correlation) else {
             return;
         };
+        if let Some(release) = &self.release {
+            release.confirmed(request.sent_at);
+        }
         let answer = self.read_response(&request.command, properties, &publish.payload);
         let _ = request.answer.send(answer);
     }
