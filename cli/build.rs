@@ -34,7 +34,12 @@ fn main() {
     let singleton = component(
         "elector-example-aio-singleton",
         "elector_example_aio_singleton",
-        &["examples/aio-singleton", "aio"],
+        &[
+            "examples/aio-singleton",
+            "aio",
+            "guest/src",
+            "statestore/src",
+        ],
     );
     let counter = component(
         "elector-example-aio-counter-composed",
