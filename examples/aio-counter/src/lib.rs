@@ -16,6 +16,9 @@
 //!   does not exist" admits them all at once, and increments are lost. It
 //!   is here to measure that loss (`docs/aio-dataflow.md`).
 //!
+//! `update-timeout-ms` bounds how long one `process` call waits for the
+//! elector (default 20 s).
+//!
 //! Every message passes through unchanged; a failed count fails the
 //! message's `process`, so the host's report shows it.
 

@@ -32,11 +32,12 @@ use wasm_graph::processor::types::{BufferOrBytes, DataModel, Error, ModuleConfig
 const CONTEXT: &str = "aio-counter";
 /// The elector's term for one update: long enough for a read and a write.
 const UPDATE_TERM_MS: u64 = 2_000;
-/// The longest one `process` call waits for its turn.
+/// The longest one `process` call waits for its turn, unless the
+/// `update-timeout-ms` property says otherwise.
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(20);
 
 enum Counter {
-    Elector(AioCandidate),
+    Elector(Box<AioCandidate>, Duration),
     HandRolled,
 }
 
@@ -64,11 +65,17 @@ impl Guest for Operator {
             .iter()
             .find(|(key, _)| key == "lock")
             .map_or("elector", |(_, value)| value.as_str());
+        let timeout = configuration
+            .properties
+            .iter()
+            .find(|(key, _)| key == "update-timeout-ms")
+            .and_then(|(_, value)| value.parse().ok())
+            .map_or(UPDATE_TIMEOUT, Duration::from_millis);
         let counter = match lock {
             "elector" => {
                 let name = instance_name();
                 match AioCandidate::new(AioOptions::new("aio-counter/position", name)) {
-                    Ok(candidate) => Counter::Elector(candidate),
+                    Ok(candidate) => Counter::Elector(Box::new(candidate), timeout),
                     Err(error) => {
                         logger::log(Level::Error, CONTEXT, &format!("elector: {error}"));
                         return false;
@@ -100,7 +107,9 @@ impl Guest for Operator {
         };
         if is_over_temperature(&payload) == Some(true) {
             COUNTER.with(|slot| match slot.borrow_mut().as_mut() {
-                Some(Counter::Elector(candidate)) => count_with_elector(candidate),
+                Some(Counter::Elector(candidate, timeout)) => {
+                    count_with_elector(candidate, *timeout)
+                }
                 Some(Counter::HandRolled) => count_with_hand_rolled_lock(),
                 None => Err(error("process before a successful init")),
             })?;
@@ -116,13 +125,13 @@ fn error(message: impl Into<String>) -> Error {
     }
 }
 
-fn count_with_elector(candidate: &mut AioCandidate) -> Result<(), Error> {
+fn count_with_elector(candidate: &mut AioCandidate, timeout: Duration) -> Result<(), Error> {
     candidate
         .campaign_and_update_value(
             COUNT_KEY,
             |current| Some(incremented(current)),
             UPDATE_TERM_MS,
-            UPDATE_TIMEOUT,
+            timeout,
         )
         .map_err(|e| error(format!("counting with the elector: {e}")))
 }

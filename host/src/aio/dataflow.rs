@@ -8,7 +8,9 @@
 //! message is an MQTT message on topic `sensors` stamped with the host's
 //! wall clock, whose payload is `{"temperature": t, "instance": i,
 //! "sequence": k}`; `t` is over 100 for every `over_every`-th message, so
-//! the run knows how many over-temperature readings it sent.
+//! the run knows how many over-temperature readings it sent. Every other
+//! payload is handed over in a host `buffer`, as AIO's host hands them, the
+//! others as bytes, so operators meet both.
 //!
 //! The outcomes are read from what `process` returns: successes, the
 //! operator's errors, traps; and two user properties an operator may set,
@@ -115,7 +117,7 @@ fn now_timestamp(sequence: u64) -> Timestamp {
 /// The `sequence`-th message for `instance`, and whether it is
 /// over-temperature.
 fn reading(instance: usize, sequence: usize, over_every: usize) -> (DataModel, bool) {
-    let over = over_every > 0 && (sequence + instance) % over_every == 0;
+    let over = over_every > 0 && (sequence + instance).is_multiple_of(over_every);
     let temperature = if over {
         104.5
     } else {
@@ -188,7 +190,19 @@ pub async fn run(
                     outcome.stopped = true;
                     break;
                 }
-                let (message, over) = reading(instance, sequence, options.over_every);
+                let (mut message, over) = reading(instance, sequence, options.over_every);
+                if sequence % 2 == 1
+                    && let DataModel::Message(message) = &mut message
+                    && let BufferOrBytes::Bytes(bytes) = &mut message.payload
+                {
+                    match running.buffer(std::mem::take(bytes)) {
+                        Ok(buffer) => message.payload = BufferOrBytes::Buffer(buffer),
+                        Err(error) => {
+                            outcome.trapped = Some(format!("host buffer: {error:#}"));
+                            break;
+                        }
+                    }
+                }
                 sent += 1;
                 over_sent += u64::from(over);
                 match running.process(&message).await {

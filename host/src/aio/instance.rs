@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasData, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::clocks::WasiClocksView as _;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::MapImpl;
+use super::buffer::Buffer;
 use super::metrics::AioMetrics;
 use super::types::{DataModel, Error, ModuleConfiguration};
 use crate::store::StateStoreBackend;
@@ -124,6 +125,13 @@ pub struct OperatorInstance {
 }
 
 impl OperatorInstance {
+    /// Puts `bytes` in a host buffer for the next message, as AIO's host
+    /// hands payloads over; the operator reads it (`buffer.read`) and drops
+    /// it.
+    pub fn buffer(&mut self, bytes: Vec<u8>) -> anyhow::Result<Resource<Buffer>> {
+        Ok(self.store.data_mut().table.push(Buffer(bytes))?)
+    }
+
     /// One `process` call. The outer error is a trap (the instance is then
     /// unusable); the inner one, the operator's own error.
     pub async fn process(
