@@ -52,8 +52,21 @@ fn healthz_fails_while_renewals_stall_and_recovers_once_the_store_answers() {
     let (broker, _service) = broker_with_service();
     let (_runtime, proxy) = proxy_to(&broker);
     let behind_proxy = format!("mqtt://127.0.0.1:{}", proxy.port);
+    // Without release on disconnect, the cut link shows as renewals that
+    // stall until the lease runs out (with it, the leader steps down at
+    // once: the next test).
     let run = |name: &str, url: &str| {
-        Running::fenced_log(name, &["--request-timeout", "1s", "--broker", url])
+        Running::fenced_log(
+            name,
+            &[
+                "--request-timeout",
+                "1s",
+                "--release-on-disconnect",
+                "off",
+                "--broker",
+                url,
+            ],
+        )
     };
     let a = run("a", &behind_proxy);
     a.wait_for_series(r#"elector_leader{position="job",replica="a"}"#, |v| {
@@ -100,6 +113,53 @@ fn healthz_fails_while_renewals_stall_and_recovers_once_the_store_answers() {
     assert_eq!(
         value(&scrape, r#"elector_leader{position="job",replica="a"}"#),
         Some(0.0)
+    );
+}
+
+/// With release on disconnect (the default), a cut link steps the leader
+/// down at once (`link-silent`), before its Will can let anyone in: long
+/// before its 5 s term would have run out.
+#[test]
+fn a_leader_whose_link_is_cut_steps_down_at_once_and_says_why() {
+    let (broker, _service) = broker_with_service();
+    let (_runtime, proxy) = proxy_to(&broker);
+    let behind_proxy = format!("mqtt://127.0.0.1:{}", proxy.port);
+    let a = Running::fenced_log("a", &["--request-timeout", "1s", "--broker", &behind_proxy]);
+    a.wait_for_series(r#"elector_leader{position="job",replica="a"}"#, |v| {
+        v == 1.0
+    });
+    let b = Running::fenced_log("b", &["--broker", &broker.url()]);
+    let cut = std::time::Instant::now();
+    proxy.cut();
+    let (_, body) = a.wait_for("/healthz", "unhealthy once its link went silent", |s, _| {
+        s == 503
+    });
+    assert!(
+        body.contains("its link to the broker went silent"),
+        "{body}"
+    );
+    let (_, scrape) = a.get("/metrics");
+    assert_eq!(
+        value(
+            &scrape,
+            r#"elector_leadership_lost_total{position="job",replica="a",reason="link-silent"}"#
+        ),
+        Some(1.0),
+        "{scrape}"
+    );
+    let stepped_down = cut.elapsed();
+    let (_, scrape) = b.get("/metrics");
+    assert_eq!(
+        value(&scrape, r#"elector_leader{position="job",replica="b"}"#),
+        Some(0.0),
+        "b led before a had stepped down ({stepped_down:?} after the cut)"
+    );
+    b.wait_for_series(r#"elector_leader{position="job",replica="b"}"#, |v| {
+        v == 1.0
+    });
+    eprintln!(
+        "a stepped down within {stepped_down:?} of the cut; b led after {:?}",
+        cut.elapsed()
     );
 }
 

@@ -116,6 +116,26 @@ fn a_leader_whose_link_goes_silent_steps_down_before_its_will_releases_the_posit
     );
 }
 
+/// mosquitto publishes every connected client's Will at once when it shuts
+/// down, whatever the delay: a leader must step down as soon as it sees its
+/// connection drop, before anyone can be elected over the restarted broker.
+#[test]
+fn a_broker_restart_steps_the_leader_down_before_anyone_else_is_elected() {
+    let mut broker = Broker::start();
+    let _service = Service::start(&broker);
+    let url = broker.url();
+    let a = candidate(&url, "a", &[]);
+    a.expect("elected", PATIENCE);
+    let b = candidate(&url, "b", &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    broker.restart(Duration::from_millis(300));
+    let (lost, lost_at) = a.expect_read("lost", PATIENCE);
+    assert!(lost.to_string().contains("silent"), "{lost}");
+    let (_, elected_at) = b.expect_read("elected", Duration::from_secs(40));
+    assert!(lost_at < elected_at, "b was elected before a stepped down");
+    assert_eq!(leader_of(&broker, "job").as_deref(), Some("b"));
+}
+
 #[test]
 fn a_blip_shorter_than_the_wills_delay_keeps_the_leader() {
     let link = SilentLink::start();

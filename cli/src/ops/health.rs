@@ -33,9 +33,9 @@ struct Candidate {
     term: Duration,
     /// The last election or renewal, while leading.
     leading_since_renewal: Option<Instant>,
-    /// Its last lease ran out without a renewal, and the store has not
-    /// answered it since.
-    stalled: bool,
+    /// Its last lease ran out without a renewal (or its link went silent),
+    /// and the store has not answered it since: why.
+    stalled: Option<LostReason>,
     /// Its sandbox is gone.
     stopped: bool,
 }
@@ -50,7 +50,7 @@ impl Health {
             .or_insert(Candidate {
                 term,
                 leading_since_renewal: None,
-                stalled: false,
+                stalled: None,
                 stopped: false,
             });
     }
@@ -75,21 +75,22 @@ impl Health {
     pub fn renewed(&self, labels: &ReplicaLabels) {
         self.with_candidate(labels, |candidate| {
             candidate.leading_since_renewal = Some(Instant::now());
-            candidate.stalled = false;
+            candidate.stalled = None;
         });
     }
 
     pub fn lost(&self, labels: &ReplicaLabels, reason: LostReason) {
         self.with_candidate(labels, |candidate| {
             candidate.leading_since_renewal = None;
-            candidate.stalled = reason == LostReason::LeaseExpired;
+            candidate.stalled = matches!(reason, LostReason::LeaseExpired | LostReason::LinkSilent)
+                .then_some(reason);
         });
     }
 
     /// The store answered one of the candidate's campaign attempts (won or
     /// lost): whatever stalled its renewals has passed.
     pub fn store_answered(&self, labels: &ReplicaLabels) {
-        self.with_candidate(labels, |candidate| candidate.stalled = false);
+        self.with_candidate(labels, |candidate| candidate.stalled = None);
     }
 
     /// The candidate's sandbox stopped (or the replica shut down).
@@ -114,11 +115,21 @@ impl Health {
                 if candidate.stopped {
                     return Some(format!("{labels}: its elector sandbox stopped"));
                 }
-                if candidate.stalled {
-                    return Some(format!(
-                        "{labels}: its lease ran out because renewals stalled, and the store \
-                         has not answered it since"
-                    ));
+                match candidate.stalled {
+                    Some(LostReason::LinkSilent) => {
+                        return Some(format!(
+                            "{labels}: its link to the broker went silent, so it stepped down \
+                             before its Will could release the position, and the store has not \
+                             answered it since"
+                        ));
+                    }
+                    Some(_) => {
+                        return Some(format!(
+                            "{labels}: its lease ran out because renewals stalled, and the \
+                             store has not answered it since"
+                        ));
+                    }
+                    None => {}
                 }
                 let since = now.duration_since(candidate.leading_since_renewal?);
                 (since > candidate.term).then(|| {
