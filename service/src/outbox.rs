@@ -8,7 +8,8 @@
 //! mosquitto dropped them (`Outgoing messages are being dropped`), a polite
 //! client's among them. On a connection of its own, reading keeps pace
 //! while answers wait here; answers and notifications still share one
-//! connection, so a change's notifications still precede its answer.
+//! connection, so every client still receives its answers and notifications
+//! in the order the service published them.
 //!
 //! The connection has a clean session: anything in flight when it drops is
 //! lost, as a lost session's answers always were; requesters' timeouts

@@ -37,13 +37,15 @@ impl Received {
         }
     }
 
-    /// When its message expiry runs out (store clock), if it has one: the
-    /// etcd-backed frontends carry it into the log entry.
+    /// When its message expiry runs out (store clock), if it has one. Only
+    /// the etcd-backed frontends (`ha/`) hand it on.
     #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub fn expires_at_ms(&self) -> Option<u64> {
         self.expires_at_ms
     }
 
+    /// True once its expiry has run out: at `now_ms` its requester has
+    /// given up on it. (An interval of 0, nothing left, is expired at once.)
     pub fn has_expired(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|at| now_ms >= at)
     }
