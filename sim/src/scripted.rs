@@ -183,6 +183,12 @@ impl Sim {
         self.set_link(client, LinkState::Dropped);
     }
 
+    /// Messages to and from `client` vanish, and neither end notices (a
+    /// blip shorter than the keep-alive), until [`Sim::reconnect`].
+    pub fn blackhole(&self, client: &SimClient) {
+        self.set_link(client, LinkState::Blackhole);
+    }
+
     /// Both ends see `client`'s connection close.
     pub fn disconnect(&self, client: &SimClient) {
         self.world.handle(Event::BrokerLost {

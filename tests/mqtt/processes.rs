@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+const WITHOUT_RELEASE: [&str; 2] = ["--release-on-disconnect", "off"];
+
 /// Which of `candidates` prints `elected` first, within `wait`.
 fn first_elected(candidates: &[Elector], wait: Duration) -> usize {
     let deadline = Instant::now() + wait;
@@ -76,9 +78,11 @@ fn three_processes_elect_one_leader_and_fail_over_when_it_resigns() {
 #[test]
 fn a_killed_leader_is_replaced_after_its_term() {
     let (broker, _service) = broker_with_service();
+    // Without release on disconnect (with it, a Will frees the position
+    // about a second after the kill: `release.rs`).
     let mut candidates: Vec<Elector> = ["a", "b"]
         .iter()
-        .map(|name| Elector::campaign(&broker, "job", name, "2s"))
+        .map(|name| Elector::campaign_with(&broker, "job", name, "2s", &WITHOUT_RELEASE))
         .collect();
     let first = first_elected(&candidates, PATIENCE);
     std::thread::sleep(Duration::from_millis(500));
@@ -109,25 +113,8 @@ fn exactly_one_leader_after_a_broker_restart_and_watches_still_work() {
     let _service = Service::start(&broker);
     // Without release on disconnect: a broker restart is then a blip the
     // leader rides out (with it, the leader steps down: `release.rs`).
-    let candidate = |name: &str| {
-        let url = broker.url();
-        Elector::spawn(
-            name,
-            &[
-                "campaign",
-                "job",
-                "--name",
-                name,
-                "--term",
-                "4s",
-                "--json",
-                "--release-on-disconnect",
-                "off",
-                "--broker",
-                &url,
-            ],
-        )
-    };
+    let candidate =
+        |name: &str| Elector::campaign_with(&broker, "job", name, "4s", &WITHOUT_RELEASE);
     let a = candidate("a");
     a.expect("elected", PATIENCE);
     let b = candidate("b");

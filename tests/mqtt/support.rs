@@ -214,13 +214,23 @@ impl Elector {
     /// `elector campaign POSITION --name NAME --term TERM --json` (which
     /// renews by default).
     pub fn campaign(broker: &Broker, position: &str, name: &str, term: &str) -> Elector {
+        Elector::campaign_with(broker, position, name, term, &[])
+    }
+
+    /// [`Elector::campaign`] with more flags.
+    pub fn campaign_with(
+        broker: &Broker,
+        position: &str,
+        name: &str,
+        term: &str,
+        extra: &[&str],
+    ) -> Elector {
         let url = broker.url();
-        Elector::spawn(
-            name,
-            &[
-                "campaign", position, "--name", name, "--term", term, "--json", "--broker", &url,
-            ],
-        )
+        let mut args = vec![
+            "campaign", position, "--name", name, "--term", term, "--json", "--broker", &url,
+        ];
+        args.extend_from_slice(extra);
+        Elector::spawn(name, &args)
     }
 
     pub fn pid(&self) -> u32 {
