@@ -71,6 +71,19 @@ pub fn wall_clock_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Removes a request's entry when its call ends (a no-op once its answer
+/// took the entry).
+struct Forget<'a> {
+    pending: &'a Pending,
+    correlation: [u8; 16],
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.pending.forget(&self.correlation);
+    }
+}
+
 /// What a request carries besides its payload.
 struct Envelope<'a> {
     correlation: [u8; 16],
@@ -101,17 +114,17 @@ impl Shared {
         };
         let correlation = envelope.correlation;
         let answer = self.pending.insert(correlation, command);
-        if let Err(error) = self.hand_over(&envelope, generation, deadline).await {
-            self.pending.forget(&correlation);
-            return Err(error);
-        }
+        // However this call ends (a caller that stops waiting drops it), its
+        // entry goes: an answer that never comes must not keep it.
+        let _entry = Forget {
+            pending: &self.pending,
+            correlation,
+        };
+        self.hand_over(&envelope, generation, deadline).await?;
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => Err(StoreError::Disconnected),
-            Err(_) => {
-                self.pending.forget(&correlation);
-                Err(StoreError::Timeout)
-            }
+            Err(_) => Err(StoreError::Timeout),
         }
     }
 
