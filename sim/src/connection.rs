@@ -51,6 +51,11 @@ pub enum ReleaseFlaw {
     /// Trusts the link for the whole delay, with no margin for the
     /// client's clock running slow.
     NoMargin,
+    /// The first rule: a drop the client sees leaves the lease standing,
+    /// and a session resumed before the trust ran out is taken to have
+    /// cancelled the Will. A broker that publishes Wills at once when it
+    /// shuts down (mosquitto) breaks it.
+    ResumedSessionKept,
 }
 
 /// The broker's end of one client's connections.
@@ -197,6 +202,20 @@ impl Connection {
         }
     }
 
+    /// The broker shuts down: the Will of the connection it holds is
+    /// published at once, and the connection is gone.
+    pub fn broker_shut_down(&mut self, now: Nanos) -> Effects {
+        if !self.broker.alive {
+            return Effects::default();
+        }
+        self.broker.alive = false;
+        self.broker.lost_at = Some(now);
+        Effects {
+            publish: self.broker.will.take(),
+            will_due: None,
+        }
+    }
+
     /// The Will of connection `epoch` is due: published, unless a resumed
     /// session cancelled it (or a clean one published it already).
     pub fn will_due(&mut self, epoch: u64) -> Option<ss::Request<u32>> {
@@ -210,7 +229,9 @@ impl Connection {
     pub fn client_lost(&mut self, now: Nanos) {
         if let Some(client) = &mut self.client {
             client.lost_at = client.clock.local(now);
-            client.trust.dropped(client.lost_at);
+            if client.flaw != ReleaseFlaw::ResumedSessionKept {
+                client.trust.dropped(client.lost_at);
+            }
             client.probes.clear();
         }
     }
@@ -223,7 +244,14 @@ impl Connection {
         let (effects, present) = self.connect(client, now, true);
         if let Some(client) = &mut self.client {
             let local = client.clock.local(now);
-            client.trust.reconnected(local, client.lost_at);
+            let kept = client.flaw == ReleaseFlaw::ResumedSessionKept
+                && present
+                && local < client.trust.trust().trusted_until;
+            if kept {
+                client.trust.confirmed(client.lost_at);
+            } else {
+                client.trust.reconnected(local, client.lost_at);
+            }
             if crate::history::trace_enabled() {
                 eprintln!(
                     "{:>9.3} ms client{id}: reconnected (session present: {present}): {:?}",

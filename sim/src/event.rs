@@ -62,6 +62,10 @@ pub enum Event {
     /// The broker drops a client's connection (`epoch`; `None`: whichever
     /// it holds), whether or not the client notices.
     BrokerLost { client: u32, epoch: Option<u64> },
+    /// The broker shuts down (a restart): as mosquitto does, it publishes
+    /// the Will of every connection it holds at once, whatever the delay,
+    /// persistent sessions included, then drops the connections.
+    BrokerShutdown { client: u32 },
     /// The Will Delay Interval of a lost connection ran out.
     WillDue { client: u32, epoch: u64 },
     /// A client's link probe reaches the broker, which sends it back.

@@ -35,7 +35,8 @@ impl KeepAlive {
 /// each end notices by its keep-alive if they last), one-sided losses (the
 /// broker drops the connection; the client finds out by its keep-alive),
 /// deaf links (writes land, answers and notifications are lost), broker
-/// restarts (everyone disconnects at once), registrations lost silently,
+/// restarts (every Will published at once, as mosquitto does when it shuts
+/// down, then everyone disconnects), registrations lost silently,
 /// and slow links (messages delayed up to 3 s, so writes land long after
 /// they were sent).
 pub fn plan_faults(world: &World, rng: &mut Rng, candidates: usize, keep_alive: KeepAlive) {
@@ -66,7 +67,10 @@ pub fn plan_faults(world: &World, rng: &mut Rng, candidates: usize, keep_alive: 
             }
             2 => link_outage(world, client, LinkState::Deaf, start, length),
             3 => {
+                // A broker restart: it publishes every Will as it shuts
+                // down, then everyone is disconnected.
                 for client in 0..candidates as u32 {
+                    world.schedule(start, Event::BrokerShutdown { client });
                     disconnect(world, client, start, length / 2);
                 }
             }

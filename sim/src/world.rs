@@ -349,6 +349,11 @@ impl World {
                 }
                 self.apply(client, effects);
             }
+            Event::BrokerShutdown { client } => {
+                let effects =
+                    self.connections.borrow_mut()[client as usize].broker_shut_down(self.now.get());
+                self.apply(client, effects);
+            }
             Event::WillDue { client, epoch } => {
                 let will = self.connections.borrow_mut()[client as usize].will_due(epoch);
                 if let Some(will) = will {

@@ -241,6 +241,21 @@ fn ignoring_a_silent_link_is_caught_by_c_and_f() {
     assert_eq!(sabotaged(sabotage, 1_000), ['c', 'f']);
 }
 
+/// The first rule of release on disconnect kept the lease across a drop the
+/// client saw, and trusted a session resumed in time to have cancelled the
+/// Will. A broker restart that publishes every Will at once (mosquitto,
+/// shutting down) then deletes holds their leaders still believe in (c),
+/// and lets rivals in meanwhile (f). The rule in force voids the lease at
+/// the drop (0 failing in `ten_thousand_schedules_keep_every_property`).
+#[test]
+fn keeping_the_lease_across_a_broker_restart_is_caught_by_c_and_f() {
+    let options = Options {
+        release_flaw: elector_sim::ReleaseFlaw::ResumedSessionKept,
+        ..Options::default()
+    };
+    assert_eq!(caught(options, 1_000), ['c', 'f']);
+}
+
 #[test]
 fn renewing_before_expiring_is_caught_by_e_alone() {
     let sabotage = Sabotage {

@@ -38,8 +38,10 @@ struct Args {
     lock_delay_terms: f64,
     /// Break the clients' side of release on disconnect: `from-receipt`
     /// (confirm the link from when answers arrive, not when requests
-    /// left) or `no-margin` (trust the link for the whole Will delay).
-    #[arg(long, value_parser = ["from-receipt", "no-margin"])]
+    /// left), `no-margin` (trust the link for the whole Will delay) or
+    /// `resumed-session` (the first rule: keep the lease across a drop the
+    /// client sees if the session was resumed in time).
+    #[arg(long, value_parser = ["from-receipt", "no-margin", "resumed-session"])]
     release_flaw: Option<String>,
 }
 
@@ -90,6 +92,7 @@ fn main() {
         }),
         release_flaw: match args.release_flaw.as_deref() {
             Some("from-receipt") => ReleaseFlaw::FromReceipt,
+            Some("resumed-session") => ReleaseFlaw::ResumedSessionKept,
             Some(_) => ReleaseFlaw::NoMargin,
             None => ReleaseFlaw::None,
         },
