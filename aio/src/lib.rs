@@ -32,6 +32,8 @@ mod candidate;
 #[cfg(target_arch = "wasm32")]
 pub mod executor;
 #[cfg(target_arch = "wasm32")]
+mod identity;
+#[cfg(target_arch = "wasm32")]
 mod no_cli;
 #[cfg(target_arch = "wasm32")]
 mod ports;
@@ -41,3 +43,5 @@ pub mod watch;
 #[cfg(target_arch = "wasm32")]
 pub use candidate::{AioCandidate, AioOptions};
 pub use elector_guest::{CampaignResponse, ElectionError, Hlc};
+#[cfg(target_arch = "wasm32")]
+pub use identity::instance_name;

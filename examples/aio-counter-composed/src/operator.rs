@@ -19,7 +19,6 @@ wit_bindgen::generate!({
 });
 
 use elector::aio::leader_election::{Candidate, CandidateOptions, UpdateOutcome};
-use elector_aio::bindings::wasi::clocks::{monotonic_clock, wall_clock};
 use elector_aio::bindings::wasm_graph::processor::state_store as store;
 use exports::wasm_graph::processor::map::Guest;
 use wasm_graph::processor::types::{BufferOrBytes, DataModel, Error, ModuleConfiguration};
@@ -34,21 +33,13 @@ fn error(message: impl Into<String>) -> Error {
     }
 }
 
-/// A distinct name per instance (AIO gives instances no identity).
-fn instance_name() -> String {
-    let wall = wall_clock::now();
-    let mixed =
-        (wall.seconds << 30) ^ u64::from(wall.nanoseconds) ^ monotonic_clock::now().rotate_left(17);
-    format!("counter-{mixed:016x}")
-}
-
 struct Operator;
 
 impl Guest for Operator {
     fn init(_: ModuleConfiguration) -> bool {
         let options = CandidateOptions {
             position: "aio-counter/position".into(),
-            name: instance_name(),
+            name: elector_aio::instance_name("counter"),
             session_id: None,
             safety_margin_ms: None,
             request_lifetime_ms: None,

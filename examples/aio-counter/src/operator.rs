@@ -3,7 +3,6 @@
 use core::cell::RefCell;
 use core::time::Duration;
 
-use elector_aio::bindings::wasi::clocks::{monotonic_clock, wall_clock};
 use elector_aio::{AioCandidate, AioOptions};
 
 use crate::reading::{COUNT_KEY, incremented, is_over_temperature};
@@ -45,17 +44,6 @@ thread_local! {
     static COUNTER: RefCell<Option<Counter>> = const { RefCell::new(None) };
 }
 
-/// AIO gives instances no identity; the elector needs a distinct name per
-/// instance. The wall clock's nanoseconds mixed with the monotonic clock
-/// at start differ between instances started apart by a nanosecond or on
-/// different machines.
-fn instance_name() -> String {
-    let wall = wall_clock::now();
-    let mixed =
-        (wall.seconds << 30) ^ u64::from(wall.nanoseconds) ^ monotonic_clock::now().rotate_left(17);
-    format!("counter-{mixed:016x}")
-}
-
 struct Operator;
 
 impl Guest for Operator {
@@ -73,7 +61,7 @@ impl Guest for Operator {
             .map_or(UPDATE_TIMEOUT, Duration::from_millis);
         let counter = match lock {
             "elector" => {
-                let name = instance_name();
+                let name = elector_aio::instance_name("counter");
                 match AioCandidate::new(AioOptions::new("aio-counter/position", name)) {
                     Ok(candidate) => Counter::Elector(Box::new(candidate), timeout),
                     Err(error) => {

@@ -17,7 +17,6 @@ wit_bindgen::generate!({
 });
 
 use elector::aio::leader_election::{Candidate, CandidateOptions};
-use elector_aio::bindings::wasi::clocks::{monotonic_clock, wall_clock};
 use elector_aio::bindings::wasm_graph::processor::logger::{self, Level};
 use elector_aio::bindings::wasm_graph::processor::state_store as store;
 use elector_aio::bindings::wasm_graph::processor::state_store_types::{
@@ -54,14 +53,6 @@ fn property(configuration: &ModuleConfiguration, key: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-/// A distinct name per instance (AIO gives instances no identity).
-fn instance_name() -> String {
-    let wall = wall_clock::now();
-    let mixed =
-        (wall.seconds << 30) ^ u64::from(wall.nanoseconds) ^ monotonic_clock::now().rotate_left(17);
-    format!("singleton-{mixed:016x}")
-}
-
 struct Operator;
 
 impl Guest for Operator {
@@ -72,7 +63,7 @@ impl Guest for Operator {
                 .unwrap_or(default)
         };
         let (term_ms, window_ms) = (number("term-ms", 1_000), number("window-ms", 2_000));
-        let name = instance_name();
+        let name = elector_aio::instance_name("singleton");
         let candidate = if property(&configuration, "election").as_deref() == Some("off") {
             None
         } else {
